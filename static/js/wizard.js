@@ -1,0 +1,1349 @@
+/*
+ * wizard.js — progressive enhancement for 湖南省产业集群竞赛申报系统.
+ *
+ * Loaded on every page with <script src="/static/js/wizard.js" defer>.
+ * Plain ES2017, no dependencies, no inline handlers (CSP). Every page must
+ * work without this file; everything here only enhances server-rendered HTML.
+ * The HTML contract (attributes, classes, JSON responses) is documented in
+ * docs/frontend.md — keep both in sync.
+ *
+ * Behaviours:
+ *   a. character counters        textarea[data-max-chars]
+ *   b. live growth rates         [data-growth][data-first][data-second][data-mode]
+ *   c. dynamic table rows        table[data-table], button[data-add-row|data-remove-row]
+ *   d. paste from Excel          paste into an input inside table[data-table]
+ *   e. dirty-state warning       form[data-dirty-warn]
+ *   f. autosave                  form[data-autosave-url]
+ *   g. local draft backup        form[data-local-key], [data-saved-ok]
+ *   h. confirm buttons           [data-confirm]
+ *   i. select-all checkbox       input[data-select-all]
+ *   plus: error-summary focus, Enter-key guard for tables, bfcache reset.
+ */
+(function () {
+  'use strict';
+
+  // ------------------------------------------------------------------
+  // Constants and messages
+  // ------------------------------------------------------------------
+
+  const DRAFT_PREFIX = 'wizard-draft:';
+  const NOT_SAVED_NAMES = ['csrf_token', 'version'];
+  const AUTOSAVE_DEBOUNCE_MS = 3000;
+  const AUTOSAVE_MIN_INTERVAL_MS = 15000;
+  const AUTOSAVE_TIMEOUT_MS = 30000;
+  const LOCAL_DEBOUNCE_MS = 500;
+  const DASH = '—';
+
+  const MSG = {
+    saving: '正在自动保存…',
+    saved: function (t) { return '已自动保存 ' + t; },
+    expired: '登录已过期或网络中断，内容已暂存在本机浏览器，请重新登录后再保存',
+    conflict: '该内容已在其他窗口或设备中被修改，自动保存已停止。为避免覆盖他人修改，请先复制您的内容，再刷新页面。',
+    invalid: '自动保存失败：填写内容有误，请检查后再保存',
+    serverError: function (s) { return '服务器暂时无法保存（HTTP ' + s + '），内容已暂存在本机浏览器，请稍后再试'; },
+    otherError: function (s) { return '自动保存失败（HTTP ' + s + '），请稍后手动保存'; },
+    waitAutosave: '正在完成自动保存，请稍候…',
+    charCount: function (n, max) { return '已输入 ' + n + ' / ' + max + ' 字'; },
+    charOver: function (n, max) { return '已输入 ' + n + ' / ' + max + ' 字（超出 ' + (n - max) + ' 字）'; },
+    maxRows: function (n) { return '最多 ' + n + ' 行'; },
+    rowAdded: function (i) { return '已添加第 ' + i + ' 行'; },
+    rowRemoved: function (i) { return '已删除第 ' + i + ' 行'; },
+    rowCleared: '已清空该行（表格至少保留一行）',
+    pasted: function (x) { return '已粘贴 ' + x + ' 行'; },
+    pasteOverflow: function (x, n) { return '已粘贴 ' + x + ' 行，超出表格上限 ' + n + ' 行的部分未粘贴'; },
+    pasteColsDropped: '，超出表格列数的部分未粘贴',
+    draftFound: function (t) { return '发现本机浏览器中尚未保存的内容（' + t + '）。'; },
+    draftOlderBase: '注意：服务器上的内容在此之后已被修改，恢复并保存将覆盖该修改。',
+    draftRestore: '恢复',
+    draftDiscard: '放弃',
+    draftConfirmDiscard: '确定放弃本机浏览器中暂存的内容吗？放弃后无法找回。',
+    draftRestored: '已恢复本机暂存的内容，请检查后保存。',
+    draftRowsLost: function (n) { return '其中超出表格上限 ' + n + ' 行的部分无法恢复，请手动处理。'; }
+  };
+
+  // ------------------------------------------------------------------
+  // Small helpers
+  // ------------------------------------------------------------------
+
+  function $all(selector, root) {
+    return Array.prototype.slice.call((root || document).querySelectorAll(selector));
+  }
+
+  function fire(el, type) {
+    el.dispatchEvent(new Event(type, { bubbles: true }));
+  }
+
+  function escapeRegExp(s) {
+    return String(s).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  }
+
+  function hasOwn(obj, key) {
+    return Object.prototype.hasOwnProperty.call(obj, key);
+  }
+
+  function closestEl(node, selector) {
+    if (!node) return null;
+    if (node.nodeType !== 1) node = node.parentElement;
+    return node && node.closest ? node.closest(selector) : null;
+  }
+
+  function formOf(el) {
+    if (!el) return null;
+    return el.form || closestEl(el, 'form');
+  }
+
+  function isFormControl(el) {
+    return !!el && /^(INPUT|SELECT|TEXTAREA)$/.test(el.tagName);
+  }
+
+  function inputType(el) {
+    return (el.getAttribute('type') || el.type || '').toLowerCase();
+  }
+
+  function pad2(n) {
+    return (n < 10 ? '0' : '') + n;
+  }
+
+  function formatLocalTime(ms) {
+    const d = new Date(ms);
+    return d.getFullYear() + '-' + pad2(d.getMonth() + 1) + '-' + pad2(d.getDate()) +
+      ' ' + pad2(d.getHours()) + ':' + pad2(d.getMinutes());
+  }
+
+  // localStorage may be unavailable (privacy mode, disabled storage, quota).
+  const storage = {
+    get: function (key) {
+      try { return window.localStorage.getItem(key); } catch (e) { return null; }
+    },
+    set: function (key, value) {
+      try { window.localStorage.setItem(key, value); return true; } catch (e) {
+        if (window.console) console.warn('wizard.js: localStorage unavailable', e);
+        return false;
+      }
+    },
+    remove: function (key) {
+      try { window.localStorage.removeItem(key); } catch (e) { /* ignore */ }
+    },
+    keys: function () {
+      const out = [];
+      try {
+        for (let i = 0; i < window.localStorage.length; i++) out.push(window.localStorage.key(i));
+      } catch (e) { /* ignore */ }
+      return out;
+    }
+  };
+
+  // Per-form state (dirty flag, autosave timers, local draft timers).
+  const formStates = new WeakMap();
+
+  function stateOf(form) {
+    let st = formStates.get(form);
+    if (!st) {
+      st = {
+        dirty: false,          // unsaved changes since load / last save
+        seq: 0,                // change counter, to detect edits during a save
+        timer: null,           // autosave debounce timer
+        lastSentAt: 0,         // time the last autosave request started
+        inflight: null,        // Promise of the running autosave request
+        rerun: false,          // another autosave requested while in flight
+        stopped: false,        // autosave disabled after a 409
+        submitting: false,     // normal submission in progress
+        resubmitting: false,   // re-submitting after waiting for autosave
+        lastSubmitter: null,   // fallback for SubmitEvent.submitter
+        localTimer: null,      // local draft debounce timer
+        localPending: false,   // changes not yet written to localStorage
+        localSuspended: false  // restore bar pending: do not overwrite the old draft
+      };
+      formStates.set(form, st);
+    }
+    return st;
+  }
+
+  // ------------------------------------------------------------------
+  // a. Character counters
+  // ------------------------------------------------------------------
+
+  // Counts every non-whitespace character by Unicode code point, so that an
+  // astral (surrogate pair) character counts as 1. Must match the server.
+  function countChars(text) {
+    return Array.from(String(text == null ? '' : text).replace(/\s/gu, '')).length;
+  }
+
+  const counterCache = new WeakMap();
+
+  function counterFor(ta) {
+    let c = counterCache.get(ta);
+    if (c && c.isConnected) return c;
+    c = ta.id ? document.getElementById(ta.id + '-counter') : null;
+    if (!c) {
+      const next = ta.nextElementSibling;
+      if (next && next.classList.contains('char-counter')) c = next;
+    }
+    if (!c) {
+      c = document.createElement('span');
+      c.className = 'char-counter';
+      if (ta.id) c.id = ta.id + '-counter';
+      ta.insertAdjacentElement('afterend', c);
+    }
+    // Let screen readers announce the count when the textarea gets focus.
+    if (c.id) {
+      const desc = (ta.getAttribute('aria-describedby') || '').split(/\s+/).filter(Boolean);
+      if (desc.indexOf(c.id) === -1) {
+        desc.push(c.id);
+        ta.setAttribute('aria-describedby', desc.join(' '));
+      }
+    }
+    counterCache.set(ta, c);
+    return c;
+  }
+
+  function updateCounter(ta) {
+    const max = parseInt(ta.getAttribute('data-max-chars'), 10);
+    if (!(max > 0)) return;
+    const n = countChars(ta.value);
+    const c = counterFor(ta);
+    const over = n > max;
+    c.textContent = over ? MSG.charOver(n, max) : MSG.charCount(n, max);
+    c.classList.toggle('over', over);
+  }
+
+  function updateCountersIn(root) {
+    $all('textarea[data-max-chars]', root).forEach(updateCounter);
+  }
+
+  // ------------------------------------------------------------------
+  // b. Live growth computation
+  // ------------------------------------------------------------------
+
+  // Normalise user input the way the server does: full-width digits and
+  // signs to ASCII, drop whitespace and thousands separators (, and ，).
+  function normalizeNumber(raw) {
+    let s = String(raw == null ? '' : raw);
+    s = s.replace(/[０-９]/g, function (ch) {
+      return String.fromCharCode(ch.charCodeAt(0) - 0xFEE0);
+    });
+    s = s.replace(/．/g, '.').replace(/－/g, '-').replace(/＋/g, '+');
+    s = s.replace(/[\s,，]/gu, '');
+    return s;
+  }
+
+  // Parses into an exact decimal {neg, digits, scale} (value = ±digits / 10^scale).
+  // Returns {empty: true} for blank input and {invalid: true} when unparsable.
+  // Exponent notation, NaN and Infinity are rejected.
+  function parseDecimal(raw) {
+    const s = normalizeNumber(raw);
+    if (s === '') return { empty: true };
+    const m = /^([+-]?)(\d*)(?:\.(\d*))?$/.exec(s);
+    if (!m || (m[2] === '' && !m[3])) return { invalid: true };
+    const frac = m[3] || '';
+    const digits = (m[2] + frac).replace(/^0+(?=\d)/, '') || '0';
+    return {
+      neg: m[1] === '-' && /[1-9]/.test(digits),
+      digits: digits,
+      scale: frac.length,
+      text: s
+    };
+  }
+
+  const SAFE_DIGITS = 15;                 // integers below 10^15 are exact in a double
+  const SAFE_LIMIT = Math.pow(2, 52);
+
+  function pow10(n) {
+    return Math.pow(10, n);
+  }
+
+  // Integer division n / d rounded half away from zero; n >= 0, d > 0.
+  function divRoundHalfUp(n, d) {
+    let q = Math.floor(n / d);
+    let r = n - q * d;
+    if (r < 0) { q -= 1; r += d; } else if (r >= d) { q += 1; r -= d; }
+    if (r * 2 >= d) q += 1;
+    return q;
+  }
+
+  // Fallback for values too large for exact integer arithmetic: round a
+  // double half away from zero to 2 decimals. toPrecision(15) removes binary
+  // noise and the exponent shift avoids the 1.005 * 100 = 100.49999… trap.
+  function floatToCents(x) {
+    const s = Math.abs(x).toPrecision(15);
+    const parts = s.split('e');
+    const exp = parts.length > 1 ? Number(parts[1]) : 0;
+    return Math.round(Number(parts[0] + 'e' + (exp + 2)));
+  }
+
+  function centsToString(cents, neg) {
+    let s;
+    if (cents >= 1e20) {
+      s = (cents / 100).toFixed(2);
+    } else {
+      s = String(cents);
+      while (s.length < 3) s = '0' + s;
+      s = s.slice(0, -2) + '.' + s.slice(-2);
+    }
+    return (neg && cents !== 0 ? '-' : '') + s;
+  }
+
+  // Returns the rounded result as {cents (non-negative integer), neg} or null.
+  //   relative: (b − a) / a × 100     points: b − a
+  // Rounding is ROUND_HALF_UP (half away from zero) on the exact rational
+  // value, like Decimal.quantize(Decimal('0.01'), ROUND_HALF_UP) on the server.
+  // Both numbers are scaled to integers with a common scale so that all
+  // arithmetic is exact integer arithmetic in doubles; only when the values
+  // have more than 15 significant digits do we fall back to floats.
+  function growthCents(mode, a, b) {
+    const scale = Math.max(a.scale, b.scale);
+    const sa = (a.digits + '0'.repeat(scale - a.scale)).replace(/^0+(?=\d)/, '');
+    const sb = (b.digits + '0'.repeat(scale - b.scale)).replace(/^0+(?=\d)/, '');
+    const A = Number(sa) * (a.neg ? -1 : 1);
+    const B = Number(sb) * (b.neg ? -1 : 1);
+    const exact = sa.length <= SAFE_DIGITS && sb.length <= SAFE_DIGITS;
+
+    if (mode === 'points') {
+      if (exact) {
+        const D = B - A;
+        const absD = Math.abs(D);
+        let cents;
+        if (scale <= 2) cents = absD * pow10(2 - scale);
+        else cents = divRoundHalfUp(absD, pow10(scale - 2));
+        if (cents <= SAFE_LIMIT) return { cents: cents, neg: D < 0 };
+      }
+      const f = Number(b.text) - Number(a.text);
+      return isFinite(f) ? { cents: floatToCents(f), neg: f < 0 } : null;
+    }
+
+    // relative
+    if (A === 0) return null;
+    if (exact) {
+      const D = B - A;
+      const n = Math.abs(D) * 10000;   // 100 (percent) × 100 (cents)
+      if (n <= SAFE_LIMIT) {
+        return { cents: divRoundHalfUp(n, Math.abs(A)), neg: (D < 0) !== (A < 0) && D !== 0 };
+      }
+    }
+    const fa = Number(a.text);
+    const fb = Number(b.text);
+    const r = (fb - fa) / fa * 100;
+    return isFinite(r) ? { cents: floatToCents(r), neg: r < 0 } : null;
+  }
+
+  // Public pure function: mode 'relative' → "12.35" / "-3.10";
+  // mode 'points' → "+1.20个百分点" / "-0.50个百分点" / "0.00个百分点"; else "—".
+  function computeGrowth(mode, rawA, rawB) {
+    const a = parseDecimal(rawA);
+    const b = parseDecimal(rawB);
+    if (a.empty || b.empty || a.invalid || b.invalid) return DASH;
+    const res = growthCents(mode === 'points' ? 'points' : 'relative', a, b);
+    if (!res) return DASH;
+    const text = centsToString(res.cents, res.neg);
+    if (mode === 'points') {
+      if (res.cents === 0) return '0.00个百分点';
+      return (res.neg ? '' : '+') + text + '个百分点';
+    }
+    return text;
+  }
+
+  function growthMode(el) {
+    const mode = el.getAttribute('data-mode') || el.getAttribute('data-growth');
+    return mode === 'points' ? 'points' : 'relative';
+  }
+
+  function updateGrowth(el) {
+    const first = document.getElementById(el.getAttribute('data-first') || '');
+    const second = document.getElementById(el.getAttribute('data-second') || '');
+    if (!first || !second) return;
+    const text = computeGrowth(growthMode(el), first.value, second.value);
+    if (el.textContent !== text) el.textContent = text;
+  }
+
+  function updateAllGrowth() {
+    $all('[data-growth]').forEach(updateGrowth);
+  }
+
+  function updateGrowthFor(input) {
+    if (!input.id) return;
+    $all('[data-growth]').forEach(function (el) {
+      if (el.getAttribute('data-first') === input.id || el.getAttribute('data-second') === input.id) {
+        updateGrowth(el);
+      }
+    });
+  }
+
+  // ------------------------------------------------------------------
+  // c. Dynamic tables
+  // ------------------------------------------------------------------
+
+  // Attributes that carry the row index ("<tablekey>-<index>-...").
+  const INDEXED_ATTRS = ['id', 'name', 'for', 'data-first', 'data-second',
+    'aria-describedby', 'aria-labelledby', 'aria-controls', 'headers', 'data-remove-row'];
+
+  function getRows(table) {
+    return $all('tr[data-row]', table).filter(function (tr) {
+      return tr.closest('table') === table;
+    });
+  }
+
+  function getMax(table) {
+    const n = parseInt(table.getAttribute('data-max-rows'), 10);
+    return n > 0 ? n : Infinity;
+  }
+
+  function tableKey(table) {
+    return table.getAttribute('data-table') || '';
+  }
+
+  function findTable(key, near) {
+    const tables = $all('table[data-table]').filter(function (t) { return tableKey(t) === key; });
+    const form = formOf(near);
+    return tables.filter(function (t) { return form && t.closest('form') === form; })[0] || tables[0] || null;
+  }
+
+  function addButtonsFor(table) {
+    const key = tableKey(table);
+    return $all('button[data-add-row]').filter(function (b) {
+      return b.getAttribute('data-add-row') === key;
+    });
+  }
+
+  function indexRegExp(key) {
+    // "<key>-<digits>" at the start of a token, followed by "-", a space or the end.
+    return new RegExp('(^|[^A-Za-z0-9_])(' + escapeRegExp(key) + ')-\\d+(?=-|\\s|$)', 'g');
+  }
+
+  function renumberRow(tr, key, index) {
+    const re = indexRegExp(key);
+    const rewrite = function (value) {
+      return value.replace(re, function (m, pre, k) { return pre + k + '-' + index; });
+    };
+    const nodes = [tr].concat($all('*', tr));
+    nodes.forEach(function (node) {
+      INDEXED_ATTRS.forEach(function (attr) {
+        const v = node.getAttribute(attr);
+        if (v) {
+          const nv = rewrite(v);
+          if (nv !== v) node.setAttribute(attr, nv);
+        }
+      });
+      if (node.tagName === 'BUTTON' && node.hasAttribute('data-remove-row') && node.value) {
+        node.value = rewrite(node.value);
+      }
+    });
+    tr.setAttribute('data-row', String(index));
+    $all('td.row-no, th.row-no', tr).forEach(function (cell) {
+      cell.textContent = String(index + 1);
+    });
+  }
+
+  function renumberTable(table) {
+    const key = tableKey(table);
+    getRows(table).forEach(function (tr, i) {
+      if (tr.getAttribute('data-row') !== String(i) || tr.querySelector('.row-no')) {
+        renumberRow(tr, key, i);
+      }
+    });
+  }
+
+  // Clears every value in a row (used for new rows and for "removing" the last row).
+  // Hidden inputs are cleared too (e.g. a database row id), unless data-keep-value.
+  function clearRow(tr, resetDefaults) {
+    $all('input, select, textarea', tr).forEach(function (el) {
+      const t = inputType(el);
+      if (el.tagName === 'INPUT') {
+        if (/^(button|submit|reset|image)$/.test(t)) return;
+        if (el.hasAttribute('data-keep-value')) return;
+        if (t === 'checkbox' || t === 'radio') {
+          el.checked = false;
+          if (resetDefaults) el.defaultChecked = false;
+        } else {
+          if (resetDefaults) el.removeAttribute('value');
+          el.value = '';
+        }
+      } else if (el.tagName === 'SELECT') {
+        Array.prototype.forEach.call(el.options, function (o) {
+          if (resetDefaults) o.defaultSelected = false;
+          o.selected = false;
+        });
+        if (!el.multiple && el.options.length) el.selectedIndex = 0;
+      } else {
+        if (resetDefaults) el.defaultValue = '';
+        el.value = '';
+      }
+    });
+    $all('[data-growth]', tr).forEach(function (o) { o.textContent = DASH; });
+    $all('.error-message', tr).forEach(function (m) { m.remove(); });
+    $all('.has-error', tr).forEach(function (n) { n.classList.remove('has-error'); });
+    if (tr.classList.contains('has-error')) tr.classList.remove('has-error');
+    $all('[aria-invalid]', tr).forEach(function (n) { n.removeAttribute('aria-invalid'); });
+  }
+
+  const tableStatusCache = new WeakMap();
+
+  function tableStatus(table, text) {
+    let el = tableStatusCache.get(table);
+    if (!el || !el.isConnected) {
+      el = document.createElement('div');
+      el.className = 'table-status';
+      el.setAttribute('role', 'status');
+      el.setAttribute('aria-live', 'polite');
+      table.insertAdjacentElement('afterend', el);
+      tableStatusCache.set(table, el);
+    }
+    el.textContent = text || '';
+  }
+
+  function updateLimit(table) {
+    const max = getMax(table);
+    const full = getRows(table).length >= max;
+    addButtonsFor(table).forEach(function (btn) {
+      btn.disabled = full;
+      let msg = btn.nextElementSibling;
+      if (!msg || !msg.classList.contains('table-limit-msg')) {
+        if (!full) return;
+        msg = document.createElement('span');
+        msg.className = 'table-limit-msg';
+        btn.insertAdjacentElement('afterend', msg);
+      }
+      msg.textContent = full ? MSG.maxRows(max) : '';
+      msg.hidden = !full;
+    });
+  }
+
+  // Appends a cleared copy of the last row. Returns the new row, or null when
+  // the table is full or has no row to copy.
+  function addRow(table) {
+    const rows = getRows(table);
+    if (!rows.length || rows.length >= getMax(table)) return null;
+    const last = rows[rows.length - 1];
+    const clone = last.cloneNode(true);
+    clearRow(clone, true);
+    last.parentNode.insertBefore(clone, last.nextSibling);
+    renumberRow(clone, tableKey(table), rows.length);
+    counterCacheReset(clone);
+    updateCountersIn(clone);
+    return clone;
+  }
+
+  function counterCacheReset(root) {
+    $all('textarea', root).forEach(function (ta) { counterCache.delete(ta); });
+  }
+
+  function removeRow(table, tr) {
+    tr.remove();
+    renumberTable(table);
+  }
+
+  // Adds or removes rows at the end until the table has n rows (1 ≤ n ≤ max).
+  function setRowCount(table, n) {
+    n = Math.max(1, Math.min(n, getMax(table)));
+    let rows = getRows(table);
+    while (rows.length < n) {
+      if (!addRow(table)) break;
+      rows = getRows(table);
+    }
+    while (rows.length > n) {
+      rows.pop().remove();
+    }
+    renumberTable(table);
+    updateLimit(table);
+  }
+
+  function dataColumns(tr) {
+    const all = $all('input, select, textarea', tr).filter(function (el) {
+      if (el.tagName === 'INPUT' && /^(hidden|button|submit|reset|image|file)$/.test(inputType(el))) return false;
+      if (el.hidden || el.closest('[hidden]')) return false;
+      return true;
+    });
+    const visible = all.filter(function (el) { return el.getClientRects().length > 0; });
+    return visible.length ? visible : all;
+  }
+
+  function focusFirstField(tr) {
+    const cols = dataColumns(tr);
+    if (cols.length) cols[0].focus();
+  }
+
+  function onAddRowClick(e, btn) {
+    const table = findTable(btn.getAttribute('data-add-row'), btn);
+    if (!table || !getRows(table).length) return; // no template row: let the server do it
+    e.preventDefault();
+    const row = addRow(table);
+    updateLimit(table);
+    if (!row) return;
+    updateAllGrowth();
+    tableStatus(table, MSG.rowAdded(getRows(table).length));
+    focusFirstField(row);
+    const form = formOf(table) || formOf(btn);
+    if (form) markChanged(form);
+  }
+
+  function onRemoveRowClick(e, btn) {
+    const tr = closestEl(btn, 'tr[data-row]');
+    const table = tr && closestEl(tr, 'table[data-table]');
+    if (!tr || !table) return; // unknown layout: let the server do it
+    e.preventDefault();
+    const form = formOf(table) || formOf(btn);
+    const rows = getRows(table);
+    const idx = rows.indexOf(tr);
+    if (rows.length <= 1) {
+      clearRow(tr, false);
+      updateCountersIn(tr);
+      tableStatus(table, MSG.rowCleared);
+      focusFirstField(tr);
+    } else {
+      removeRow(table, tr);
+      const remaining = getRows(table);
+      tableStatus(table, MSG.rowRemoved(idx + 1));
+      const target = remaining[Math.min(idx, remaining.length - 1)];
+      if (target) focusFirstField(target);
+    }
+    updateLimit(table);
+    updateAllGrowth();
+    if (form) markChanged(form);
+  }
+
+  // Pressing Enter in a text field submits the form with its *first* submit
+  // button. If that is an add/remove-row button, Enter would silently add or
+  // delete a row, so suppress it (templates should put a save button first).
+  function firstSubmitButton(form) {
+    const els = form.elements;
+    for (let i = 0; i < els.length; i++) {
+      const el = els[i];
+      if ((el.tagName === 'BUTTON' && el.type === 'submit') ||
+          (el.tagName === 'INPUT' && (el.type === 'submit' || el.type === 'image'))) {
+        return el;
+      }
+    }
+    return null;
+  }
+
+  function onKeydown(e) {
+    if (e.key !== 'Enter' || e.defaultPrevented || e.isComposing) return;
+    const el = e.target;
+    if (!el || el.tagName !== 'INPUT') return;
+    if (/^(button|submit|reset|image|checkbox|radio|file)$/.test(inputType(el))) return;
+    const form = el.form;
+    if (!form) return;
+    const def = firstSubmitButton(form);
+    if (def && (def.hasAttribute('data-add-row') || def.hasAttribute('data-remove-row'))) {
+      e.preventDefault();
+    }
+  }
+
+  // ------------------------------------------------------------------
+  // d. Paste from Excel
+  // ------------------------------------------------------------------
+
+  // Parses tab-separated clipboard text into rows of cells. Rows end at
+  // \r\n, \n or \r; one trailing line break is ignored. Cells that Excel
+  // quoted (because they contain a line break, tab or quote) are unquoted;
+  // a lone leading quote without a proper closing quote is kept literally.
+  function parseTsv(text) {
+    const rows = [];
+    const n = text.length;
+    let row = [];
+    let i = 0;
+    if (n === 0) return rows;
+    for (;;) {
+      let field = null;
+      if (text.charAt(i) === '"') {
+        let j = i + 1;
+        let buf = '';
+        let closed = false;
+        while (j < n) {
+          const ch = text.charAt(j);
+          if (ch === '"') {
+            if (text.charAt(j + 1) === '"') { buf += '"'; j += 2; continue; }
+            closed = true;
+            j++;
+            break;
+          }
+          buf += ch;
+          j++;
+        }
+        if (closed && (j === n || /[\t\r\n]/.test(text.charAt(j)))) {
+          field = buf;
+          i = j;
+        }
+      }
+      if (field === null) {
+        let j = i;
+        while (j < n && !/[\t\r\n]/.test(text.charAt(j))) j++;
+        field = text.slice(i, j);
+        i = j;
+      }
+      row.push(field);
+      if (i >= n) { rows.push(row); break; }
+      const ch = text.charAt(i);
+      if (ch === '\t') { i++; continue; }
+      i += (ch === '\r' && text.charAt(i + 1) === '\n') ? 2 : 1;
+      rows.push(row);
+      row = [];
+      if (i >= n) break; // trailing line break: no extra empty row
+    }
+    return rows;
+  }
+
+  const TRUTHY = /^(1|y|yes|true|on|是|有|√|✓|✔|x)$/i;
+
+  // Sets one field from a pasted cell. Returns true when the value changed.
+  function setFieldFromText(el, raw) {
+    const t = inputType(el);
+    const v = el.tagName === 'TEXTAREA' ? raw.replace(/^\s+|\s+$/g, '') : raw.trim();
+    if (el.tagName === 'SELECT') {
+      const opt = Array.prototype.filter.call(el.options, function (o) {
+        return o.value === v || o.text.trim() === v;
+      })[0];
+      if (!opt || opt.selected) return false;
+      if (el.multiple) Array.prototype.forEach.call(el.options, function (o) { o.selected = false; });
+      opt.selected = true;
+      return true;
+    }
+    if (t === 'checkbox') {
+      const c = TRUTHY.test(v);
+      if (el.checked === c) return false;
+      el.checked = c;
+      return true;
+    }
+    if (t === 'radio') {
+      if (el.value !== v || el.checked) return false;
+      el.checked = true;
+      return true;
+    }
+    const value = t === 'number' ? normalizeNumber(v) : v;
+    if (el.value === value) return false;
+    el.value = value;
+    return true;
+  }
+
+  function onPaste(e) {
+    const el = e.target;
+    if (!isFormControl(el)) return;
+    const table = closestEl(el, 'table[data-table]');
+    const tr = closestEl(el, 'tr[data-row]');
+    if (!table || !tr || tr.closest('table') !== table) return;
+    const cd = e.clipboardData || window.clipboardData;
+    if (!cd) return;
+    const text = cd.getData('text/plain') || cd.getData('text') || '';
+    if (!/[\t\r\n]/.test(text)) return;
+    // Multi-line text pasted into a narrative textarea is ordinary text.
+    if (el.tagName === 'TEXTAREA' && text.indexOf('\t') === -1) return;
+    e.preventDefault();
+    pasteGrid(table, tr, el, parseTsv(text));
+  }
+
+  function pasteGrid(table, startRow, el, data) {
+    if (!data.length) return;
+    const max = getMax(table);
+    let rows = getRows(table);
+    const r0 = rows.indexOf(startRow);
+    const c0 = Math.max(0, dataColumns(startRow).indexOf(el));
+    if (r0 < 0) return;
+    const wanted = Math.min(r0 + data.length, max);
+    while (rows.length < wanted) {
+      if (!addRow(table)) break;
+      rows = getRows(table);
+    }
+    updateLimit(table);
+    const fit = Math.min(data.length, rows.length - r0);
+    const touched = [];
+    let colsDropped = false;
+    for (let i = 0; i < fit; i++) {
+      const cols = dataColumns(rows[r0 + i]);
+      data[i].forEach(function (cell, j) {
+        const target = cols[c0 + j];
+        if (!target) { if (cell !== '') colsDropped = true; return; }
+        if (target.disabled || target.readOnly) return;
+        if (setFieldFromText(target, cell)) touched.push(target);
+      });
+    }
+    // Let counters, growth cells, dirty-state and autosave react.
+    touched.forEach(function (t) { fire(t, 'input'); fire(t, 'change'); });
+    updateAllGrowth();
+    let msg = fit < data.length ? MSG.pasteOverflow(fit, max) : MSG.pasted(fit);
+    if (colsDropped) msg += MSG.pasteColsDropped;
+    tableStatus(table, msg);
+    const form = formOf(table);
+    if (form && (fit > 0)) markChanged(form);
+  }
+
+  // ------------------------------------------------------------------
+  // e. Dirty state, f. autosave, g. local draft — shared change handling
+  // ------------------------------------------------------------------
+
+  function isTracked(form) {
+    return form.hasAttribute('data-dirty-warn') || form.hasAttribute('data-autosave-url') ||
+      form.hasAttribute('data-local-key');
+  }
+
+  function markChanged(form) {
+    if (!form || !isTracked(form)) return;
+    const st = stateOf(form);
+    st.dirty = true;
+    st.seq += 1;
+    if (form.hasAttribute('data-local-key')) scheduleLocal(form);
+    if (form.hasAttribute('data-autosave-url')) scheduleAutosave(form);
+  }
+
+  function onFieldChange(e) {
+    const el = e.target;
+    if (!isFormControl(el)) return;
+    if (e.type === 'input' || e.type === 'change') {
+      if (el.tagName === 'TEXTAREA' && el.hasAttribute('data-max-chars')) updateCounter(el);
+      updateGrowthFor(el);
+    }
+    if (!el.name || NOT_SAVED_NAMES.indexOf(el.name) !== -1) return;
+    const form = formOf(el);
+    if (form) markChanged(form);
+  }
+
+  function anyDirty() {
+    return $all('form[data-dirty-warn]').some(function (form) {
+      const st = formStates.get(form);
+      return !!st && st.dirty && !st.submitting;
+    });
+  }
+
+  function onBeforeUnload(e) {
+    flushAllLocal();
+    if (anyDirty()) {
+      e.preventDefault();
+      e.returnValue = '';
+      return '';
+    }
+    return undefined;
+  }
+
+  // ------------------------------------------------------------------
+  // g. Local draft backup (localStorage)
+  // ------------------------------------------------------------------
+
+  function draftKey(form) {
+    return DRAFT_PREFIX + form.getAttribute('data-local-key');
+  }
+
+  function isDataField(el) {
+    if (!el.name || el.disabled || NOT_SAVED_NAMES.indexOf(el.name) !== -1) return false;
+    if (el.tagName === 'BUTTON' || el.tagName === 'FIELDSET' || el.tagName === 'OUTPUT' || el.tagName === 'OBJECT') return false;
+    return !/^(button|submit|reset|image|file|password)$/.test(inputType(el));
+  }
+
+  // Serialises named fields as {name: [values]} in document order. Every
+  // present name gets a key (an empty array when no checkbox is ticked).
+  function serializeForm(form) {
+    const data = Object.create(null);
+    Array.prototype.forEach.call(form.elements, function (el) {
+      if (!isDataField(el)) return;
+      const list = data[el.name] || (data[el.name] = []);
+      const t = inputType(el);
+      if (t === 'checkbox' || t === 'radio') {
+        if (el.checked) list.push(el.value);
+      } else if (el.tagName === 'SELECT') {
+        Array.prototype.forEach.call(el.options, function (o) { if (o.selected) list.push(o.value); });
+      } else {
+        list.push(el.value);
+      }
+    });
+    return data;
+  }
+
+  function sameFields(a, b) {
+    const names = Object.keys(a).concat(Object.keys(b));
+    for (let i = 0; i < names.length; i++) {
+      const x = (hasOwn(a, names[i]) ? a[names[i]] : []).join('\u0000');
+      const y = (hasOwn(b, names[i]) ? b[names[i]] : []).join('\u0000');
+      if (x !== y) return false;
+    }
+    return true;
+  }
+
+  function versionValue(form) {
+    const v = form.querySelector('input[name="version"]');
+    return v ? v.value : null;
+  }
+
+  function readDraft(form) {
+    const raw = storage.get(draftKey(form));
+    if (!raw) return null;
+    try {
+      const d = JSON.parse(raw);
+      return d && d.fields && typeof d.savedAt === 'number' ? d : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function writeLocal(form) {
+    const st = stateOf(form);
+    if (st.localTimer) { clearTimeout(st.localTimer); st.localTimer = null; }
+    if (st.localSuspended) return; // keep the old draft until the user decides
+    st.localPending = false;
+    storage.set(draftKey(form), JSON.stringify({
+      v: 1,
+      savedAt: Date.now(),
+      version: versionValue(form),
+      path: window.location.pathname,
+      fields: serializeForm(form)
+    }));
+  }
+
+  function scheduleLocal(form) {
+    const st = stateOf(form);
+    st.localPending = true;
+    if (st.localTimer) clearTimeout(st.localTimer);
+    st.localTimer = setTimeout(function () { writeLocal(form); }, LOCAL_DEBOUNCE_MS);
+  }
+
+  function flushLocal(form) {
+    const st = formStates.get(form);
+    if (st && st.localPending) writeLocal(form);
+  }
+
+  function flushAllLocal() {
+    $all('form[data-local-key]').forEach(flushLocal);
+  }
+
+  function clearLocal(form) {
+    const st = stateOf(form);
+    if (st.localTimer) { clearTimeout(st.localTimer); st.localTimer = null; }
+    st.localPending = false;
+    if (!st.localSuspended) storage.remove(draftKey(form));
+  }
+
+  // [data-saved-ok] is rendered by the server after a successful normal save.
+  // Its value may list the saved local keys (space-separated), needed when the
+  // save redirects to a different step; empty means "the forms on this page".
+  function clearSavedDrafts() {
+    $all('[data-saved-ok]').forEach(function (el) {
+      const keys = (el.getAttribute('data-saved-ok') || '').split(/\s+/).filter(Boolean);
+      if (keys.length) {
+        keys.forEach(function (k) { storage.remove(DRAFT_PREFIX + k); });
+      } else {
+        $all('form[data-local-key]').forEach(function (f) { storage.remove(draftKey(f)); });
+      }
+    });
+    // Optional: rendered only after an explicit logout on shared computers.
+    if (document.querySelector('[data-clear-local-drafts]')) {
+      storage.keys().forEach(function (k) {
+        if (k && k.indexOf(DRAFT_PREFIX) === 0) storage.remove(k);
+      });
+    }
+  }
+
+  function offerDrafts() {
+    $all('form[data-local-key]').forEach(function (form) {
+      const draft = readDraft(form);
+      if (!draft) return;
+      if (sameFields(draft.fields, serializeForm(form))) return;
+      const serverTs = Date.parse(form.getAttribute('data-server-saved-at') || '');
+      const newer = isNaN(serverTs) || draft.savedAt > serverTs;
+      const current = versionValue(form);
+      const sameBase = draft.version != null && current != null && String(draft.version) === String(current);
+      if (!newer && !sameBase) return;
+      showDraftBar(form, draft, !sameBase && draft.version != null && current != null);
+    });
+  }
+
+  function showDraftBar(form, draft, olderBase) {
+    const st = stateOf(form);
+    st.localSuspended = true;
+    const bar = document.createElement('div');
+    bar.className = 'local-draft-bar';
+    bar.setAttribute('role', 'alert');
+    const text = document.createElement('span');
+    text.textContent = MSG.draftFound(formatLocalTime(draft.savedAt)) + (olderBase ? MSG.draftOlderBase : '');
+    const restore = document.createElement('button');
+    restore.type = 'button';
+    restore.className = 'btn btn-small btn-primary';
+    restore.textContent = MSG.draftRestore;
+    const discard = document.createElement('button');
+    discard.type = 'button';
+    discard.className = 'btn btn-small btn-secondary';
+    discard.textContent = MSG.draftDiscard;
+    bar.appendChild(text);
+    bar.appendChild(document.createTextNode(' '));
+    bar.appendChild(restore);
+    bar.appendChild(document.createTextNode(' '));
+    bar.appendChild(discard);
+    form.insertBefore(bar, form.firstChild);
+
+    restore.addEventListener('click', function () {
+      const lost = restoreDraft(form, draft);
+      bar.className = 'local-draft-bar restored';
+      bar.setAttribute('role', 'status');
+      bar.textContent = MSG.draftRestored + (lost ? MSG.draftRowsLost(lost) : '');
+    });
+    discard.addEventListener('click', function () {
+      if (!window.confirm(MSG.draftConfirmDiscard)) return;
+      storage.remove(draftKey(form));
+      st.localSuspended = false;
+      bar.remove();
+      if (st.localPending) writeLocal(form); // back up edits made meanwhile
+    });
+  }
+
+  // Fills the form from a draft, adding/removing table rows as needed.
+  // Returns the number of table rows that could not be restored (over max).
+  function restoreDraft(form, draft) {
+    const st = stateOf(form);
+    st.localSuspended = false;
+    const fields = draft.fields;
+    let lost = 0;
+    $all('table[data-table]', form).forEach(function (table) {
+      const re = new RegExp('^' + escapeRegExp(tableKey(table)) + '-(\\d+)-');
+      let maxIdx = -1;
+      Object.keys(fields).forEach(function (name) {
+        const m = re.exec(name);
+        if (m) maxIdx = Math.max(maxIdx, parseInt(m[1], 10));
+      });
+      if (maxIdx < 0) return;
+      const max = getMax(table);
+      if (maxIdx + 1 > max) lost += maxIdx + 1 - max;
+      setRowCount(table, maxIdx + 1);
+      counterCacheReset(table);
+    });
+    const seen = Object.create(null);
+    const changed = [];
+    Array.prototype.forEach.call(form.elements, function (el) {
+      if (!isDataField(el) || !hasOwn(fields, el.name)) return;
+      const values = fields[el.name] || [];
+      const t = inputType(el);
+      if (t === 'checkbox' || t === 'radio') {
+        const c = values.indexOf(el.value) !== -1;
+        if (el.checked !== c) { el.checked = c; changed.push(el); }
+      } else if (el.tagName === 'SELECT') {
+        let any = false;
+        Array.prototype.forEach.call(el.options, function (o) {
+          const sel = values.indexOf(o.value) !== -1 && (el.multiple || !any);
+          if (sel) any = true;
+          if (o.selected !== sel) { o.selected = sel; changed.push(el); }
+        });
+        if (!any && !el.multiple && el.options.length) el.selectedIndex = 0;
+      } else {
+        const i = seen[el.name] || 0;
+        seen[el.name] = i + 1;
+        const v = i < values.length ? String(values[i]) : '';
+        if (el.value !== v) { el.value = v; changed.push(el); }
+      }
+    });
+    changed.filter(function (el, i) { return changed.indexOf(el) === i; }).forEach(function (el) {
+      fire(el, 'input');
+      fire(el, 'change');
+    });
+    updateCountersIn(form);
+    updateAllGrowth();
+    markChanged(form);
+    return lost;
+  }
+
+  // ------------------------------------------------------------------
+  // f. Autosave
+  // ------------------------------------------------------------------
+
+  function statusEl(form) {
+    let el = form.querySelector('.autosave-status');
+    if (!el) {
+      el = document.createElement('p');
+      el.className = 'autosave-status';
+      el.setAttribute('role', 'status');
+      el.setAttribute('aria-live', 'polite');
+      form.insertBefore(el, form.firstChild);
+    }
+    return el;
+  }
+
+  function setStatus(form, text, isError) {
+    const el = statusEl(form);
+    el.textContent = text;
+    el.classList.toggle('error', !!isError);
+  }
+
+  function scheduleAutosave(form) {
+    const st = stateOf(form);
+    if (st.stopped || st.submitting) return;
+    if (st.timer) clearTimeout(st.timer);
+    const delay = Math.max(AUTOSAVE_DEBOUNCE_MS, st.lastSentAt + AUTOSAVE_MIN_INTERVAL_MS - Date.now());
+    st.timer = setTimeout(function () { runAutosave(form); }, delay);
+  }
+
+  function readJson(res) {
+    const ct = (res.headers.get('Content-Type') || '').toLowerCase();
+    if (ct.indexOf('json') === -1) return Promise.resolve(null);
+    return res.json().catch(function () { return null; });
+  }
+
+  function runAutosave(form) {
+    const st = stateOf(form);
+    st.timer = null;
+    if (st.stopped || st.submitting || !st.dirty) return;
+    if (st.inflight) { st.rerun = true; return; }
+    if (typeof window.fetch !== 'function') return;
+    const url = form.getAttribute('data-autosave-url');
+    const sentSeq = st.seq;
+    st.lastSentAt = Date.now();
+    const body = new FormData(form);
+    const headers = { 'X-Requested-With': 'fetch', 'Accept': 'application/json' };
+    const token = form.querySelector('input[name="csrf_token"]');
+    if (token && token.value) headers['X-CSRFToken'] = token.value;
+    let controller = null;
+    let abortTimer = null;
+    if (typeof window.AbortController === 'function') {
+      controller = new AbortController();
+      abortTimer = setTimeout(function () { controller.abort(); }, AUTOSAVE_TIMEOUT_MS);
+    }
+    setStatus(form, MSG.saving, false);
+    st.inflight = window.fetch(url, {
+      method: 'POST',
+      body: body,
+      headers: headers,
+      credentials: 'same-origin',
+      redirect: 'follow',
+      cache: 'no-store',
+      signal: controller ? controller.signal : undefined
+    }).then(function (res) {
+      return readJson(res).then(function (data) { handleAutosaveResponse(form, res, data, sentSeq); });
+    }).catch(function () {
+      autosaveExpired(form);
+    }).then(function () {
+      if (abortTimer) clearTimeout(abortTimer);
+      st.inflight = null;
+      if (st.rerun || (st.dirty && st.seq !== sentSeq)) {
+        st.rerun = false;
+        scheduleAutosave(form);
+      }
+    });
+  }
+
+  function autosaveExpired(form) {
+    setStatus(form, MSG.expired, true);
+    if (form.hasAttribute('data-local-key')) writeLocal(form); // make sure the local copy is current
+  }
+
+  function handleAutosaveResponse(form, res, data, sentSeq) {
+    const st = stateOf(form);
+    const err = data && typeof data.error === 'string' && data.error ? data.error : '';
+    if (res.status === 401 || res.redirected) {
+      autosaveExpired(form);
+    } else if (res.ok && data && data.ok === true) {
+      const v = form.querySelector('input[name="version"]');
+      if (v && data.version != null) v.value = String(data.version);
+      setStatus(form, MSG.saved(data.saved_at || ''), false);
+      if (st.seq === sentSeq) {
+        st.dirty = false;
+        if (form.hasAttribute('data-local-key')) clearLocal(form);
+      }
+    } else if (res.status === 409) {
+      st.stopped = true;
+      if (st.timer) { clearTimeout(st.timer); st.timer = null; }
+      setStatus(form, err || MSG.conflict, true);
+      if (form.hasAttribute('data-local-key')) writeLocal(form);
+    } else if (!data) {
+      // HTML instead of JSON: a login page, a CSRF error page or a proxy error.
+      if (res.status >= 500) setStatus(form, MSG.serverError(res.status), true);
+      else autosaveExpired(form);
+    } else if (res.status === 400 || res.status === 422) {
+      setStatus(form, err || MSG.invalid, true);
+    } else {
+      setStatus(form, err || MSG.otherError(res.status), true);
+    }
+  }
+
+  // ------------------------------------------------------------------
+  // Form submission
+  // ------------------------------------------------------------------
+
+  function resubmit(form, submitter) {
+    const st = stateOf(form);
+    st.submitting = false;
+    st.resubmitting = true;
+    try {
+      if (typeof form.requestSubmit === 'function') {
+        if (submitter && submitter.form === form) form.requestSubmit(submitter);
+        else form.requestSubmit();
+        return;
+      }
+      // Old browsers: form.submit() fires no submit event and drops the submitter.
+      if (submitter && submitter.name) {
+        const h = document.createElement('input');
+        h.type = 'hidden';
+        h.name = submitter.name;
+        h.value = submitter.value;
+        form.appendChild(h);
+      }
+      st.submitting = true;
+      st.dirty = false;
+      flushLocal(form);
+      form.submit();
+    } finally {
+      st.resubmitting = false;
+    }
+  }
+
+  function onSubmit(e) {
+    const form = e.target;
+    if (!form || form.tagName !== 'FORM' || e.defaultPrevented) return;
+    const st = stateOf(form);
+    const msg = form.getAttribute('data-confirm');
+    if (msg && !st.resubmitting && !window.confirm(msg)) {
+      e.preventDefault();
+      return;
+    }
+    if (!isTracked(form)) return;
+    if (st.timer) { clearTimeout(st.timer); st.timer = null; }
+    if (st.inflight) {
+      // Wait for the running autosave so that the submitted "version" is current.
+      e.preventDefault();
+      const submitter = e.submitter || st.lastSubmitter;
+      st.submitting = true;
+      setStatus(form, MSG.waitAutosave, false);
+      st.inflight.then(function () { resubmit(form, submitter); });
+      return;
+    }
+    st.submitting = true;
+    flushLocal(form);  // survives a session timeout on the server side
+    st.dirty = false;
+  }
+
+  // ------------------------------------------------------------------
+  // h. Confirm buttons, click dispatch
+  // ------------------------------------------------------------------
+
+  function onClick(e) {
+    const target = closestEl(e.target, 'button, input[type="submit"], input[type="image"], a[data-confirm]');
+    if (!target) return;
+    const msg = target.getAttribute('data-confirm');
+    if (msg && !window.confirm(msg)) {
+      e.preventDefault();
+      e.stopImmediatePropagation();
+      return;
+    }
+    const form = target.form || null;
+    if (form && (target.type === 'submit' || target.type === 'image')) {
+      stateOf(form).lastSubmitter = target;
+    }
+    if (target.tagName === 'BUTTON' && target.hasAttribute('data-add-row')) {
+      onAddRowClick(e, target);
+    } else if (target.tagName === 'BUTTON' && target.hasAttribute('data-remove-row')) {
+      onRemoveRowClick(e, target);
+    }
+  }
+
+  // ------------------------------------------------------------------
+  // i. Select-all checkboxes
+  // ------------------------------------------------------------------
+
+  let bulkToggling = false;
+
+  function groupBoxes(master) {
+    const name = master.getAttribute('data-select-all');
+    return $all('input[type="checkbox"]').filter(function (cb) {
+      return cb !== master && cb.name === name && (!master.form || cb.form === master.form);
+    });
+  }
+
+  function syncMaster(master) {
+    const boxes = groupBoxes(master).filter(function (cb) { return !cb.disabled; });
+    const checked = boxes.filter(function (cb) { return cb.checked; }).length;
+    master.checked = boxes.length > 0 && checked === boxes.length;
+    master.indeterminate = checked > 0 && checked < boxes.length;
+  }
+
+  function onSelectAllChange(e) {
+    const el = e.target;
+    if (!el || el.tagName !== 'INPUT' || el.type !== 'checkbox') return;
+    if (el.hasAttribute('data-select-all')) {
+      bulkToggling = true;
+      try {
+        groupBoxes(el).forEach(function (cb) {
+          if (!cb.disabled && cb.checked !== el.checked) {
+            cb.checked = el.checked;
+            fire(cb, 'change');
+          }
+        });
+      } finally {
+        bulkToggling = false;
+      }
+      el.indeterminate = false;
+    } else if (el.name && !bulkToggling) {
+      $all('input[data-select-all]').forEach(function (m) {
+        if (m.getAttribute('data-select-all') === el.name) syncMaster(m);
+      });
+    }
+  }
+
+  // ------------------------------------------------------------------
+  // Error summary: focus it on load, and focus fields from its links.
+  // ------------------------------------------------------------------
+
+  function initErrorSummary() {
+    const summary = document.querySelector('.error-summary');
+    if (!summary) return;
+    if (!summary.hasAttribute('tabindex')) summary.setAttribute('tabindex', '-1');
+    summary.focus();
+    summary.addEventListener('click', function (e) {
+      const a = closestEl(e.target, 'a[href^="#"]');
+      if (!a) return;
+      let id;
+      try { id = decodeURIComponent(a.getAttribute('href').slice(1)); } catch (err) { return; }
+      const target = document.getElementById(id);
+      if (!target) return;
+      e.preventDefault();
+      const field = isFormControl(target) ? target : target.querySelector('input, select, textarea');
+      target.scrollIntoView({ block: 'center' });
+      (field || target).focus({ preventScroll: true });
+    });
+  }
+
+  // ------------------------------------------------------------------
+  // Init
+  // ------------------------------------------------------------------
+
+  function init() {
+    clearSavedDrafts();
+    updateCountersIn(document);
+    updateAllGrowth();
+    $all('table[data-table]').forEach(updateLimit);
+    $all('input[data-select-all]').forEach(syncMaster);
+    offerDrafts();
+    initErrorSummary();
+
+    document.addEventListener('input', onFieldChange);
+    document.addEventListener('change', onFieldChange);
+    document.addEventListener('change', onSelectAllChange);
+    document.addEventListener('click', onClick);
+    document.addEventListener('keydown', onKeydown);
+    document.addEventListener('paste', onPaste);
+    document.addEventListener('submit', onSubmit);
+    window.addEventListener('beforeunload', onBeforeUnload);
+    window.addEventListener('pagehide', flushAllLocal);
+    document.addEventListener('visibilitychange', function () {
+      if (document.visibilityState === 'hidden') flushAllLocal();
+    });
+    // Back/forward cache: the page is shown again after a submission.
+    window.addEventListener('pageshow', function (e) {
+      if (!e.persisted) return;
+      $all('form').forEach(function (f) {
+        const st = formStates.get(f);
+        if (st) st.submitting = false;
+      });
+    });
+    window.addEventListener('online', function () {
+      $all('form[data-autosave-url]').forEach(function (f) {
+        const st = formStates.get(f);
+        if (st && st.dirty) scheduleAutosave(f);
+      });
+    });
+  }
+
+  // Pure helpers exposed for tests and debugging only.
+  window.HNWizard = Object.freeze({
+    countChars: countChars,
+    computeGrowth: computeGrowth,
+    normalizeNumber: normalizeNumber,
+    parseTsv: parseTsv
+  });
+
+  if (document.readyState === 'loading') {
+    document.addEventListener('DOMContentLoaded', init);
+  } else {
+    init();
+  }
+}());

@@ -1,0 +1,67 @@
+"""Factories and helpers shared by the tests."""
+import re
+
+from wizard.extensions import db
+from wizard.models import Cluster, Region, Submission, User
+
+PASSWORD = "correct-horse-9"
+
+
+# --- factories --------------------------------------------------------------------------
+
+def cluster_named(name):
+    return db.session.execute(db.select(Cluster).filter_by(name=name)).scalar_one()
+
+
+def region_named(name):
+    return db.session.execute(db.select(Region).filter_by(name=name)).scalars().first()
+
+
+def make_user(username, role, *, cluster=None, region=None, password=PASSWORD, active=True):
+    """Create an account bound to a cluster (applicant) or region (county)."""
+    user = User(username=username, role=role, display_name=username, active=active)
+    if cluster is not None:
+        user.cluster_id = (cluster if isinstance(cluster, Cluster) else cluster_named(cluster)).id
+    if region is not None:
+        user.region_id = (region if isinstance(region, Region) else region_named(region)).id
+    user.set_password(password)
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+def submission_of(cluster_name) -> Submission:
+    return db.session.execute(
+        db.select(Submission).join(Submission.cluster).where(Cluster.name == cluster_name)
+    ).scalar_one()
+
+
+ALLOY = "长沙新型合金材料产业集群"
+LINXIANG = "临湘市钓具（浮标）产业集群"
+SMART_CAR = "长沙智能汽车产业集群"
+
+
+class AuthActions:
+    def __init__(self, client):
+        self._client = client
+
+    def login(self, username, password=PASSWORD, follow=False):
+        page = self._client.get("/login")
+        token = csrf_from(page)
+        return self._client.post("/login", data={"username": username, "password": password, "csrf_token": token},
+                                 follow_redirects=follow)
+
+    def logout(self):
+        token = self.csrf()
+        return self._client.post("/logout", data={"csrf_token": token})
+
+    def csrf(self, path="/messages"):
+        return csrf_from(self._client.get(path))
+
+
+def csrf_from(response) -> str:
+    m = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', response.get_data(as_text=True))
+    assert m, "no CSRF token on the page"
+    return m.group(1)
+
+

@@ -1,0 +1,69 @@
+"""湖南省产业集群竞赛申报系统: the application factory."""
+import logging
+import os
+import uuid
+
+from flask import Flask, g, request
+
+from .config import load_config
+from .extensions import csrf, db, login_manager, migrate
+
+PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+PROJECT_DIR = os.path.dirname(PACKAGE_DIR)
+
+
+def create_app(test_config=None):
+    """Create and configure the app (flaskr-style factory)."""
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        instance_path=(test_config or {}).get("INSTANCE_PATH") or os.path.join(PROJECT_DIR, "instance"),
+        template_folder=os.path.join(PROJECT_DIR, "templates"),
+        static_folder=os.path.join(PROJECT_DIR, "static"),
+    )
+    os.makedirs(app.instance_path, exist_ok=True)
+    load_config(app, test_config)
+    _configure_logging(app)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(PROJECT_DIR, "migrations"), render_as_batch=True)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    with app.app_context():
+        from .dbsetup import configure_engine
+
+        configure_engine(db.engine)
+
+    @app.before_request
+    def _request_id():
+        g.request_id = uuid.uuid4().hex[:12]
+
+    from . import security, errors, cli
+    from .views import admin, applicant, auth, county, main
+
+    security.init_app(app)
+    errors.init_app(app)
+    cli.init_app(app)
+    for bp in (auth.bp, main.bp, applicant.bp, county.bp, admin.bp):
+        app.register_blueprint(bp)
+
+    from . import templating
+
+    templating.init_app(app)
+    return app
+
+
+class _RequestIdFilter(logging.Filter):
+    def filter(self, record):
+        from flask import has_request_context
+
+        record.request_id = g.get("request_id", "-") if has_request_context() else "-"
+        return True
+
+
+def _configure_logging(app):
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"))
+    handler.addFilter(_RequestIdFilter())
+    app.logger.handlers[:] = [handler]
+    app.logger.setLevel(logging.INFO)

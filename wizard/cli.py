@@ -1,0 +1,153 @@
+"""Command line: seed, seed-demo, create-user, schema, answers."""
+import json
+import sys
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from .extensions import db
+
+
+def init_app(app):
+    for cmd in (seed_cmd, seed_demo_cmd, create_user_cmd, schema_cmd, answers_group):
+        app.cli.add_command(cmd)
+
+
+@click.command("seed")
+@with_appcontext
+def seed_cmd():
+    """Load reference data: regions, the 26 clusters of 附件3, the current edition."""
+    from .seed import seed_all
+
+    counts = seed_all()
+    click.echo(f"地区 {counts['regions']} 个，集群 {counts['clusters']} 个（已存在的不重复添加）。")
+
+
+@click.command("seed-demo")
+@with_appcontext
+def seed_demo_cmd():
+    """Create the demo accounts (password demo12345).  Refused in production."""
+    if current_app.config["PRODUCTION"]:
+        raise click.ClickException("生产模式下不能创建演示账号。")
+    from .seed import DEMO_ACCOUNTS, DEMO_PASSWORD, seed_all, seed_demo
+
+    seed_all()
+    created = seed_demo()
+    click.echo("演示账号（密码 %s）：" % DEMO_PASSWORD)
+    for username, display, *_ in DEMO_ACCOUNTS:
+        click.echo(f"  {username:<20} {display}{'（新建）' if username in created else ''}")
+
+
+@click.command("create-user")
+@with_appcontext
+@click.argument("username")
+@click.option("--role", type=click.Choice(["applicant", "county", "admin"]), required=True)
+@click.option("--cluster", "cluster_name", help="集群名称（申报单位账号）")
+@click.option("--region", "region_name", help="地区名称或代码（审核人账号），如 长沙市、430100")
+@click.option("--name", "display_name", default="", help="姓名或单位")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--disable", is_flag=True, help="停用账号（并使其所有登录失效）")
+def create_user_cmd(username, role, cluster_name, region_name, display_name, password, disable):
+    """Create or update an account."""
+    from .accounts import bind_account
+    from .models import MIN_PASSWORD_LENGTH, Cluster, Region, User
+
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise click.ClickException(f"密码至少 {MIN_PASSWORD_LENGTH} 个字符。")
+    cluster_id = region_id = None
+    if cluster_name:
+        cluster = db.session.execute(db.select(Cluster).filter_by(name=cluster_name)).scalar_one_or_none()
+        if cluster is None:
+            raise click.ClickException(f"没有名为“{cluster_name}”的集群。")
+        cluster_id = cluster.id
+    if region_name:
+        region = db.session.execute(
+            db.select(Region).where((Region.name == region_name) | (Region.code == region_name))
+        ).scalars().first()
+        if region is None:
+            raise click.ClickException(f"没有名为“{region_name}”的地区。")
+        region_id = region.id
+    user = db.session.execute(db.select(User).filter_by(username=username)).scalar_one_or_none()
+    is_new = user is None
+    if is_new:
+        user = User(username=username, role=role)
+    error = bind_account(user, role=role, cluster_id=cluster_id, region_id=region_id)
+    if error:
+        raise click.ClickException(error)
+    if display_name:
+        user.display_name = display_name
+    user.set_password(password)
+    user.active = not disable
+    if is_new:
+        db.session.add(user)
+    db.session.commit()
+    click.echo(f"账号 {username} 已{'创建' if is_new else '更新'}。")
+
+
+@click.command("schema")
+@with_appcontext
+@click.option("--round", "round_", type=click.Choice(["preliminary", "final"]), default="preliminary")
+def schema_cmd(round_):
+    """Print the report definition as JSON (format: docs/report-format.md)."""
+    from .access import current_edition
+    from .report.schema import report_schema
+
+    edition = current_edition()
+    years = edition.years if edition else None
+    click.echo(json.dumps(report_schema(round_, years), ensure_ascii=False, indent=2))
+
+
+@click.group("answers")
+def answers_group():
+    """Export or import a submission's answers (JSON)."""
+
+
+def _load_submission(submission_id):
+    from .models import Submission
+
+    sub = db.session.get(Submission, submission_id)
+    if sub is None:
+        raise click.ClickException(f"申报 {submission_id} 不存在。")
+    return sub
+
+
+@answers_group.command("export")
+@with_appcontext
+@click.argument("submission_id", type=int)
+@click.option("--round", "round_", type=click.Choice(["preliminary", "final"]), default="preliminary")
+def answers_export(submission_id, round_):
+    """Print a submission's answers as JSON."""
+    sub = _load_submission(submission_id)
+    doc = {"submission": sub.id, "cluster": sub.cluster.name, "round": round_, "version": sub.version,
+           "answers": sub.answers_for(round_)}
+    click.echo(json.dumps(doc, ensure_ascii=False, indent=2))
+
+
+@answers_group.command("import")
+@with_appcontext
+@click.argument("submission_id", type=int)
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+@click.option("--round", "round_", type=click.Choice(["preliminary", "final"]), default=None)
+def answers_import(submission_id, file, round_):
+    """Load answers with the web forms' validation; nothing changes when anything is invalid."""
+    from .report.service import save_answers, validate_answers
+
+    sub = _load_submission(submission_id)
+    try:
+        doc = json.load(file)
+    except ValueError as exc:
+        raise click.ClickException(f"文件不是有效的 JSON：{exc}")
+    if not isinstance(doc, dict):
+        raise click.ClickException("文件内容应为 JSON 对象。")
+    answers = doc.get("answers", doc) if "answers" in doc else doc
+    round_ = round_ or doc.get("round") or "preliminary"
+    if not isinstance(answers, dict):
+        raise click.ClickException("answers 应为 JSON 对象。")
+    clean, problems = validate_answers(sub, round_, answers)
+    if problems:
+        for p in problems:
+            click.echo(f"  - {p}", err=True)
+        raise click.ClickException(f"共 {len(problems)} 个问题，未导入任何内容。")
+    save_answers(sub, round_, clean, sub.version)
+    click.echo(f"已导入 {len(clean)} 个字段到申报 {sub.id}（{round_}）。")

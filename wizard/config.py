@@ -1,0 +1,126 @@
+"""Configuration: defaults in code, overrides from instance/config.py and the environment.
+
+Order (later wins): the defaults below, ``instance/config.py``, environment
+variables (``WIZARD_*``, ``DATABASE_URL``, ``SECRET_KEY``), then the test override.
+"""
+import os
+import secrets
+from datetime import timedelta
+
+
+class Defaults:
+    # Production mode refuses to start without an explicit SECRET_KEY and
+    # refuses demo data.  Set WIZARD_ENV=production in production.
+    PRODUCTION = False
+    SECRET_KEY = None
+    SQLALCHEMY_DATABASE_URI = None  # filled in from DATABASE_URL or instance/
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+
+    # Sessions: HttpOnly + SameSite=Lax always, Secure when served over HTTPS.
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False
+    SESSION_IDLE_TIMEOUT = timedelta(hours=2)
+    SESSION_ABSOLUTE_TIMEOUT = timedelta(hours=12)
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
+
+    # The CSRF token lives as long as the session: no separate expiry.
+    WTF_CSRF_TIME_LIMIT = None
+    WTF_CSRF_SSL_STRICT = True
+
+    # Uploads (evidence files): the request limit is a little above one file.
+    MAX_CONTENT_LENGTH = 24 * 1024 * 1024
+    UPLOAD_MAX_FILE_BYTES = 20 * 1024 * 1024
+    UPLOAD_MAX_SUBMISSION_BYTES = 300 * 1024 * 1024
+    UPLOAD_MAX_PDF_PAGES = 300
+    UPLOAD_MAX_IMAGE_PIXELS = 40_000_000
+    UPLOAD_FOLDER = None  # default: instance/uploads
+
+    # Login throttling (counts kept in the database, seen by every worker).
+    LOGIN_MAX_FAILURES_PER_ACCOUNT = 5
+    LOGIN_MAX_FAILURES_PER_ADDRESS = 20
+    LOGIN_THROTTLE_WINDOW = timedelta(minutes=15)
+
+    PDF_FONT_PATH = None
+    PDF_CACHE_FOLDER = None  # default: instance/pdf-cache
+
+    MAIL_SERVER = None  # SMTP off by default
+    MAIL_PORT = 25
+    MAIL_SENDER = "noreply@localhost"
+
+    PAGE_SIZE = 20
+
+
+ENV_OVERRIDES = {
+    "SECRET_KEY": str,
+    "DATABASE_URL": str,
+    "WIZARD_SESSION_COOKIE_SECURE": "bool",
+    "WIZARD_PDF_FONT_PATH": str,
+    "WIZARD_UPLOAD_FOLDER": str,
+    "WIZARD_MAIL_SERVER": str,
+}
+
+
+def _truthy(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def load_config(app, test_config=None):
+    """Fill app.config from defaults, instance/config.py, environment and tests."""
+    app.config.from_object(Defaults)
+    app.config.from_pyfile("config.py", silent=True)
+    env = os.environ
+    if env.get("WIZARD_ENV", "").lower() == "production":
+        app.config["PRODUCTION"] = True
+    if env.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = env["SECRET_KEY"]
+    if env.get("DATABASE_URL"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = normalise_db_url(env["DATABASE_URL"])
+    for name in ("SESSION_COOKIE_SECURE",):
+        if f"WIZARD_{name}" in env:
+            app.config[name] = _truthy(env[f"WIZARD_{name}"])
+    for name in ("PDF_FONT_PATH", "UPLOAD_FOLDER", "MAIL_SERVER"):
+        if env.get(f"WIZARD_{name}"):
+            app.config[name] = env[f"WIZARD_{name}"]
+    if test_config:
+        app.config.update(test_config)
+
+    uri = app.config.get("SQLALCHEMY_DATABASE_URI")
+    if not uri:
+        uri = "sqlite:///" + os.path.join(app.instance_path, "wizard.db")
+    app.config["SQLALCHEMY_DATABASE_URI"] = normalise_db_url(uri)
+    if not app.config.get("UPLOAD_FOLDER"):
+        app.config["UPLOAD_FOLDER"] = os.path.join(app.instance_path, "uploads")
+    if not app.config.get("PDF_CACHE_FOLDER"):
+        app.config["PDF_CACHE_FOLDER"] = os.path.join(app.instance_path, "pdf-cache")
+    _ensure_secret_key(app)
+
+
+def normalise_db_url(url: str) -> str:
+    """Use the psycopg 3 driver for plain postgresql:// URLs."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _ensure_secret_key(app):
+    """Use the configured key; otherwise generate one into instance/ (not in production)."""
+    if app.config.get("SECRET_KEY"):
+        return
+    if app.config["PRODUCTION"]:
+        raise RuntimeError(
+            "SECRET_KEY is not set: production mode refuses to start without one "
+            "(set the SECRET_KEY environment variable or instance/config.py)."
+        )
+    path = os.path.join(app.instance_path, "secret_key")
+    os.makedirs(app.instance_path, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass  # another process (or an earlier run) made it
+    else:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+    with open(path) as fh:
+        app.config["SECRET_KEY"] = fh.read().strip()

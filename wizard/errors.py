@@ -1,0 +1,73 @@
+"""Chinese error pages; never a traceback.  Errors are logged with the request id."""
+from flask import current_app, flash, g, render_template, request
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+MESSAGES = {
+    400: ("请求无效", "提交的内容无法处理，请返回上一页重试。"),
+    403: ("没有权限", "您的账号没有访问此页面的权限。"),
+    404: ("页面不存在", "您要访问的页面不存在，或您无权查看。"),
+    405: ("请求方式不允许", "此页面不支持该请求方式。"),
+    409: ("操作冲突", "该操作与当前状态冲突，未做任何更改。请刷新页面后重试。"),
+    413: ("文件过大", "上传的内容超过大小限制。"),
+    429: ("尝试次数过多", "请稍后再试。"),
+    500: ("系统错误", "系统处理请求时出错，已记录。请稍后重试或联系管理员。"),
+}
+
+
+def wants_json() -> bool:
+    return request.headers.get("X-Requested-With") == "fetch"
+
+
+def error_page(code: int, message: str | None = None):
+    title, default = MESSAGES.get(code, MESSAGES[500])
+    text = message or default
+    if code == 413:
+        limit_mb = (current_app.config.get("MAX_CONTENT_LENGTH") or 0) // (1024 * 1024)
+        text = f"上传的内容超过大小限制：单次上传不能超过 {limit_mb} MB。请压缩或拆分文件后重新上传；已保存的内容不受影响。"
+    if wants_json():
+        return {"ok": False, "error": text}, code
+    return render_template("errors/error.html", code=code, title=title, message=text), code
+
+
+def _http_error(exc: HTTPException):
+    code = exc.code or 500
+    message = exc.description if code == 409 and isinstance(exc.description, str) and not exc.description.startswith("The ") else None
+    return error_page(code, message)
+
+
+def _csrf_error(exc: CSRFError):
+    """A missing or stale CSRF token.  Without a session it is an expired login:
+    send the user to log in (keeping wizard input); with one, re-show the form
+    with what the user typed where the view supports it."""
+    from .security import _guard
+
+    if not current_user.is_authenticated:
+        response = _guard()
+        if response is not None:
+            return response
+    endpoint = request.endpoint
+    if endpoint in current_app.config.get("REDISPLAY_ENDPOINTS", ()):
+        g.csrf_failed = True
+        flash("页面已过期（安全校验未通过），您填写的内容保留在下方，请核对后再次提交。", "warning")
+        return current_app.view_functions[endpoint](**(request.view_args or {}))
+    return error_page(400, "页面已过期（安全校验未通过），操作未执行。请刷新页面后重试。")
+
+
+def _server_error(exc):
+    current_app.logger.exception("Unhandled error on %s %s", request.method, request.path)
+    try:
+        from .extensions import db
+
+        db.session.rollback()
+    except Exception:  # pragma: no cover - best effort
+        pass
+    return error_page(500)
+
+
+def init_app(app):
+    app.config.setdefault("REDISPLAY_ENDPOINTS", ("applicant.step",))
+    app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _server_error)

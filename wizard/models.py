@@ -1,0 +1,318 @@
+"""Database models: accounts, regions, clusters, editions, submissions and their records."""
+from __future__ import annotations
+
+import secrets
+from datetime import date, datetime, timezone
+
+from flask_login import UserMixin
+from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .extensions import db
+
+ROLE_APPLICANT = "applicant"
+ROLE_COUNTY = "county"
+ROLE_ADMIN = "admin"
+ROLE_LABELS = {
+    ROLE_APPLICANT: "申报单位（集群促进组织）",
+    ROLE_COUNTY: "县级以上人民政府审核人",
+    ROLE_ADMIN: "省级管理员",
+}
+
+CATEGORY_ADVANCED = "advanced"
+CATEGORY_SME = "sme"
+CATEGORY_LABELS = {
+    CATEGORY_ADVANCED: "先进制造业集群",
+    CATEGORY_SME: "中小企业特色产业集群",
+}
+
+REGION_LEVEL_LABELS = {"province": "省", "city": "市（州）", "county": "县（市、区）"}
+
+MIN_PASSWORD_LENGTH = 8
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class Region(db.Model):
+    """A government region: the province, a prefecture-level division or a county-level one."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(12), unique=True)
+    name: Mapped[str] = mapped_column(String(64))
+    level: Mapped[str] = mapped_column(String(16))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("region.id"))
+    parent: Mapped[Region | None] = relationship(remote_side=[id])
+
+    __table_args__ = (
+        CheckConstraint("level in ('province', 'city', 'county')", name="level"),
+    )
+
+    @property
+    def full_name(self) -> str:
+        if self.parent and self.level == "county":
+            return f"{self.parent.name}{self.name}"
+        return self.name
+
+    @property
+    def city(self) -> Region:
+        """The prefecture-level region this one belongs to (itself for a city or the province)."""
+        return self.parent if self.level == "county" and self.parent else self
+
+    @property
+    def government_name(self) -> str:
+        return f"{self.name}人民政府"
+
+
+class Cluster(db.Model):
+    """An industrial cluster; its region's government approves its submissions."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    category: Mapped[str] = mapped_column(String(16))
+    region_id: Mapped[int] = mapped_column(ForeignKey("region.id"))
+    designation: Mapped[str] = mapped_column(String(64), default="")
+    active: Mapped[bool] = mapped_column(default=True)
+    region: Mapped[Region] = relationship()
+
+    __table_args__ = (CheckConstraint("category in ('advanced', 'sme')", name="category"),)
+
+    @property
+    def category_label(self) -> str:
+        return CATEGORY_LABELS[self.category]
+
+
+class User(UserMixin, db.Model):
+    """An account.  ``session_token`` is what the session cookie carries: rotating it
+    (logout, password change, disabling) ends every session of the account."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(128), default="")
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(16))
+    cluster_id: Mapped[int | None] = mapped_column(ForeignKey("cluster.id"))
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("region.id"))
+    email: Mapped[str] = mapped_column(String(256), default="")
+    active: Mapped[bool] = mapped_column(default=True)
+    session_token: Mapped[str] = mapped_column(String(64), unique=True, default=new_token)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    cluster: Mapped[Cluster | None] = relationship()
+    region: Mapped[Region | None] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("role in ('applicant', 'county', 'admin')", name="role"),
+        CheckConstraint(
+            "(role != 'applicant' OR cluster_id IS NOT NULL) AND "
+            "(role != 'county' OR region_id IS NOT NULL)",
+            name="binding",
+        ),
+    )
+
+    # Flask-Login: the cookie identifies the session token, not the row id.
+    def get_id(self) -> str:
+        return self.session_token
+
+    @property
+    def is_active(self) -> bool:  # type: ignore[override]
+        return bool(self.active)
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password, method="scrypt")
+        self.end_sessions()
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    def end_sessions(self) -> None:
+        self.session_token = new_token()
+
+    @property
+    def role_label(self) -> str:
+        return ROLE_LABELS[self.role]
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == ROLE_ADMIN
+
+    @property
+    def is_county(self) -> bool:
+        return self.role == ROLE_COUNTY
+
+    @property
+    def is_applicant(self) -> bool:
+        return self.role == ROLE_APPLICANT
+
+    @property
+    def binding_label(self) -> str:
+        if self.role == ROLE_APPLICANT and self.cluster:
+            return self.cluster.name
+        if self.role == ROLE_COUNTY and self.region:
+            return self.region.government_name
+        return "湖南省工业和信息化厅" if self.role == ROLE_ADMIN else ""
+
+
+class Edition(db.Model):
+    """One year's competition: every year shown anywhere comes from here."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    data_year_1: Mapped[int]
+    data_year_2: Mapped[int]
+    target_year_1: Mapped[int]
+    preliminary_deadline: Mapped[datetime | None]
+    final_deadline: Mapped[datetime | None]
+    is_current: Mapped[bool] = mapped_column(default=False)
+
+    __table_args__ = (
+        CheckConstraint("data_year_2 = data_year_1 + 1", name="data_years"),
+        CheckConstraint("target_year_1 > data_year_2", name="target_years"),
+    )
+
+    @property
+    def target_years(self) -> list[int]:
+        return [self.target_year_1 + i for i in range(3)]
+
+    @property
+    def years(self) -> dict:
+        """The values the report definition's year placeholders take."""
+        t = self.target_years
+        return {"y1": self.data_year_1, "y2": self.data_year_2, "t1": t[0], "t2": t[1], "t3": t[2]}
+
+    def deadline(self, round_: str) -> datetime | None:
+        return self.preliminary_deadline if round_ == "preliminary" else self.final_deadline
+
+
+class Submission(db.Model):
+    """A cluster's entry in an edition: both rounds' answers and its workflow state.
+
+    ``version`` is the optimistic lock: every save and move is a conditional
+    UPDATE ... WHERE version = expected."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cluster_id: Mapped[int] = mapped_column(ForeignKey("cluster.id"))
+    edition_id: Mapped[int] = mapped_column(ForeignKey("edition.id"))
+    state: Mapped[str] = mapped_column(String(32), default="draft", index=True)
+    version: Mapped[int] = mapped_column(default=1)
+    preliminary_answers: Mapped[dict] = mapped_column(db.JSON, default=dict)
+    final_answers: Mapped[dict] = mapped_column(db.JSON, default=dict)
+    # County opinions per round: {"preliminary": {"text":…, "date":…, "by":…}}
+    opinions: Mapped[dict] = mapped_column(db.JSON, default=dict)
+    return_comment: Mapped[str | None] = mapped_column(Text)
+    deadline_override: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    cluster: Mapped[Cluster] = relationship()
+    edition: Mapped[Edition] = relationship()
+
+    __table_args__ = (UniqueConstraint("cluster_id", "edition_id", name="cluster_edition"),)
+
+    def answers_for(self, round_: str) -> dict:
+        return (self.preliminary_answers if round_ == "preliminary" else self.final_answers) or {}
+
+    @property
+    def region(self) -> Region:
+        return self.cluster.region
+
+
+class Snapshot(db.Model):
+    """The answers (and evidence list) exactly as submitted; never changed afterwards."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submission.id"), index=True)
+    round: Mapped[str] = mapped_column(String(16))
+    answers: Mapped[dict] = mapped_column(db.JSON)
+    evidence: Mapped[list] = mapped_column(db.JSON, default=list)
+    digest: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+
+    @property
+    def code(self) -> str:
+        """The short verification code printed in the PDF footer."""
+        return self.digest[:12].upper()
+
+
+class HistoryEntry(db.Model):
+    """One recorded workflow move."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submission.id"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    role: Mapped[str] = mapped_column(String(16))
+    move: Mapped[str] = mapped_column(String(32))
+    from_state: Mapped[str] = mapped_column(String(32))
+    to_state: Mapped[str] = mapped_column(String(32))
+    comment: Mapped[str | None] = mapped_column(Text)
+    user: Mapped[User | None] = relationship()
+
+
+class Message(db.Model):
+    """An in-app notification."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    submission_id: Mapped[int | None] = mapped_column(ForeignKey("submission.id"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    read_at: Mapped[datetime | None]
+
+
+class EvidenceFile(db.Model):
+    """An uploaded evidence file (佐证材料), stored under instance/ with a random name."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submission.id"), index=True)
+    round: Mapped[str] = mapped_column(String(16))
+    slot: Mapped[str] = mapped_column(String(64))
+    position: Mapped[int] = mapped_column(default=0)
+    original_name: Mapped[str] = mapped_column(String(255))
+    stored_name: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    size: Mapped[int]
+    pages: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LoginAttempt(db.Model):
+    """Failed (and successful) logins, kept in the database so every worker sees them."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    address: Mapped[str] = mapped_column(String(64), index=True)
+    success: Mapped[bool] = mapped_column(default=False)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class AuditEntry(db.Model):
+    """Audit log: logins, failed logins, moves, exports, downloads, account changes."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    username: Mapped[str] = mapped_column(String(64), default="")
+    action: Mapped[str] = mapped_column(String(32), index=True)
+    target: Mapped[str] = mapped_column(String(128), default="")
+    detail: Mapped[str] = mapped_column(Text, default="")
+    address: Mapped[str] = mapped_column(String(64), default="")
+
+
+class PendingSave(db.Model):
+    """Form input posted after the session expired, applied after the user logs in again."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True, default=new_token)
+    path: Mapped[str] = mapped_column(String(255))
+    form: Mapped[dict] = mapped_column(db.JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+

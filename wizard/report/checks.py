@@ -1,0 +1,136 @@
+"""What a report still lacks (submit gating), step states, and the consistency
+checks (形式审查) shown as warnings on the review page."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from .definition import get_report
+from .model import fill_years
+from .numbers import count_chars, to_decimal
+
+NOT_STARTED, IN_PROGRESS, COMPLETE, ERROR = "not-started", "in-progress", "complete", "error"
+STATUS_LABELS = {NOT_STARTED: "未开始", IN_PROGRESS: "进行中", COMPLETE: "已完成", ERROR: "有错误"}
+
+
+def _problem(step, field, message, kind="missing", anchor=None):
+    return {"step": step.key, "step_title": step.title, "field": field.key if field else None,
+            "anchor": anchor or (f"f-{field.key}" if field else ""), "message": message, "kind": kind}
+
+
+def _answered(field, value) -> bool:
+    if value in (None, "", [], {}, False):
+        return False
+    return True
+
+
+def field_problems(step, field, value, category, years) -> list:
+    """Problems of one field against the submit rules."""
+    out = []
+    if not field.applies_to(category) or field.kind in ("derived", "opinion", "evidence"):
+        return out
+    name = fill_years(field.name, years)
+    if field.kind in ("text", "phone"):
+        if field.required and not (value or "").strip():
+            out.append(_problem(step, field, f"请填写“{name}”。"))
+    elif field.kind == "longtext":
+        n = count_chars(value)
+        if field.required and n == 0:
+            out.append(_problem(step, field, f"请填写“{name}”。"))
+        if field.max_chars and n > field.max_chars:
+            out.append(_problem(step, field, f"“{name}”已输入 {n} 字，超出 {field.max_chars} 字的限制，请删减 {n - field.max_chars} 字。", "error"))
+    elif field.kind in ("indicator", "park_indicator", "target"):
+        value = value or {}
+        missing = [k for k in field.value_keys if value.get(k) in (None, "")]
+        if field.required and missing:
+            out.append(_problem(step, field, f"请填写“{name}”的全部数值。"))
+    elif field.kind == "table":
+        for i, row in enumerate(value or [], start=1):
+            gaps = [c.label for c in field.columns if c.required and not row.get(c.key)]
+            if gaps:
+                cols = "、".join(fill_years(g, years) for g in gaps)
+                out.append(_problem(step, field, f"“{name}”第 {i} 行缺少：{cols}。", "error"))
+        if len(value or []) > field.max_rows:
+            out.append(_problem(step, field, f"“{name}”最多 {field.max_rows} 行。", "error"))
+    elif field.kind == "agree":
+        if not value:
+            out.append(_problem(step, field, "请阅读并勾选同意真实性声明。"))
+    return out
+
+
+def step_problems(round_, step, answers, category, years) -> list:
+    return [p for f in step.fields for p in field_problems(step, f, answers.get(f.key), category, years)]
+
+
+def step_status(round_, step, answers, category, years) -> str:
+    applicable = [f for f in step.fields if f.applies_to(category) and f.kind not in ("derived", "opinion", "evidence")]
+    if not any(_answered(f, answers.get(f.key)) for f in applicable):
+        return NOT_STARTED
+    problems = step_problems(round_, step, answers, category, years)
+    if any(p["kind"] == "error" for p in problems):
+        return ERROR
+    return IN_PROGRESS if problems else COMPLETE
+
+
+def report_problems(round_, answers, category, years) -> list:
+    report = get_report(round_)
+    return [p for step in report.steps for p in step_problems(round_, step, answers, category, years)]
+
+
+def submit_problems(submission, round_) -> list:
+    return report_problems(round_, submission.answers_for(round_), submission.cluster.category,
+                           submission.edition.years)
+
+
+# --- consistency checks (warnings, never blocking) --------------------------------------
+
+def _v(answers, key, sub):
+    return to_decimal((answers.get(key) or {}).get(sub))
+
+
+def consistency_warnings(round_, answers, years) -> list:
+    report = get_report(round_)
+    warnings = []
+
+    def warn(field_key, message):
+        step = report.step_of(field_key)
+        field = report.field(field_key)
+        if step and field:
+            warnings.append(_problem(step, field, message, "warning"))
+
+    def name(key):
+        return report.field(key).name
+
+    year_keys = (("y1", years["y1"]), ("y2", years["y2"]))
+    for sub, year in year_keys:
+        pairs = [("above_scale_enterprises", "enterprises"), ("leading_output", "output_total")]
+        for small, big in pairs:
+            a, b = _v(answers, small, sub), _v(answers, big, sub)
+            if a is not None and b is not None and a > b:
+                warn(small, f"{year}年“{name(small)}”（{a}）大于“{name(big)}”（{b}）。")
+        rows = answers.get("top10") or []
+        col = "revenue_y1" if sub == "y1" else "revenue_y2"
+        total = sum((to_decimal(r.get(col)) or Decimal(0)) for r in rows)
+        revenue = _v(answers, "revenue", sub)
+        if rows and revenue is not None and total > revenue:
+            warn("top10", f"{year}年营业收入排名前十企业的营业收入合计（{total}）大于“{name('revenue')}”（{revenue}）。")
+        employees, patents, per10k = _v(answers, "employees", sub), _v(answers, "invention_patents", sub), _v(answers, "patents_per_10k", sub)
+        if employees and patents is not None and per10k is not None:
+            expected = patents / employees * 10000
+            if abs(expected - per10k) > max(Decimal("0.05"), expected * Decimal("0.01")):
+                warn("patents_per_10k", f"{year}年“{name('patents_per_10k')}”（{per10k}）与按发明专利数量和从业人员数量计算的值"
+                                        f"（{expected.quantize(Decimal('0.01'))}）不一致。")
+    for field in report.fields:
+        if field.kind != "park_indicator":
+            continue
+        for y, year in year_keys:
+            total, part = _v(answers, field.key, f"{y}_total"), _v(answers, field.key, f"{y}_cluster")
+            if total is not None and part is not None and part > total:
+                warn(field.key, f"{year}年“{field.name}”的集群产业数（{part}）大于园区总额（{total}）。")
+    a, b = _v(answers, "rd_funds", "y1"), _v(answers, "rd_funds", "y2")
+    stated = _v(answers, "rd_growth", "y2")
+    if a and b is not None and stated is not None:
+        computed = (b - a) / abs(a) * 100
+        if abs(computed - stated) > Decimal("0.5"):
+            warn("rd_growth", f"{years['y2']}年“{name('rd_growth')}”（{stated}%）与按集群研发经费计算的增速"
+                              f"（{computed.quantize(Decimal('0.01'))}%）不一致。")
+    return warnings

@@ -1,0 +1,131 @@
+"""Numbers and text as the official form wants them.
+
+Parsing accepts what people type or paste: ``1,234.5``, full-width digits and
+punctuation (``１２３４．５``), surrounding spaces.  Values are kept as
+normalised decimal strings (no float rounding).  Growth is computed, never
+typed.  Character limits count every non-whitespace character, as the
+browser counter (static/js/wizard.js) does.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+MAX_MAGNITUDE = Decimal("1e12")
+MAX_DECIMALS = 4
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\ufeff]")
+
+
+class NumberError(ValueError):
+    """A Chinese message saying what is wrong with a typed number."""
+
+
+def normalise_text(value: str) -> str:
+    """Full-width digits/punctuation to ASCII (NFKC), thousands separators and spaces removed."""
+    text = unicodedata.normalize("NFKC", value).strip()
+    text = text.replace(",", "").replace("，", "").replace(" ", "").replace("\u3000", "")
+    return text.replace("−", "-").replace("－", "-")
+
+
+def parse_number(raw, *, integer=False, signed=False, percent=False) -> Decimal | None:
+    """Parse a typed number; None when blank.  Raises NumberError with a Chinese message."""
+    if raw is None:
+        return None
+    text = normalise_text(str(raw))
+    if text == "":
+        return None
+    if not _NUMBER.match(text):
+        raise NumberError("请输入数字（可带小数点），不能包含文字或符号。")
+    try:
+        value = Decimal(text)
+    except InvalidOperation:  # pragma: no cover - the regex already rules this out
+        raise NumberError("请输入数字。") from None
+    if not value.is_finite():
+        raise NumberError("请输入有效的数字。")
+    if abs(value) >= MAX_MAGNITUDE:
+        raise NumberError("数值过大，请检查单位和数值。")
+    if value < 0 and not signed:
+        raise NumberError("此项不能为负数。")
+    if integer and value != value.to_integral_value():
+        raise NumberError("此项为个数或人数，请填写整数。")
+    if percent and not signed and value > 100:
+        raise NumberError("比例应在 0 到 100 之间。")
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > MAX_DECIMALS:
+        raise NumberError(f"最多保留 {MAX_DECIMALS} 位小数。")
+    return value
+
+
+def format_decimal(value: Decimal | None) -> str:
+    """Canonical storage/display form: no exponent, no trailing zeros after the point."""
+    if value is None:
+        return ""
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def to_decimal(stored) -> Decimal | None:
+    if stored in (None, ""):
+        return None
+    try:
+        value = Decimal(str(stored))
+    except InvalidOperation:
+        return None
+    return value if value.is_finite() else None
+
+
+def _two(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def growth(first, second) -> str:
+    """增幅（%）: (second − first) / first × 100, two decimals; — when first is 0 or blank."""
+    a, b = to_decimal(first), to_decimal(second)
+    if a is None or b is None or a == 0:
+        return "—"
+    return format(_two((b - a) / abs(a) * 100), "f")
+
+
+def points(first, second) -> str:
+    """The change of a share in percentage points: +1.20个百分点."""
+    a, b = to_decimal(first), to_decimal(second)
+    if a is None or b is None:
+        return "—"
+    diff = _two(b - a)
+    sign = "+" if diff > 0 else ""
+    return f"{sign}{format(diff, 'f')}个百分点"
+
+
+def change(field, values: dict | None) -> str:
+    """The growth cell of an indicator row, in the mode its unit calls for."""
+    values = values or {}
+    if field.kind == "park_indicator":
+        a, b = values.get("y1_total"), values.get("y2_total")
+    else:
+        a, b = values.get("y1"), values.get("y2")
+    return points(a, b) if field.growth_mode == "points" else growth(a, b)
+
+
+def count_chars(text: str | None) -> int:
+    """Every non-whitespace character counts as one (汉字, letters, digits, punctuation)."""
+    if not text:
+        return 0
+    return sum(1 for ch in text if not ch.isspace())
+
+
+def clean_text(value: str | None, *, multiline=False) -> str:
+    """Remove NUL and other control characters (PostgreSQL refuses NUL in text);
+    keep line breaks and tabs only in multi-line text."""
+    if value is None:
+        return ""
+    value = value.replace("\r\n", "\n").replace("\r", "\n")
+    value = _CONTROL.sub("", value)
+    if not multiline:
+        value = value.replace("\n", " ").replace("\t", " ").strip()
+    else:
+        value = value.strip("\n ")
+    return value

@@ -1,0 +1,87 @@
+"""Showing answers: the text of a value, defaults, and the helpers templates use."""
+from __future__ import annotations
+
+from .definition import (
+    DATE_BLANK, EVIDENCE_REF, GROWTH_HEADER, INDICATOR_HEADER, PARK_CLUSTER, PARK_GROWTH_HEADER, PARK_TOTAL, SEAL,
+    TARGET_BASE, TARGET_YEAR, UNIT_SEAL, YEAR, YEARS_HEADER, get_report,
+)
+from .model import ROUND_LABELS, fill_years
+from .numbers import change, count_chars
+
+
+def display_value(field, value, years) -> str:
+    """One line of text for a stored value (review lists, diffs)."""
+    if value in (None, "", [], {}):
+        return ""
+    if field.kind in ("indicator", "park_indicator", "target"):
+        return " / ".join(f"{value.get(k, '')}" for k in field.value_keys)
+    if field.kind == "table":
+        return f"{len(value)} 行：" + "；".join(
+            "，".join(str(row.get(c.key, "")) for c in field.columns) for row in value)
+    if field.kind == "agree":
+        return "已同意" if value else ""
+    return str(value)
+
+
+def step_defaults(step, submission, answers: dict) -> dict:
+    """Answers with pre-filled defaults for fields never saved (not stored until saved)."""
+    out = dict(answers)
+    sources = {"cluster_name": submission.cluster.name}
+    sources.update({k: v for k, v in answers.items() if isinstance(v, str)})
+    for f in step.fields:
+        if f.default_from and f.key not in out and sources.get(f.default_from):
+            out[f.key] = sources[f.default_from]
+    return out
+
+
+def template_globals() -> dict:
+    """The definition's fixed texts and helpers, available in every template."""
+    return {
+        "fill_years": fill_years,
+        "growth_of": change,
+        "count_chars": count_chars,
+        "error_messages": error_messages,
+        "shows_growth": shows_growth,
+        "get_report": get_report,
+        "ROUND_LABELS": ROUND_LABELS,
+        "T": {
+            "YEARS_HEADER": YEARS_HEADER, "INDICATOR_HEADER": INDICATOR_HEADER, "GROWTH_HEADER": GROWTH_HEADER,
+            "PARK_GROWTH_HEADER": PARK_GROWTH_HEADER, "PARK_TOTAL": PARK_TOTAL, "PARK_CLUSTER": PARK_CLUSTER,
+            "TARGET_BASE": TARGET_BASE, "TARGET_YEAR": TARGET_YEAR, "YEAR": YEAR, "SEAL": SEAL,
+            "UNIT_SEAL": UNIT_SEAL, "DATE_BLANK": DATE_BLANK, "EVIDENCE_REF": EVIDENCE_REF,
+        },
+    }
+
+
+def error_messages(wtf_field) -> list[str]:
+    """Flat Chinese messages of a (possibly nested) WTForms field, with row numbers for tables."""
+    errors = wtf_field.errors
+    out = []
+    if isinstance(errors, dict):
+        for key, msgs in errors.items():
+            sub = wtf_field.form[key] if hasattr(wtf_field, "form") and key in wtf_field.form._fields else None
+            label = sub.label.text if sub is not None else key
+            out += [f"{label}：{m}" for m in _strings(msgs)]
+        return out
+    for i, item in enumerate(errors or []):
+        if isinstance(item, str):
+            out.append(item)
+        elif isinstance(item, dict) and item:
+            entry = wtf_field.entries[i] if i < len(wtf_field.entries) else None
+            for key, msgs in item.items():
+                label = entry.form[key].label.text if entry is not None and key in entry.form._fields else key
+                out += [f"第 {i + 1} 行“{label}”：{m}" for m in _strings(msgs)]
+    return out
+
+
+def _strings(msgs):
+    if isinstance(msgs, str):
+        return [msgs]
+    return [m for m in msgs if isinstance(m, str)]
+
+
+def shows_growth(section, field) -> bool:
+    """Does this row have an 增幅 cell? (2.1, 2.2, 2.4 rows and the park totals)"""
+    if field.kind == "park_indicator":
+        return True
+    return field.kind == "indicator" and section.layout == "indicators" and section.growth

@@ -1,0 +1,98 @@
+"""Reference data (regions, the 26 clusters of 附件3, the edition) and demo accounts.
+Every function here is idempotent: running it again adds only what is missing."""
+from datetime import datetime
+
+from .data.clusters import DESIGNATION_FIRST_BATCH, FIRST_BATCH
+from .data.regions import CITIES, PROVINCE
+from .extensions import db
+from .models import Cluster, Edition, Region, Submission, User
+
+DEMO_PASSWORD = "demo12345"
+DEMO_ACCOUNTS = [
+    # username, display name, role, cluster name, region code
+    ("admin", "省工业和信息化厅管理员", "admin", None, None),
+    ("county-changsha", "长沙市人民政府审核人", "county", None, "430100"),
+    ("county-linxiang", "临湘市人民政府审核人", "county", None, "430682"),
+    ("applicant-alloy", "长沙新型合金材料产业集群促进组织", "applicant", "长沙新型合金材料产业集群", None),
+    ("applicant-linxiang", "临湘市钓具（浮标）产业集群促进组织", "applicant", "临湘市钓具（浮标）产业集群", None),
+]
+
+
+def _region(code, name, level, parent=None):
+    row = db.session.execute(db.select(Region).filter_by(code=code)).scalar_one_or_none()
+    if row is None:
+        row = Region(code=code, name=name, level=level, parent=parent)
+        db.session.add(row)
+    else:
+        row.name, row.level, row.parent = name, level, parent
+    return row
+
+
+def seed_regions() -> int:
+    province = _region(PROVINCE[0], PROVINCE[1], "province")
+    for code, name, counties in CITIES:
+        city = _region(code, name, "city", province)
+        for ccode, cname in counties:
+            _region(ccode, cname, "county", city)
+    db.session.flush()
+    return db.session.execute(db.select(db.func.count()).select_from(Region)).scalar_one()
+
+
+def seed_clusters() -> int:
+    for name, category, region_code in FIRST_BATCH:
+        region = db.session.execute(db.select(Region).filter_by(code=region_code)).scalar_one()
+        row = db.session.execute(db.select(Cluster).filter_by(name=name)).scalar_one_or_none()
+        if row is None:
+            db.session.add(Cluster(name=name, category=category, region=region, designation=DESIGNATION_FIRST_BATCH))
+    db.session.flush()
+    return len(FIRST_BATCH)
+
+
+def seed_edition() -> Edition:
+    edition = db.session.execute(db.select(Edition).filter_by(is_current=True)).scalar_one_or_none()
+    if edition is None:
+        edition = Edition(name="湖南省产业集群竞赛（第一届）", data_year_1=2021, data_year_2=2022, target_year_1=2023,
+                          preliminary_deadline=datetime(2027, 1, 31, 23, 59),
+                          final_deadline=datetime(2027, 6, 30, 23, 59), is_current=True)
+        db.session.add(edition)
+        db.session.flush()
+    return edition
+
+
+def ensure_submissions() -> None:
+    """Every active cluster has its submission in the current edition."""
+    edition = db.session.execute(db.select(Edition).filter_by(is_current=True)).scalar_one_or_none()
+    if edition is None:
+        return
+    have = set(db.session.execute(db.select(Submission.cluster_id).filter_by(edition_id=edition.id)).scalars())
+    for cluster in db.session.execute(db.select(Cluster).filter_by(active=True)).scalars():
+        if cluster.id not in have:
+            db.session.add(Submission(cluster_id=cluster.id, edition_id=edition.id, preliminary_answers={},
+                                      final_answers={}, opinions={}))
+    db.session.flush()
+
+
+def seed_all() -> dict:
+    regions = seed_regions()
+    clusters = seed_clusters()
+    seed_edition()
+    ensure_submissions()
+    db.session.commit()
+    return {"regions": regions, "clusters": clusters}
+
+
+def seed_demo() -> list:
+    created = []
+    for username, display, role, cluster_name, region_code in DEMO_ACCOUNTS:
+        if db.session.execute(db.select(User).filter_by(username=username)).scalar_one_or_none():
+            continue
+        user = User(username=username, display_name=display, role=role)
+        if cluster_name:
+            user.cluster = db.session.execute(db.select(Cluster).filter_by(name=cluster_name)).scalar_one()
+        if region_code:
+            user.region = db.session.execute(db.select(Region).filter_by(code=region_code)).scalar_one()
+        user.set_password(DEMO_PASSWORD)
+        db.session.add(user)
+        created.append(username)
+    db.session.commit()
+    return created

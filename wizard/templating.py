@@ -1,0 +1,49 @@
+"""Template globals: labels from the workflow and report definition, the unread count."""
+from datetime import date
+
+from flask_login import current_user
+
+from .extensions import db
+from .models import ROLE_LABELS, Message, utcnow
+from .report.view import template_globals
+from .workflow import MOVES_BY_KEY, UNDO, state_label
+
+
+def time_left(deadline) -> str:
+    delta = deadline - utcnow()
+    if delta.total_seconds() <= 0:
+        return "已截止"
+    days, hours = delta.days, delta.seconds // 3600
+    return f"剩余 {days} 天 {hours} 小时" if days else f"剩余 {hours} 小时 {delta.seconds % 3600 // 60} 分钟"
+
+
+def move_label(key: str) -> str:
+    if key == "undo":
+        return UNDO.label
+    if key == "deadline":
+        return "延长截止时间"
+    return MOVES_BY_KEY[key].label if key in MOVES_BY_KEY else key
+
+
+def opinion_for(sub, round_):
+    op = (sub.opinions or {}).get(round_) if sub else None
+    if not op:
+        return None
+    d = date.fromisoformat(op["date"])
+    return {**op, "date_text": f"{d.year}年{d.month}月{d.day}日"}
+
+
+def init_app(app):
+    app.jinja_env.globals.update(template_globals())
+    app.jinja_env.globals.update(state_label=state_label, time_left=time_left, move_label=move_label,
+                                 role_label=lambda r: ROLE_LABELS.get(r, r), opinion_for=opinion_for)
+
+    @app.context_processor
+    def unread():
+        if not current_user.is_authenticated:
+            return {"unread_count": 0}
+        n = db.session.execute(
+            db.select(db.func.count()).select_from(Message)
+            .where(Message.user_id == current_user.id, Message.read_at.is_(None))
+        ).scalar_one()
+        return {"unread_count": n}

@@ -1,0 +1,1 @@
+"""One blueprint per role: auth, main (every logged-in user), applicant, county, admin."""

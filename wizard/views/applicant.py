@@ -1,0 +1,237 @@
+"""The applicant's wizard: task list, one route for every step, review, submit."""
+from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
+from werkzeug.datastructures import MultiDict
+
+from ..access import own_submission
+from ..extensions import db
+from ..models import ROLE_APPLICANT, HistoryEntry, Submission
+from ..report.checks import STATUS_LABELS, consistency_warnings, report_problems, step_status
+from ..report.definition import get_report
+from ..report.forms import form_to_answers, make_step_form
+from ..report.service import StaleSave, save_answers
+from ..report.view import display_value, step_defaults
+from ..security import require_role
+from ..workflow import STATES, MoveRefused, apply_move, effective_deadline
+
+bp = Blueprint("applicant", __name__, url_prefix="/applicant")
+bp.before_request(require_role(ROLE_APPLICANT))
+
+
+def _submission() -> Submission:
+    sub = own_submission(current_user)
+    if sub is None:
+        abort(404)
+    return sub
+
+
+def _editable_round(sub):
+    return STATES[sub.state].editable_round
+
+
+@bp.route("/")
+def tasks():
+    """The task list: every step with its state, the return comment, the deadline."""
+    sub = _submission()
+    round_ = _editable_round(sub) or ("final" if sub.final_answers else "preliminary")
+    report = get_report(round_)
+    answers = sub.answers_for(round_)
+    years, category = sub.edition.years, sub.cluster.category
+    steps = [(step, step_status(round_, step, answers, category, years)) for step in report.steps]
+    next_step = next((s for s, st in steps if st != "complete"), None)
+    return render_template("applicant/tasks.html", sub=sub, report=report, steps=steps, next_step=next_step,
+                           status_labels=STATUS_LABELS, editable=_editable_round(sub) is not None,
+                           deadline=effective_deadline(sub, round_), round_=round_)
+
+
+def _render_step(sub, round_, step, form, status=200, stale=None):
+    report = get_report(round_)
+    idx = list(report.steps).index(step)
+    nav = [(s, step_status(round_, s, sub.answers_for(round_), sub.cluster.category, sub.edition.years))
+           for s in report.steps]
+    return render_template("applicant/step.html", sub=sub, report=report, step=step, form=form, round_=round_,
+                           nav=nav, status_labels=STATUS_LABELS, stale=stale,
+                           prev_step=report.steps[idx - 1] if idx > 0 else None,
+                           next_step=report.steps[idx + 1] if idx + 1 < len(report.steps) else None,
+                           saved_ok=g.get("saved_ok", False)), status
+
+
+def _stale_diff(round_, step, posted: dict, current: dict, years):
+    rows = []
+    for f in step.fields:
+        if f.key not in posted:
+            continue
+        mine, theirs = display_value(f, posted.get(f.key), years), display_value(f, current.get(f.key), years)
+        if mine != theirs:
+            rows.append((f, mine, theirs))
+    return rows
+
+
+def _row_edit(form):
+    """Add or remove a table row when JavaScript is off (buttons named add_row/remove_row)."""
+    add = request.form.get("add_row")
+    remove = request.form.get("remove_row")
+    if add and add in form._fields:
+        fl = form[add]
+        if len(fl.entries) < fl.max_entries:
+            fl.append_entry()
+        else:
+            flash(f"最多 {fl.max_entries} 行。", "warning")
+        return True
+    if remove and "-" in remove:
+        key, _, idx = remove.rpartition("-")
+        if key in form._fields:
+            fl = form[key]
+            fl.entries = [e for e in fl.entries if e.name != f"{key}-{idx}"]
+            if not fl.entries:
+                fl.append_entry()
+            return True
+    return False
+
+
+@bp.route("/step/<step_key>", methods=["GET", "POST"])
+def step(step_key, formdata=None):
+    """Show and save one step.  Saving validates types and ranges, never completeness."""
+    sub = _submission()
+    round_ = _editable_round(sub)
+    if round_ is None:
+        if request.method == "POST":
+            return _refuse_readonly()
+        flash("报告已提交，当前为只读。", "info")
+        return redirect(url_for("applicant.review"))
+    report = get_report(round_)
+    step = report.step(step_key) or abort(404)
+    years, category = sub.edition.years, sub.cluster.category
+    fetch = request.headers.get("X-Requested-With") == "fetch"
+
+    if request.method == "GET" and formdata is None:
+        answers = step_defaults(step, sub, sub.answers_for(round_))
+        form = make_step_form(round_, step.key, category, years, answers=answers)
+        form.version.data = str(sub.version)
+        return _render_step(sub, round_, step, form)
+
+    form = make_step_form(round_, step.key, category, years, formdata=formdata or request.form)
+    if g.get("csrf_failed"):
+        return _render_step(sub, round_, step, form, 400)
+    remove = bool(request.form.get("remove_row"))
+    if remove:
+        _row_edit(form)
+    if not form.validate():
+        if fetch:
+            return jsonify(ok=False, error="有填写错误，未自动保存。请检查标红的内容后点击保存。"), 422
+        return _render_step(sub, round_, step, form, 422)
+    values = form_to_answers(form)
+    try:
+        expected = int(form.version.data or 0)
+    except ValueError:
+        expected = 0
+    try:
+        version = save_answers(sub, round_, values, expected)
+    except StaleSave as stale:
+        diff = _stale_diff(round_, step, values, stale.current_answers, years)
+        if fetch:
+            return jsonify(ok=False, error="另一窗口或他人已保存了此报告，自动保存已停止。请刷新页面查看最新内容。"), 409
+        form.version.data = str(stale.current_version)
+        return _render_step(sub, round_, step, form, 409, stale=diff)
+    if fetch:
+        from ..models import utcnow
+
+        return jsonify(ok=True, version=version, saved_at=utcnow().strftime("%H:%M"))
+    form.version.data = str(version)
+    if request.form.get("add_row") and _row_edit(form) or remove:
+        g.saved_ok = True
+        flash("已保存。", "success")
+        return _render_step(sub, round_, step, form)
+    flash("已保存。", "success")
+    if request.form.get("action") == "next":
+        steps = list(report.steps)
+        idx = steps.index(step)
+        if idx + 1 < len(steps):
+            return redirect(url_for("applicant.step", step_key=steps[idx + 1].key, saved=1))
+        return redirect(url_for("applicant.review", saved=1))
+    return redirect(url_for("applicant.step", step_key=step.key, saved=1))
+
+
+def resume_pending(pending):
+    """After re-login: save what was posted when the session had expired."""
+    path = pending.path or ""
+    prefix = url_for("applicant.step", step_key="")
+    if not path.startswith(prefix):
+        return redirect(url_for("applicant.tasks"))
+    step_key = path[len(prefix):].strip("/")
+    md = MultiDict([(k, v) for k, values in pending.form.items() for v in values])
+    md.pop("add_row", None)
+    md.pop("remove_row", None)
+    sub = _submission()
+    round_ = _editable_round(sub)
+    report = get_report(round_) if round_ else None
+    if report is None or report.step(step_key) is None:
+        flash("报告当前不可编辑，登录前填写的内容未能保存。", "warning")
+        return redirect(url_for("applicant.tasks"))
+    form = make_step_form(round_, step_key, sub.cluster.category, sub.edition.years, formdata=md, meta={"csrf": False})
+    step = report.step(step_key)
+    if not form.validate():
+        flash("登录前填写的内容已恢复，但有填写错误，尚未保存。请修改后点击保存。", "warning")
+        form.version.data = str(sub.version)
+        return _render_step(sub, round_, step, form, 422)
+    try:
+        save_answers(sub, round_, form_to_answers(form), int(md.get("version") or 0))
+    except (StaleSave, ValueError):
+        flash("登录前填写的内容已恢复，但报告在此期间已被更改，尚未保存。请核对后点击保存。", "warning")
+        form.version.data = str(sub.version)
+        return _render_step(sub, round_, step, form, 409)
+    flash("已重新登录，登录过期前填写的内容已保存。", "success")
+    return redirect(url_for("applicant.step", step_key=step_key, saved=1))
+
+
+def _refuse_readonly():
+    msg = "报告已提交或当前状态不允许修改，本次内容未保存。"
+    if request.headers.get("X-Requested-With") == "fetch":
+        return jsonify(ok=False, error=msg), 409
+    abort(409, description=msg)
+
+
+@bp.route("/review")
+def review():
+    """Every value, the gaps that block submitting, and the consistency warnings."""
+    sub = _submission()
+    round_ = _editable_round(sub) or ("final" if sub.final_answers else "preliminary")
+    answers = sub.answers_for(round_)
+    years, category = sub.edition.years, sub.cluster.category
+    problems = report_problems(round_, answers, category, years)
+    warnings = consistency_warnings(round_, answers, years)
+    return render_template("applicant/review.html", sub=sub, report=get_report(round_), answers=answers,
+                           problems=problems, warnings=warnings, round_=round_,
+                           editable=_editable_round(sub) is not None, deadline=effective_deadline(sub, round_))
+
+
+@bp.route("/submit", methods=["POST"])
+def submit():
+    """Submit the report of the round being edited (complete reports only)."""
+    sub = _submission()
+    round_ = _editable_round(sub)
+    if round_ is None:
+        return _refuse_readonly()
+    move = "submit" if round_ == "preliminary" else "submit_final"
+    try:
+        version = int(request.form.get("version", ""))
+    except ValueError:
+        version = None
+    try:
+        apply_move(sub, move, current_user._get_current_object(), expected_version=version)
+    except MoveRefused as refused:
+        if not refused.problems:
+            abort(409, description=refused.message)
+        flash(refused.message + f"（共 {len(refused.problems)} 项，见下方列表）", "error")
+        return redirect(url_for("applicant.review"))
+    flash("报告已提交，等待县级以上人民政府审核。", "success")
+    return redirect(url_for("applicant.tasks"))
+
+
+@bp.route("/history")
+def history():
+    sub = _submission()
+    entries = db.session.execute(
+        db.select(HistoryEntry).filter_by(submission_id=sub.id).order_by(HistoryEntry.id.desc())
+    ).scalars().all()
+    return render_template("shared/history.html", sub=sub, entries=entries)

@@ -1,0 +1,60 @@
+"""Pages every logged-in user has: home, messages, a submission's moves and history."""
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from ..access import get_submission
+from ..extensions import db
+from ..models import HistoryEntry, Message, utcnow
+from ..workflow import MoveRefused, apply_move
+from .auth import home_for
+
+bp = Blueprint("main", __name__)
+
+
+@bp.route("/")
+def index():
+    return redirect(home_for(current_user))
+
+
+@bp.route("/messages")
+def messages():
+    """The user's notifications, newest first."""
+    rows = db.session.execute(
+        db.select(Message).filter_by(user_id=current_user.id).order_by(Message.id.desc()).limit(200)
+    ).scalars().all()
+    return render_template("shared/messages.html", messages=rows)
+
+
+@bp.route("/messages/read", methods=["POST"])
+def mark_read():
+    db.session.execute(
+        db.update(Message).where(Message.user_id == current_user.id, Message.read_at.is_(None)).values(read_at=utcnow())
+    )
+    db.session.commit()
+    return redirect(url_for("main.messages"))
+
+
+@bp.route("/submissions/<int:submission_id>/move", methods=["POST"])
+def move(submission_id):
+    """Apply one workflow move (county and administrator pages post here)."""
+    if current_user.is_applicant:
+        abort(403)
+    sub = get_submission(submission_id, current_user)
+    try:
+        version = int(request.form.get("version", ""))
+    except ValueError:
+        version = None
+    try:
+        apply_move(sub, request.form.get("move", ""), current_user._get_current_object(),
+                   comment=request.form.get("comment"), expected_version=version)
+    except MoveRefused as refused:
+        abort(409, description=refused.message)
+    flash("操作成功。", "success")
+    return redirect(url_for("county.submission" if current_user.is_county else "admin.submission",
+                            submission_id=sub.id))
+
+
+def history_of(sub):
+    return db.session.execute(
+        db.select(HistoryEntry).filter_by(submission_id=sub.id).order_by(HistoryEntry.id.desc())
+    ).scalars().all()
