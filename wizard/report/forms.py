@@ -36,6 +36,20 @@ class NumberInput(StringField):
             raise ValidationError(str(exc)) from None
 
 
+class LevelField(SelectField):
+    """级别: 国家级 / 省级, or blank (an empty row)."""
+
+    def __init__(self, label=None, **kw):
+        super().__init__(label, choices=[("", "请选择")] + [(x, x) for x in LEVELS],
+                         coerce=lambda v: "" if v is None else str(v), **kw)
+
+    def pre_validate(self, form):
+        if self.data in (None, "None"):
+            self.data = ""
+        if self.data not in ("",) + tuple(LEVELS):
+            raise ValidationError("请选择“国家级”或“省级”。")
+
+
 def _text_filter(multiline=False):
     return lambda v: clean_text(v, multiline=multiline) if isinstance(v, str) else v
 
@@ -58,8 +72,7 @@ def _column_field(col: Column, years: dict):
     if col.kind == "number":
         return NumberInput(label, integer=col.integer, signed=col.signed, percent=col.percent)
     if col.kind == "level":
-        return SelectField(label, choices=[("", "请选择")] + [(x, x) for x in LEVELS],
-                           validate_choice=True)
+        return LevelField(label)
     return StringField(label, validators=[Length(max=col.max_length, message=f"最多 {col.max_length} 个字符。")],
                        filters=[_text_filter()])
 
