@@ -1,0 +1,137 @@
+"""Benchmark for wizard.evidence_pdf.merge_evidence.
+
+Run:  .venv/bin/python benchmarks/bench_evidence.py [--runs 5] [--pdfs 10] [--pages 20] [--photos 2]
+
+Generates realistic inputs (reportlab multi-page text PDFs, a 20-page
+report, 2000x1500 JPEG photos made with Pillow), merges them with stamps
+several times and prints the median wall time, peak memory, input size,
+output size and the size ratio.  Not part of the test suite: timings
+depend on the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import random
+import resource
+import statistics
+import sys
+import time
+import tracemalloc
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+from PIL import Image, ImageDraw, ImageFilter  # noqa: E402
+from reportlab.lib.pagesizes import A4  # noqa: E402
+from reportlab.pdfgen import canvas  # noqa: E402
+
+from wizard.evidence_pdf import EvidenceSource, merge_evidence, plan_pages  # noqa: E402
+from wizard.uploads import UploadLimits, inspect_upload  # noqa: E402
+
+WORDS = (
+    "evidence indicator report annual teaching research project quality "
+    "student faculty course laboratory budget outcome assessment review "
+    "committee approval document statistics percentage increase plan"
+).split()
+
+
+def text_pdf(pages: int, seed: int, title: str) -> bytes:
+    rnd = random.Random(seed)
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf, pagesize=A4)
+    w, h = A4
+    for p in range(pages):
+        c.setFont("Helvetica-Bold", 14)
+        c.drawString(60, h - 60, f"{title} - page {p + 1}")
+        c.setFont("Helvetica", 10)
+        y = h - 90
+        while y > 60:
+            c.drawString(60, y, " ".join(rnd.choice(WORDS) for _ in range(14)))
+            y -= 13
+        c.rect(60, 40, w - 120, 8)
+        c.showPage()
+    c.save()
+    return buf.getvalue()
+
+
+def photo_jpeg(seed: int, size=(2000, 1500)) -> bytes:
+    rnd = random.Random(seed)
+    im = Image.new("RGB", size, (rnd.randrange(256), rnd.randrange(256), rnd.randrange(256)))
+    d = ImageDraw.Draw(im)
+    for _ in range(400):
+        x, y = rnd.randrange(size[0]), rnd.randrange(size[1])
+        r = rnd.randrange(10, 200)
+        d.ellipse((x - r, y - r, x + r, y + r), fill=tuple(rnd.randrange(256) for _ in range(3)))
+    im = im.filter(ImageFilter.GaussianBlur(2))
+    # a little noise so the JPEG has photo-like entropy
+    noise = Image.effect_noise(size, 20).convert("RGB")
+    im = Image.blend(im, noise, 0.15)
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=85)
+    return buf.getvalue()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--pdfs", type=int, default=10)
+    ap.add_argument("--pages", type=int, default=20)
+    ap.add_argument("--photos", type=int, default=2)
+    ap.add_argument("--report-pages", type=int, default=20)
+    args = ap.parse_args()
+
+    t = time.perf_counter()
+    report = text_pdf(args.report_pages, 1, "Report")
+    toc = text_pdf(1, 2, "Table of contents")
+    items = []
+    limits = UploadLimits()
+    for i in range(args.pdfs):
+        checked = inspect_upload(text_pdf(args.pages, 100 + i, f"Evidence {i + 1}"), f"材料{i + 1}.pdf", limits)
+        items.append(EvidenceSource.from_checked(checked, group_key=f"ind-{i % 4}"))
+    for i in range(args.photos):
+        checked = inspect_upload(photo_jpeg(200 + i), f"照片{i + 1}.jpg", limits)
+        items.append(EvidenceSource.from_checked(checked, group_key="photos"))
+    gen_s = time.perf_counter() - t
+
+    evidence_pages = sum(it.page_count for it in items)
+    planned = plan_pages(items, first_page=1)
+    input_total = len(report) + len(toc) + sum(len(it.data) for it in items)
+
+    times = []
+    out = b""
+    for _ in range(args.runs):
+        t = time.perf_counter()
+        out = merge_evidence(report, toc, items, stamp_start=planned[0].start)
+        times.append(time.perf_counter() - t)
+
+    tracemalloc.start()
+    merge_evidence(report, toc, items, stamp_start=1)
+    _, peak_traced = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    maxrss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+    from pypdf import PdfReader
+
+    out_pages = len(PdfReader(io.BytesIO(out)).pages)
+    print(f"inputs generated in        {gen_s:.2f} s (not measured)")
+    print(f"cpu count                  {os.cpu_count()}")
+    print(f"report + toc pages         {args.report_pages} + 1")
+    print(f"evidence                   {args.pdfs} PDFs x {args.pages} pages + {args.photos} JPEG 2000x1500"
+          f" = {evidence_pages} pages")
+    print(f"output pages               {out_pages}")
+    print(f"runs                       {args.runs}: " + ", ".join(f"{x:.3f}" for x in times))
+    print(f"median seconds             {statistics.median(times):.3f}")
+    print(f"peak traced memory (1 run) {peak_traced / 2**20:.1f} MiB (tracemalloc)")
+    print(f"process max RSS            {maxrss_kb / 1024:.1f} MiB (getrusage)")
+    print(f"input total size           {input_total / 1024:.1f} KiB")
+    print(f"output size                {len(out) / 1024:.1f} KiB")
+    print(f"ratio output/input         {len(out) / input_total:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

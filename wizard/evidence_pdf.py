@@ -1,0 +1,630 @@
+"""Binding evidence files (佐证材料) after a generated report.
+
+Pure library code (no Flask).  See ``docs/evidence-files.md``.
+
+Public API
+----------
+* :class:`EvidenceSource` – one stored evidence file to bind.
+* :class:`PlannedItem`, :func:`plan_pages`, :func:`group_ranges`,
+  :func:`format_page_refs` – appendix page numbering for cross references
+  such as “见佐证材料第 12–15、18 页”.
+* :func:`merge_evidence` – report + TOC + evidence → one PDF (bytes), every
+  evidence page stamped with its running number.
+* :class:`EvidenceMergeError` – raised by :func:`merge_evidence` when an
+  input cannot be read (Chinese message in ``str(exc)``).
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from dataclasses import dataclass
+from typing import Any, Dict, Hashable, Iterable, List, Optional, Sequence, Tuple
+
+from PIL import Image, ImageOps
+from pypdf import PdfReader, PdfWriter
+from pypdf.generic import (
+    ArrayObject,
+    DecodedStreamObject,
+    DictionaryObject,
+    EncodedStreamObject,
+    IndirectObject,
+    NameObject,
+    NumberObject,
+    RectangleObject,
+    StreamObject,
+)
+
+from wizard.uploads import PDF_ERRORS, sanitize_pdf_objects
+
+__all__ = [
+    "EvidenceSource",
+    "PlannedItem",
+    "EvidenceMergeError",
+    "plan_pages",
+    "group_ranges",
+    "format_page_refs",
+    "merge_evidence",
+    "A4",
+    "EN_DASH",
+]
+
+A4 = (595.2756, 841.8898)  # points (210 × 297 mm)
+EN_DASH = "\u2013"
+
+IMAGE_MARGIN = 42.52  # 15 mm around images on their A4 page
+STAMP_MARGIN_RIGHT = 28.35  # 10 mm
+STAMP_MARGIN_BOTTOM = 17.0  # 6 mm baseline from the visible bottom edge
+MAX_IMAGE_DPI = 300  # re-encoded images are downsampled to this at print size
+MAX_UPSCALE = 1.5  # points per pixel; tiny images are not blown up further
+JPEG_QUALITY = 85
+PASSTHROUGH_FACTOR = 2  # embed originals up to 2x the pixels needed at 300 dpi
+
+
+# --------------------------------------------------------------------------
+# data classes
+# --------------------------------------------------------------------------
+
+@dataclass
+class EvidenceSource:
+    """One evidence file to bind.
+
+    ``data`` – stored bytes (from :attr:`wizard.uploads.CheckedFile.data`);
+    ``kind`` – 'pdf', 'png' or 'jpeg'; ``label`` – shown in the outline
+    (bookmarks) and in error messages; ``group_key`` – e.g. the indicator
+    id, used by :func:`group_ranges`; ``page_count`` – needed only for
+    :func:`plan_pages` (merge counts pages itself).
+    """
+
+    data: bytes
+    kind: str
+    label: str = ""
+    group_key: Hashable = None
+    page_count: Optional[int] = None
+
+    @classmethod
+    def from_checked(cls, checked: Any, *, label: Optional[str] = None, group_key: Hashable = None) -> "EvidenceSource":
+        return cls(
+            data=checked.data,
+            kind=checked.kind,
+            label=label if label is not None else checked.safe_name,
+            group_key=group_key,
+            page_count=checked.page_count,
+        )
+
+
+@dataclass(frozen=True)
+class PlannedItem:
+    index: int  # position in the input list
+    item: Any  # the input object itself
+    group_key: Hashable
+    label: str
+    page_count: int
+    start: Optional[int]  # first appendix page number (None if 0 pages)
+    end: Optional[int]  # last appendix page number (None if 0 pages)
+
+    @property
+    def ref(self) -> str:
+        """“见佐证材料第 12–15 页” for this item alone ('' if no pages)."""
+        if self.start is None:
+            return ""
+        return format_page_refs([(self.start, self.end)])
+
+
+class EvidenceMergeError(ValueError):
+    """An input of :func:`merge_evidence` could not be read.  ``str(exc)``
+    is a Chinese sentence; ``index`` is the evidence item index (None for
+    the report or the TOC)."""
+
+    def __init__(self, message: str, index: Optional[int] = None):
+        super().__init__(message)
+        self.message = message
+        self.index = index
+
+
+# --------------------------------------------------------------------------
+# planning
+# --------------------------------------------------------------------------
+
+def _field(item: Any, names: Sequence[str], default: Any = None) -> Any:
+    for name in names:
+        if isinstance(item, dict):
+            if name in item:
+                return item[name]
+        elif hasattr(item, name):
+            return getattr(item, name)
+    return default
+
+
+def plan_pages(items: Iterable[Any], first_page: int = 1) -> List[PlannedItem]:
+    """Assign appendix page numbers to *items* (in the given order).
+
+    Each item is an object or a dict with ``page_count`` and a group key
+    (``group_key`` or ``group``) and optionally ``label``.  Numbers run
+    continuously from *first_page*; an item with 0 pages gets
+    ``start=end=None``.  Use the same number as ``stamp_start`` for
+    :func:`merge_evidence` so the stamps match the references.
+    """
+    planned: List[PlannedItem] = []
+    n = int(first_page)
+    for i, item in enumerate(items):
+        count = _field(item, ("page_count",))
+        if count is None:
+            raise ValueError(f"item {i} has no page_count")
+        count = int(count)
+        if count < 0:
+            raise ValueError(f"item {i} has a negative page_count")
+        key = _field(item, ("group_key", "group"))
+        label = _field(item, ("label", "safe_name", "name"), "") or ""
+        if count:
+            start, end = n, n + count - 1
+            n += count
+        else:
+            start = end = None
+        planned.append(PlannedItem(i, item, key, str(label), count, start, end))
+    return planned
+
+
+def _merge_ranges(ranges: Iterable[Tuple[int, int]]) -> List[Tuple[int, int]]:
+    rs = sorted((int(a), int(b)) if a <= b else (int(b), int(a)) for a, b in ranges)
+    out: List[Tuple[int, int]] = []
+    for a, b in rs:
+        if out and a <= out[-1][1] + 1:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
+def group_ranges(planned: Iterable[PlannedItem]) -> Dict[Hashable, List[Tuple[int, int]]]:
+    """Page ranges per group key, contiguous ranges merged, in ascending
+    order.  Keys appear in order of first appearance; items with 0 pages
+    are skipped."""
+    acc: Dict[Hashable, List[Tuple[int, int]]] = {}
+    for p in planned:
+        if p.start is None:
+            continue
+        acc.setdefault(p.group_key, []).append((p.start, p.end))
+    return {k: _merge_ranges(v) for k, v in acc.items()}
+
+
+def format_page_refs(
+    ranges: Iterable[Tuple[int, int]],
+    prefix: str = "见佐证材料第 ",
+    suffix: str = " 页",
+) -> str:
+    """``[(12, 15)]`` → “见佐证材料第 12–15 页”; ``[(12, 15), (18, 18)]`` →
+    “见佐证材料第 12–15、18 页”; ``[(7, 7)]`` → “见佐证材料第 7 页”.
+    Ranges are sorted and contiguous ones merged; empty input gives ''."""
+    merged = _merge_ranges(ranges)
+    if not merged:
+        return ""
+    parts = [str(a) if a == b else f"{a}{EN_DASH}{b}" for a, b in merged]
+    return f"{prefix}{'、'.join(parts)}{suffix}"
+
+
+# --------------------------------------------------------------------------
+# image pages
+# --------------------------------------------------------------------------
+
+def _png_passthrough(data: bytes):
+    """Return (width, height, colors, idat) if the PNG can be embedded
+    without decoding (8-bit gray/RGB, not interlaced, no transparency),
+    else None."""
+    if not data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return None
+    pos = 8
+    idat = []
+    info = None
+    n = len(data)
+    while pos + 8 <= n:
+        length, ctype = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + length]
+        if len(body) != length:
+            return None
+        if ctype == b"IHDR":
+            w, h, depth, color, comp, flt, interlace = struct.unpack(">IIBBBBB", body[:13])
+            if depth != 8 or color not in (0, 2) or comp or flt or interlace:
+                return None
+            info = (w, h, 1 if color == 0 else 3)
+        elif ctype == b"IDAT":
+            idat.append(body)
+        elif ctype in (b"tRNS", b"eXIf", b"acTL"):  # transparency, EXIF rotation, animation
+            return None
+        elif ctype == b"IEND":
+            break
+        pos += 12 + length
+    if info is None or not idat:
+        return None
+    return info + (b"".join(idat),)
+
+
+def _image_xobject(data: bytes, kind: str) -> Tuple[StreamObject, int, int]:
+    """Image XObject for an evidence image (EXIF orientation applied)."""
+    with Image.open(io.BytesIO(data)) as im:
+        try:
+            orientation = im.getexif().get(0x0112, 1)
+        except Exception:  # noqa: BLE001 - broken EXIF: ignore orientation
+            orientation = 1
+        stream = EncodedStreamObject()  # raw, already encoded data in ._data
+        # Fast paths: embed the original compressed data untouched, unless the
+        # image has more than PASSTHROUGH_FACTOR x the pixels needed for
+        # MAX_IMAGE_DPI at its printed size.
+        small_enough = im.size[0] <= PASSTHROUGH_FACTOR * _max_pixels_wide(*im.size)
+        if kind == "jpeg" and orientation in (1, None, 0) and im.mode in ("RGB", "L") \
+                and getattr(im, "n_frames", 1) == 1 and small_enough:
+            w, h = im.size
+            stream._data = data
+            stream.update({
+                NameObject("/Filter"): NameObject("/DCTDecode"),
+                NameObject("/ColorSpace"): NameObject("/DeviceRGB" if im.mode == "RGB" else "/DeviceGray"),
+            })
+            return _finish_image(stream, w, h), w, h
+        if kind == "png" and orientation in (1, None, 0) and small_enough:
+            simple = _png_passthrough(data)
+            if simple is not None:
+                w, h, colors, idat = simple
+                stream._data = idat
+                stream.update({
+                    NameObject("/Filter"): NameObject("/FlateDecode"),
+                    NameObject("/ColorSpace"): NameObject("/DeviceRGB" if colors == 3 else "/DeviceGray"),
+                    NameObject("/DecodeParms"): DictionaryObject({
+                        NameObject("/Predictor"): NumberObject(15),
+                        NameObject("/Colors"): NumberObject(colors),
+                        NameObject("/BitsPerComponent"): NumberObject(8),
+                        NameObject("/Columns"): NumberObject(w),
+                    }),
+                })
+                return _finish_image(stream, w, h), w, h
+        # Slow path: decode, rotate per EXIF, flatten transparency onto white,
+        # downsample to MAX_IMAGE_DPI at the printed size, re-encode.
+        im.seek(0)
+        img = ImageOps.exif_transpose(im)
+        if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+            rgba = img.convert("RGBA")
+            bg = Image.new("RGB", rgba.size, (255, 255, 255))
+            bg.paste(rgba, mask=rgba.getchannel("A"))
+            img = bg
+        elif img.mode in ("L", "1", "I;16", "I", "F"):
+            img = img.convert("L")
+        else:
+            img = img.convert("RGB")
+        w, h = img.size
+        max_w = _max_pixels_wide(w, h)
+        if w > max_w:
+            new_h = max(1, round(h * max_w / w))
+            img = img.resize((max_w, new_h), Image.LANCZOS)
+            w, h = img.size
+        colorspace = "/DeviceRGB" if img.mode == "RGB" else "/DeviceGray"
+        if kind == "jpeg":
+            buf = io.BytesIO()
+            img.save(buf, "JPEG", quality=JPEG_QUALITY, optimize=False)
+            stream._data = buf.getvalue()
+            flt = "/DCTDecode"
+        else:
+            stream._data = zlib.compress(img.tobytes(), 6)
+            flt = "/FlateDecode"
+        stream.update({
+            NameObject("/Filter"): NameObject(flt),
+            NameObject("/ColorSpace"): NameObject(colorspace),
+        })
+        return _finish_image(stream, w, h), w, h
+
+
+def _max_pixels_wide(w: int, h: int) -> int:
+    """Pixels across needed for MAX_IMAGE_DPI at the printed width."""
+    avail_w, avail_h = A4[0] - 2 * IMAGE_MARGIN, A4[1] - 2 * IMAGE_MARGIN
+    scale = min(avail_w / w, avail_h / h, MAX_UPSCALE)  # points per pixel
+    return int(w * scale / 72 * MAX_IMAGE_DPI) + 1
+
+
+def _finish_image(stream: StreamObject, w: int, h: int) -> StreamObject:
+    stream.update({
+        NameObject("/Type"): NameObject("/XObject"),
+        NameObject("/Subtype"): NameObject("/Image"),
+        NameObject("/Width"): NumberObject(w),
+        NameObject("/Height"): NumberObject(h),
+        NameObject("/BitsPerComponent"): NumberObject(8),
+    })
+    return stream
+
+
+def _num(x: float) -> str:
+    return f"{x:.4f}".rstrip("0").rstrip(".") or "0"
+
+
+def _add_image_page(writer: PdfWriter, data: bytes, kind: str):
+    xobj, w, h = _image_xobject(data, kind)
+    page_w, page_h = A4
+    avail_w, avail_h = page_w - 2 * IMAGE_MARGIN, page_h - 2 * IMAGE_MARGIN
+    scale = min(avail_w / w, avail_h / h, MAX_UPSCALE)  # keep aspect ratio
+    draw_w, draw_h = w * scale, h * scale
+    x = (page_w - draw_w) / 2
+    y = (page_h - draw_h) / 2
+    page = writer.add_blank_page(page_w, page_h)
+    img_ref = writer._add_object(xobj)  # noqa: SLF001
+    content = DecodedStreamObject()
+    content.set_data(
+        f"q {_num(draw_w)} 0 0 {_num(draw_h)} {_num(x)} {_num(y)} cm /Im0 Do Q\n".encode("ascii")
+    )
+    page[NameObject("/Resources")] = DictionaryObject({
+        NameObject("/XObject"): DictionaryObject({NameObject("/Im0"): img_ref}),
+    })
+    page[NameObject("/Contents")] = writer._add_object(content)  # noqa: SLF001
+    return page
+
+
+# --------------------------------------------------------------------------
+# stamping
+# --------------------------------------------------------------------------
+
+def _visible_box(page) -> Tuple[float, float, float, float, int]:
+    """(x0, y0, x1, y1, rotation) of the visible area in user space."""
+    mb = page.mediabox
+    cb = page.cropbox
+    mx0, mx1 = sorted((float(mb[0]), float(mb[2])))
+    my0, my1 = sorted((float(mb[1]), float(mb[3])))
+    cx0, cx1 = sorted((float(cb[0]), float(cb[2])))
+    cy0, cy1 = sorted((float(cb[1]), float(cb[3])))
+    x0, x1 = max(mx0, cx0), min(mx1, cx1)
+    y0, y1 = max(my0, cy0), min(my1, cy1)
+    if x1 - x0 < 1 or y1 - y0 < 1:  # crop box outside media box: use media box
+        x0, y0, x1, y1 = mx0, my0, mx1, my1
+    try:
+        rot = int(page.rotation or 0)
+    except (TypeError, ValueError):
+        rot = 0
+    rot = rot % 360
+    if rot % 90:
+        rot = 0
+    return x0, y0, x1, y1, rot
+
+
+def _visible_to_user(x0: float, y0: float, x1: float, y1: float, rot: int):
+    """Matrix mapping 'visible' coordinates (origin at the bottom left of the
+    page as displayed, upright) to user space, for /Rotate = rot."""
+    if rot == 90:
+        return (0, 1, -1, 0, x1, y0)
+    if rot == 180:
+        return (-1, 0, 0, -1, x1, y1)
+    if rot == 270:
+        return (0, -1, 1, 0, x0, y1)
+    return (1, 0, 0, 1, x0, y0)
+
+
+def _needs_unicode_font(text: str) -> bool:
+    try:
+        text.encode("latin-1")
+        return False
+    except UnicodeEncodeError:
+        return True
+
+
+_STANDARD_FONTS = {
+    "Helvetica", "Helvetica-Bold", "Helvetica-Oblique", "Helvetica-BoldOblique",
+    "Times-Roman", "Times-Bold", "Times-Italic", "Times-BoldItalic",
+    "Courier", "Courier-Bold", "Courier-Oblique", "Courier-BoldOblique",
+}
+
+
+def _build_stamp_pdf(sizes: List[Tuple[float, float]], texts: List[str], font: str, font_size: float) -> bytes:
+    """One reportlab document with one small stamp page per evidence page."""
+    from reportlab.pdfgen import canvas  # local import: reportlab is slow to import
+
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf, pageCompression=1, invariant=1)
+    for (w, h), text in zip(sizes, texts):
+        c.setPageSize((w, h))
+        c.setFont(font, font_size)
+        c.setFillGray(0.25)
+        right = max(font_size, w - STAMP_MARGIN_RIGHT)
+        bottom = min(STAMP_MARGIN_BOTTOM, max(2.0, h / 4))
+        c.drawRightString(right, bottom, text)
+        c.showPage()
+    c.save()
+    return buf.getvalue()
+
+
+def _attach_form(writer: PdfWriter, page, form_ref: IndirectObject, matrix, q_ref: IndirectObject) -> None:
+    """Draw the form XObject on top of *page* without parsing its content:
+    /Contents becomes [q, original…, 'Q q <matrix> cm /EvStamp Do Q']."""
+    res = page.get("/Resources")
+    res = res.get_object() if res is not None else None
+    new_res = DictionaryObject(res) if isinstance(res, DictionaryObject) else DictionaryObject()
+    xo = new_res.get("/XObject")
+    xo = xo.get_object() if xo is not None else None
+    new_xo = DictionaryObject(xo) if isinstance(xo, DictionaryObject) else DictionaryObject()
+    name = "/EvStamp"
+    while name in new_xo:
+        name += "x"
+    new_xo[NameObject(name)] = form_ref
+    new_res[NameObject("/XObject")] = new_xo
+    page[NameObject("/Resources")] = new_res
+
+    parts = ArrayObject([q_ref])
+    contents = page.raw_get("/Contents") if "/Contents" in page else None
+    if contents is not None:
+        resolved = contents.get_object()
+        if isinstance(resolved, ArrayObject):
+            parts.extend(resolved)
+        elif isinstance(resolved, StreamObject):
+            if isinstance(contents, IndirectObject):
+                parts.append(contents)
+            else:
+                parts.append(writer._add_object(resolved))  # noqa: SLF001
+        _compress_raw_streams(parts)
+    tail = DecodedStreamObject()
+    tail.set_data(
+        ("\nQ q " + " ".join(_num(v) for v in matrix) + f" cm {name} Do Q\n").encode("ascii")
+    )
+    parts.append(writer._add_object(tail))  # noqa: SLF001
+    page[NameObject("/Contents")] = parts
+
+
+def _compress_raw_streams(parts: Iterable) -> None:
+    """Flate-compress uncompressed content streams in place (cheap: zlib
+    only, no content parsing).  Already filtered streams are left alone."""
+    for ref in parts:
+        s = ref.get_object() if isinstance(ref, IndirectObject) else ref
+        if isinstance(s, StreamObject) and "/Filter" not in s:
+            raw = s._data  # noqa: SLF001
+            if isinstance(raw, (bytes, bytearray)) and len(raw) > 64:
+                s._data = zlib.compress(bytes(raw), 6)  # noqa: SLF001
+                s[NameObject("/Filter")] = NameObject("/FlateDecode")
+                if "/DecodeParms" in s:
+                    del s["/DecodeParms"]
+
+
+def _stamp_pages(writer: PdfWriter, pages: List[Any], first: int, fmt: str, font: str, font_size: float) -> None:
+    if not pages:
+        return
+    boxes = [_visible_box(p) for p in pages]
+    sizes = []
+    for x0, y0, x1, y1, rot in boxes:
+        w, h = x1 - x0, y1 - y0
+        sizes.append((h, w) if rot in (90, 270) else (w, h))
+    texts = [fmt.format(n=first + i) for i in range(len(pages))]
+    overlay = PdfReader(io.BytesIO(_build_stamp_pdf(sizes, texts, font, font_size)))
+
+    q = DecodedStreamObject()
+    q.set_data(b"q\n")
+    q_ref = writer._add_object(q)  # noqa: SLF001
+    res_cache: Dict[int, Any] = {}
+    for page, ov, (x0, y0, x1, y1, rot), (w, h) in zip(pages, overlay.pages, boxes, sizes):
+        ov_res = ov.raw_get("/Resources")
+        key = id(ov_res.get_object())
+        if isinstance(ov_res, IndirectObject):
+            key = ov_res.idnum
+        if key not in res_cache:
+            res_cache[key] = ov_res.clone(writer)
+        data = ov.get_contents().get_data()
+        form = DecodedStreamObject()
+        form.set_data(data)
+        form.update({
+            NameObject("/Type"): NameObject("/XObject"),
+            NameObject("/Subtype"): NameObject("/Form"),
+            NameObject("/BBox"): RectangleObject([0, 0, w, h]),
+            NameObject("/Resources"): res_cache[key],
+        })
+        form_ref = writer._add_object(form.flate_encode())  # noqa: SLF001
+        _attach_form(writer, page, form_ref, _visible_to_user(x0, y0, x1, y1, rot), q_ref)
+
+
+# --------------------------------------------------------------------------
+# merge
+# --------------------------------------------------------------------------
+
+def _open_pdf(data: bytes, what: str, index: Optional[int]) -> PdfReader:
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted:
+            raise EvidenceMergeError(f"{what}已加密，无法合并。", index)
+        _ = len(reader.pages)
+        return reader
+    except EvidenceMergeError:
+        raise
+    except PDF_ERRORS as exc:
+        raise EvidenceMergeError(f"{what}不是有效的 PDF 文件，无法合并。", index) from exc
+
+
+def merge_evidence(
+    report_pdf: Optional[bytes],
+    toc_pdf: Optional[bytes],
+    items: Sequence[EvidenceSource],
+    *,
+    stamp_start: int = 1,
+    stamp_format: str = "- {n} -",
+    stamp_font: str = "Helvetica",
+    stamp_font_size: float = 9,
+    add_outline: bool = True,
+    outline_title: str = "佐证材料",
+    dedupe_objects: bool = True,
+) -> bytes:
+    """Report (optional) + TOC (optional) + every evidence item, as PDF bytes.
+
+    * PDFs are appended page by page and sanitized (no JavaScript, no
+      non-GoTo actions, see :func:`wizard.uploads.sanitize_pdf_objects`).
+      The report and TOC are appended with :meth:`PdfWriter.append` (their
+      outlines and links are kept) and are not sanitized.
+    * Images (``kind`` 'png'/'jpeg') get one A4 portrait page each, scaled
+      to fit inside 15 mm margins, aspect ratio kept, centred, EXIF
+      orientation applied.
+    * Every evidence page (not the report or TOC) is stamped at the visible
+      bottom right with ``stamp_format.format(n=...)``, n running from
+      *stamp_start*.  The default font is Helvetica, which only covers
+      Latin-1: to stamp e.g. “佐证材料 第 {n} 页” register a CJK TTF font
+      with reportlab first and pass its name as *stamp_font* – otherwise a
+      ``ValueError`` is raised.
+    * If *add_outline*, bookmarks “佐证材料 › <label>” are added.
+
+    Raises :class:`EvidenceMergeError` when an input is unreadable.
+    """
+    if _needs_unicode_font(stamp_format.format(n=0)) and stamp_font in _STANDARD_FONTS:
+        raise ValueError(
+            "stamp_format contains non Latin-1 characters; register a CJK TTF font "
+            "with reportlab and pass its name as stamp_font"
+        )
+    if stamp_font not in _STANDARD_FONTS:
+        from reportlab.pdfbase import pdfmetrics
+
+        try:
+            pdfmetrics.getFont(stamp_font)
+        except KeyError as exc:
+            raise ValueError(f"font {stamp_font!r} is not registered with reportlab") from exc
+
+    writer = PdfWriter()
+    for blob, what in ((report_pdf, "报告正文"), (toc_pdf, "佐证材料目录")):
+        if blob:
+            reader = _open_pdf(blob, what, None)
+            try:
+                writer.append(reader)
+            except PDF_ERRORS as exc:
+                raise EvidenceMergeError(f"{what}不是有效的 PDF 文件，无法合并。") from exc
+
+    # Objects created from here on belong to the evidence; only those are
+    # sanitized (the report and TOC are generated by us and may legitimately
+    # contain e.g. web links).
+    first_evidence_object = len(writer._objects)  # noqa: SLF001
+    evidence_pages: List[Any] = []
+    starts: List[Tuple[int, str]] = []
+    for i, item in enumerate(items):
+        label = item.label or f"第 {i + 1} 份材料"
+        what = f"佐证材料“{label}”"
+        first_index = len(writer.pages)
+        kind = (item.kind or "").lower()
+        if kind == "pdf":
+            reader = _open_pdf(item.data, what, i)
+            try:
+                for page in reader.pages:
+                    evidence_pages.append(writer.add_page(page))
+            except PDF_ERRORS as exc:
+                raise EvidenceMergeError(f"{what}不是有效的 PDF 文件，无法合并。", i) from exc
+        elif kind in ("png", "jpeg", "jpg"):
+            try:
+                evidence_pages.append(_add_image_page(writer, item.data, "png" if kind == "png" else "jpeg"))
+            except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, struct.error, zlib.error) as exc:
+                raise EvidenceMergeError(f"{what}不是有效的图片文件，无法合并。", i) from exc
+        else:
+            raise EvidenceMergeError(f"{what}的类型“{item.kind}”不受支持。", i)
+        if len(writer.pages) > first_index:
+            starts.append((first_index, label))
+
+    try:
+        sanitize_pdf_objects(writer._objects[first_evidence_object:])  # noqa: SLF001
+        _stamp_pages(writer, evidence_pages, stamp_start, stamp_format, stamp_font, stamp_font_size)
+    except PDF_ERRORS as exc:
+        if isinstance(exc, EvidenceMergeError):
+            raise
+        raise EvidenceMergeError("佐证材料中含有无法处理的 PDF 结构，合并失败。") from exc
+
+    if add_outline and starts:
+        parent = writer.add_outline_item(title=outline_title, page_number=starts[0][0])
+        for index, label in starts:
+            writer.add_outline_item(title=label, page_number=index, parent=parent)
+
+    if dedupe_objects:
+        writer.compress_identical_objects(remove_duplicates=True, remove_unreferenced=True)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
