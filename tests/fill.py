@@ -1,4 +1,6 @@
 """A complete, consistent preliminary report as the web forms would post it, step by step."""
+import functools
+import json
 from wizard.report.definition import get_report
 
 
@@ -54,3 +56,28 @@ def step_data(round_, step_key, category="advanced", version=None):
     if version is not None:
         data["version"] = str(version)
     return data
+
+
+@functools.lru_cache(maxsize=None)
+def _complete(round_, category):
+    return json.dumps(_build_complete(round_, category))
+
+
+def complete_answers(round_="preliminary", category="advanced"):
+    """A complete answers document, built through the web forms (needs an app context)."""
+    return json.loads(_complete(round_, category))
+
+
+def _build_complete(round_, category):
+    from werkzeug.datastructures import MultiDict
+
+    from wizard.report.forms import form_to_answers, make_step_form
+
+    years = {"y1": 2021, "y2": 2022, "t1": 2023, "t2": 2024, "t3": 2025}
+    answers = {}
+    for step in get_report(round_).steps:
+        form = make_step_form(round_, step.key, category, years,
+                              formdata=MultiDict(step_data(round_, step.key, category)), meta={"csrf": False})
+        assert form.validate(), form.errors
+        answers.update(form_to_answers(form))
+    return answers

@@ -10,7 +10,7 @@ from .extensions import db
 
 
 def init_app(app):
-    for cmd in (seed_cmd, seed_demo_cmd, create_user_cmd, schema_cmd, answers_group):
+    for cmd in (seed_cmd, seed_demo_cmd, create_user_cmd, schema_cmd, answers_group, pdf_cmd):
         app.cli.add_command(cmd)
 
 
@@ -151,3 +151,28 @@ def answers_import(submission_id, file, round_):
         raise click.ClickException(f"共 {len(problems)} 个问题，未导入任何内容。")
     save_answers(sub, round_, clean, sub.version)
     click.echo(f"已导入 {len(clean)} 个字段到申报 {sub.id}（{round_}）。")
+
+
+@click.command("pdf")
+@click.argument("submission_id", type=int, required=False)
+@click.option("-o", "--output", "output", type=click.Path(dir_okay=False), required=True)
+@click.option("--blank", is_flag=True, help="空白模板")
+@click.option("--round", "round_", type=click.Choice(["preliminary", "final"]), default=None)
+@with_appcontext
+def pdf_cmd(submission_id, output, blank, round_):
+    """Write a submission's report (or a blank template) as PDF."""
+    from .access import current_edition
+    from .pdf.report import report_pdf
+    from .workflow import current_round
+
+    if blank:
+        edition = current_edition()
+        data = report_pdf(None, round_ or "preliminary", blank=True, years=edition.years if edition else None)
+    else:
+        if submission_id is None:
+            raise click.ClickException("请给出申报编号，或使用 --blank。")
+        sub = _load_submission(submission_id)
+        data = report_pdf(sub, round_ or current_round(sub))
+    with open(output, "wb") as fh:
+        fh.write(data)
+    click.echo(f"已写入 {output}（{len(data)} 字节）。")

@@ -131,7 +131,9 @@ def _headers(response):
 
 
 def client_address() -> str:
-    return (request.remote_addr or "")[:64]
+    from flask import has_request_context
+
+    return (request.remote_addr or "")[:64] if has_request_context() else "cli"
 
 
 def audit(action: str, target: str = "", detail: str = "", user=None) -> None:

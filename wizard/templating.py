@@ -40,7 +40,9 @@ def init_app(app):
 
     @app.context_processor
     def unread():
-        if not current_user.is_authenticated:
+        from flask import has_request_context
+
+        if not has_request_context() or not current_user.is_authenticated:
             return {"unread_count": 0}
         n = db.session.execute(
             db.select(db.func.count()).select_from(Message)

@@ -198,7 +198,11 @@ def apply_move(submission: Submission, move_key: str, actor: User, *, comment: s
 
     values = {"state": target, "version": Submission.version + 1, "updated_at": now}
     if move.key in SUBMIT_MOVES:
+        from .report.view import effective_answers
+
         values["return_comment"] = None
+        submitted_answers = effective_answers(submission, round_)
+        values["preliminary_answers" if round_ == "preliminary" else "final_answers"] = submitted_answers
     if move.key in RETURN_MOVES:
         values["return_comment"] = comment
     if move.key in APPROVE_MOVES:
@@ -221,7 +225,7 @@ def apply_move(submission: Submission, move_key: str, actor: User, *, comment: s
                          move=move.key, from_state=source, to_state=target, comment=comment)
     db.session.add(entry)
     if round_:
-        answers = submission.answers_for(round_)
+        answers = submitted_answers
         evidence = evidence_manifest(submission, round_)
         db.session.add(Snapshot(submission_id=submission.id, round=round_, answers=answers, evidence=evidence,
                                 digest=answers_digest(answers, evidence), created_at=now, created_by_id=actor.id))

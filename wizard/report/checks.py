@@ -29,6 +29,8 @@ def field_problems(step, field, value, category, years) -> list:
     if not field.applies_to(category) or field.kind in ("derived", "opinion", "evidence"):
         return out
     name = fill_years(field.name, years)
+    if field.group:
+        name = f"{field.group}·{name}"
     if field.kind in ("text", "phone"):
         if field.required and not (value or "").strip():
             out.append(_problem(step, field, f"请填写“{name}”。"))
@@ -48,7 +50,7 @@ def field_problems(step, field, value, category, years) -> list:
             gaps = [c.label for c in field.columns if c.required and not row.get(c.key)]
             if gaps:
                 cols = "、".join(fill_years(g, years) for g in gaps)
-                out.append(_problem(step, field, f"“{name}”第 {i} 行缺少：{cols}。", "error"))
+                out.append(_problem(step, field, f"“{name}”第 {i} 行缺少：{cols}。"))
         if len(value or []) > field.max_rows:
             out.append(_problem(step, field, f"“{name}”最多 {field.max_rows} 行。", "error"))
     elif field.kind == "agree":
@@ -77,7 +79,9 @@ def report_problems(round_, answers, category, years) -> list:
 
 
 def submit_problems(submission, round_) -> list:
-    return report_problems(round_, submission.answers_for(round_), submission.cluster.category,
+    from .view import effective_answers
+
+    return report_problems(round_, effective_answers(submission, round_), submission.cluster.category,
                            submission.edition.years)
 
 

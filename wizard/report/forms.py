@@ -77,8 +77,23 @@ def _column_field(col: Column, years: dict):
                        filters=[_text_filter()])
 
 
+def value_labels(field: Field, years: dict) -> dict:
+    """What each value of an indicator row is called (for messages and screen readers)."""
+    from .definition import PARK_CLUSTER, PARK_TOTAL, TARGET_BASE, TARGET_YEAR, YEAR
+
+    y1, y2 = YEAR.format(year=years["y1"]), YEAR.format(year=years["y2"])
+    return {
+        "y1": y1, "y2": y2,
+        "y1_total": f"{y1}{PARK_TOTAL}", "y1_cluster": f"{y1}{PARK_CLUSTER}",
+        "y2_total": f"{y2}{PARK_TOTAL}", "y2_cluster": f"{y2}{PARK_CLUSTER}",
+        "base": TARGET_BASE, "t1": TARGET_YEAR.format(year=years["t1"]),
+        "t2": TARGET_YEAR.format(year=years["t2"]), "t3": TARGET_YEAR.format(year=years["t3"]),
+    }
+
+
 def _values_form(field: Field, years: dict):
-    attrs = {k: NumberInput(k, integer=field.integer, signed=field.signed, percent=field.percent)
+    labels = value_labels(field, years)
+    attrs = {k: NumberInput(labels[k], integer=field.integer, signed=field.signed, percent=field.percent)
              for k in field.value_keys}
     return type(f"{field.key}_values", (Form,), attrs)
 

@@ -34,6 +34,14 @@ def step_defaults(step, submission, answers: dict) -> dict:
     return out
 
 
+def effective_answers(submission, round_) -> dict:
+    """The round's answers with the pre-filled defaults the applicant sees on screen."""
+    answers = submission.answers_for(round_)
+    for step in get_report(round_).steps:
+        answers = step_defaults(step, submission, answers)
+    return answers
+
+
 def template_globals() -> dict:
     """The definition's fixed texts and helpers, available in every template."""
     return {

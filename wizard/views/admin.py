@@ -225,3 +225,12 @@ def cluster(cluster_id=None):
             flash("集群已保存。", "success")
             return redirect(url_for("admin.clusters"))
     return render_template("admin/cluster.html", form=form, cluster=obj)
+
+
+@bp.route("/submissions/<int:submission_id>/report.pdf")
+def report_pdf(submission_id):
+    """The report PDF of a submission this user may see (any other id answers 404)."""
+    from .main import send_report_pdf
+
+    sub = get_submission(submission_id, current_user)
+    return send_report_pdf(sub, current_round(sub))

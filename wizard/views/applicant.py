@@ -10,7 +10,7 @@ from ..report.checks import STATUS_LABELS, consistency_warnings, report_problems
 from ..report.definition import get_report
 from ..report.forms import form_to_answers, make_step_form
 from ..report.service import StaleSave, save_answers
-from ..report.view import display_value, step_defaults
+from ..report.view import display_value, effective_answers, step_defaults
 from ..security import require_role
 from ..workflow import STATES, MoveRefused, apply_move, effective_deadline
 
@@ -35,7 +35,7 @@ def tasks():
     sub = _submission()
     round_ = _editable_round(sub) or ("final" if sub.final_answers else "preliminary")
     report = get_report(round_)
-    answers = sub.answers_for(round_)
+    answers = effective_answers(sub, round_)
     years, category = sub.edition.years, sub.cluster.category
     steps = [(step, step_status(round_, step, answers, category, years)) for step in report.steps]
     next_step = next((s for s, st in steps if st != "complete"), None)
@@ -196,7 +196,7 @@ def review():
     """Every value, the gaps that block submitting, and the consistency warnings."""
     sub = _submission()
     round_ = _editable_round(sub) or ("final" if sub.final_answers else "preliminary")
-    answers = sub.answers_for(round_)
+    answers = effective_answers(sub, round_)
     years, category = sub.edition.years, sub.cluster.category
     problems = report_problems(round_, answers, category, years)
     warnings = consistency_warnings(round_, answers, years)
@@ -235,3 +235,13 @@ def history():
         db.select(HistoryEntry).filter_by(submission_id=sub.id).order_by(HistoryEntry.id.desc())
     ).scalars().all()
     return render_template("shared/history.html", sub=sub, entries=entries)
+
+
+@bp.route("/report.pdf")
+def report_pdf():
+    """The applicant's report as PDF (草稿 watermark while it is a draft)."""
+    from .main import send_report_pdf
+    from ..workflow import current_round
+
+    sub = _submission()
+    return send_report_pdf(sub, current_round(sub))

@@ -33,3 +33,12 @@ def submission(submission_id):
                            round_=round_, moves=moves_for(sub, current_user.role), history=history_of(sub),
                            problems=report_problems(round_, answers, sub.cluster.category, sub.edition.years),
                            warnings=consistency_warnings(round_, answers, sub.edition.years))
+
+
+@bp.route("/submissions/<int:submission_id>/report.pdf")
+def report_pdf(submission_id):
+    """The report PDF of a submission this user may see (any other id answers 404)."""
+    from .main import send_report_pdf
+
+    sub = get_submission(submission_id, current_user)
+    return send_report_pdf(sub, current_round(sub))

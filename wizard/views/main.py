@@ -58,3 +58,39 @@ def history_of(sub):
     return db.session.execute(
         db.select(HistoryEntry).filter_by(submission_id=sub.id).order_by(HistoryEntry.id.desc())
     ).scalars().all()
+
+
+def send_report_pdf(sub, round_):
+    """The report PDF of a submission the caller has already been allowed to see."""
+    from flask import Response
+
+    from ..pdf import PdfRenderError
+    from ..pdf.report import pdf_filename, report_pdf
+    from ..uploads import content_disposition
+
+    try:
+        pdf = report_pdf(sub, round_)
+    except PdfRenderError:
+        from flask import current_app
+
+        current_app.logger.exception("PDF render failed for submission %s", sub.id)
+        abort(500)
+    return Response(pdf, mimetype="application/pdf",
+                    headers={"Content-Disposition": content_disposition(pdf_filename(sub, round_))})
+
+
+@bp.route("/report/blank/<round_>.pdf")
+def blank_pdf(round_):
+    """A blank template of the preliminary or final report, to prepare offline."""
+    from flask import Response
+
+    from ..access import current_edition
+    from ..pdf.report import pdf_filename, report_pdf
+    from ..uploads import content_disposition
+
+    if round_ not in ("preliminary", "final"):
+        abort(404)
+    edition = current_edition()
+    pdf = report_pdf(None, round_, blank=True, years=edition.years if edition else None)
+    return Response(pdf, mimetype="application/pdf",
+                    headers={"Content-Disposition": content_disposition(pdf_filename(None, round_, blank=True))})

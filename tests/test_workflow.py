@@ -1,0 +1,268 @@
+"""The state machine: generated from the move table, scoped, recorded, and safe under concurrency."""
+import threading
+
+import pytest
+
+from factories import ALLOY, LINXIANG, csrf_from, submission_of
+from fill import complete_answers
+from wizard.extensions import db
+from wizard.models import HistoryEntry, Message, Snapshot, Submission, User
+from wizard.workflow import MOVES, STATES, MoveRefused, apply_move
+
+ROLES = {"applicant": "applicant-a", "county": "county-x", "admin": "admin"}
+
+
+def user(name):
+    return db.session.execute(db.select(User).filter_by(username=name)).scalar_one()
+
+
+def force(sub, state, complete=True):
+    sub.state = state
+    if complete:
+        sub.preliminary_answers = complete_answers("preliminary")
+        sub.final_answers = complete_answers("final")
+    db.session.commit()
+
+
+def history_count(sub):
+    return db.session.execute(db.select(db.func.count()).select_from(HistoryEntry)
+                              .filter_by(submission_id=sub.id)).scalar_one()
+
+
+@pytest.mark.parametrize("state", list(STATES))
+def test_move_table(app, people, state):
+    """From each state, every (move, role) of the table is tried: allowed exactly when the
+    table says so; a refusal changes nothing and writes no history row."""
+    wrong = []
+    with app.app_context():
+        answers = {"preliminary": complete_answers("preliminary"), "final": complete_answers("final")}
+        actors = {role: user(name) for role, name in ROLES.items()}
+        sub = submission_of(ALLOY)
+        for move in MOVES:
+            for role, actor in actors.items():
+                sub.state, sub.preliminary_answers, sub.final_answers = state, answers["preliminary"], answers["final"]
+                db.session.commit()
+                before = history_count(sub)
+                allowed = move.source == state and move.role == role
+                try:
+                    apply_move(sub, move.key, actor, comment="同意。")
+                    happened = True
+                except MoveRefused:
+                    happened = False
+                db.session.refresh(sub)
+                if happened != allowed:
+                    wrong.append((move.key, role, "moved" if happened else "refused"))
+                elif allowed:
+                    assert sub.state == move.target and history_count(sub) == before + 1
+                else:
+                    assert sub.state == state and history_count(sub) == before
+    assert wrong == []
+
+
+def test_comment_is_required_where_the_table_says(app, people):
+    with app.app_context():
+        sub = submission_of(ALLOY)
+        force(sub, "submitted")
+        with pytest.raises(MoveRefused, match="请填写审核意见"):
+            apply_move(sub, "county_approve", user("county-x"), comment="  ")
+        with pytest.raises(MoveRefused, match="请填写退回意见"):
+            apply_move(sub, "county_return", user("county-x"))
+
+
+def test_full_journey_over_http(app, client, auth, people):
+    """Applicant submits, county approves, admin accepts, advances; final report pre-filled, submitted,
+    approved, entered, awarded — each role through its own pages."""
+    with app.app_context():
+        sub = submission_of(ALLOY)
+        sub.preliminary_answers = complete_answers("preliminary")
+        db.session.commit()
+        sid = sub.id
+
+    def move_as(username, move, comment=None, status=302):
+        auth.login(username)
+        page_url = f"/county/submissions/{sid}" if username.startswith("county") else f"/admin/submissions/{sid}"
+        page = client.get(page_url)
+        html = page.get_data(as_text=True)
+        version = __import__("re").search(r'name="version" value="(\d+)"', html).group(1)
+        r = client.post(f"/submissions/{sid}/move", data={"csrf_token": csrf_from(page), "move": move,
+                                                          "comment": comment or "", "version": version})
+        assert r.status_code == status, r.get_data(as_text=True)[:500]
+        auth.logout()
+        return r
+
+    auth.login("applicant-a")
+    review = client.get("/applicant/review")
+    html = review.get_data(as_text=True)
+    version = __import__("re").search(r'name="version" value="(\d+)"', html).group(1)
+    assert client.post("/applicant/submit", data={"csrf_token": csrf_from(review), "version": version}).status_code == 302
+    auth.logout()
+
+    move_as("county-x", "county_approve", "同意推荐参赛。")
+    with app.app_context():
+        sub = db.session.get(Submission, sid)
+        assert sub.opinions["preliminary"]["text"] == "同意推荐参赛。"
+        admin_msgs = db.session.execute(db.select(Message).filter_by(user_id=user("admin").id)).scalars().all()
+        assert any("审核通过" in m.text for m in admin_msgs)
+    # the opinion appears in the report shown to the admin
+    auth.login("admin")
+    assert "同意推荐参赛。" in client.get(f"/admin/submissions/{sid}").get_data(as_text=True)
+    auth.logout()
+    move_as("admin", "accept")
+    move_as("admin", "advance")
+    with app.app_context():
+        sub = db.session.get(Submission, sid)
+        assert sub.state == "finalist"
+        assert sub.final_answers["industry_field"] == sub.preliminary_answers["industry_field"]
+        assert "declaration_agree" not in sub.final_answers
+    # the applicant now edits the final report (附件2)
+    auth.login("applicant-a")
+    page = client.get("/applicant/step/org").get_data(as_text=True)
+    assert "重点介绍集群初赛胜出后集群发展促进组织为推动集群发展所做的工作" in page
+    assert "湖南省产业集群竞赛参赛报告（决赛）" in page
+    auth.logout()
+    with app.app_context():
+        sub = db.session.get(Submission, sid)
+        sub.final_answers = complete_answers("final")
+        db.session.commit()
+    auth.login("applicant-a")
+    review = client.get("/applicant/review")
+    html = review.get_data(as_text=True)
+    version = __import__("re").search(r'name="version" value="(\d+)"', html).group(1)
+    assert client.post("/applicant/submit", data={"csrf_token": csrf_from(review), "version": version}).status_code == 302
+    auth.logout()
+    move_as("county-x", "county_approve_final", "同意。")
+    move_as("admin", "enter_final")
+    move_as("admin", "award")
+    with app.app_context():
+        sub = db.session.get(Submission, sid)
+        assert sub.state == "awarded"
+        moves = [h.move for h in db.session.execute(db.select(HistoryEntry).filter_by(submission_id=sid)
+                                                    .order_by(HistoryEntry.id)).scalars()]
+        assert moves == ["submit", "county_approve", "accept", "advance", "submit_final", "county_approve_final",
+                         "enter_final", "award"]
+        snaps = db.session.execute(db.select(Snapshot).filter_by(submission_id=sid)).scalars().all()
+        assert [s.round for s in snaps] == ["preliminary", "final"]
+    # a replayed move is refused with 409 and writes nothing
+    move_as("admin", "award", status=409)
+
+
+def test_refused_move_over_http_is_409_in_chinese(app, client, auth, people):
+    with app.app_context():
+        sid = submission_of(ALLOY).id
+    auth.login("admin")
+    page = client.get(f"/admin/submissions/{sid}")
+    r = client.post(f"/submissions/{sid}/move", data={"csrf_token": csrf_from(page), "move": "advance"})
+    assert r.status_code == 409 and "只能在“初赛”状态下进行" in r.get_data(as_text=True)
+
+
+def test_return_comment_shown_to_applicant_until_next_submit(app, client, auth, people):
+    with app.app_context():
+        sub = submission_of(ALLOY)
+        force(sub, "submitted")
+        apply_move(sub, "county_return", user("county-x"), comment="请补充2.3重点项目。")
+    auth.login("applicant-a")
+    assert "请补充2.3重点项目。" in client.get("/applicant/").get_data(as_text=True)
+    with app.app_context():
+        sub = submission_of(ALLOY)
+        apply_move(sub, "submit", user("applicant-a"))
+        assert sub.return_comment is None
+
+
+def test_county_sees_only_its_region(app, client, auth, people):
+    with app.app_context():
+        alloy, linxiang = submission_of(ALLOY).id, submission_of(LINXIANG).id
+    auth.login("county-y")
+    assert client.get(f"/county/submissions/{alloy}").status_code == 404
+    assert client.get(f"/county/submissions/{linxiang}").status_code == 200
+    queue = client.get("/county/").get_data(as_text=True)
+    assert LINXIANG in queue and ALLOY not in queue
+    page = client.get(f"/county/submissions/{linxiang}")
+    r = client.post(f"/submissions/{alloy}/move", data={"csrf_token": csrf_from(page), "move": "county_approve",
+                                                       "comment": "x"})
+    assert r.status_code == 404
+
+
+def test_undo_is_recorded_and_walks_back(app, people):
+    with app.app_context():
+        sub = submission_of(ALLOY)
+        force(sub, "county_approved")
+        apply_move(sub, "accept", user("admin"))
+        apply_move(sub, "advance", user("admin"))
+        with pytest.raises(MoveRefused, match="请填写撤销原因"):
+            apply_move(sub, "undo", user("admin"))
+        apply_move(sub, "undo", user("admin"), comment="误操作")
+        assert sub.state == "preliminary"
+        apply_move(sub, "undo", user("admin"), comment="误操作")
+        assert sub.state == "county_approved"
+        with pytest.raises(MoveRefused):
+            apply_move(sub, "undo", user("county-x"), comment="x")
+
+
+def test_deadline_closes_submitting(app, people):
+    from datetime import datetime
+
+    from wizard.workflow import extend_deadline
+
+    with app.app_context():
+        sub = submission_of(ALLOY)
+        force(sub, "draft")
+        sub.edition.preliminary_deadline = datetime(2020, 1, 1)
+        db.session.commit()
+        with pytest.raises(MoveRefused) as exc:
+            apply_move(sub, "submit", user("applicant-a"))
+        assert "2020年01月01日" in exc.value.problems[0]["message"]
+        extend_deadline(sub, user("admin"), datetime(2099, 1, 1), "材料补充")
+        apply_move(sub, "submit", user("applicant-a"))
+        assert sub.state == "submitted"
+
+
+def test_bulk_move_with_mixed_ids(app, client, auth, people):
+    with app.app_context():
+        a, b = submission_of(ALLOY), submission_of(LINXIANG)
+        force(a, "county_approved", complete=False)
+        ids = [a.id, b.id, 99999]
+    auth.login("admin")
+    page = client.get("/admin/submissions")
+    r = client.post("/admin/submissions/bulk", data={"csrf_token": csrf_from(page), "move": "accept",
+                                                     "ids": [str(i) for i in ids]})
+    html = r.get_data(as_text=True)
+    assert "已执行（1）" in html and "未执行（2）" in html and "不存在或无权操作" in html
+    with app.app_context():
+        assert submission_of(ALLOY).state == "preliminary" and submission_of(LINXIANG).state == "draft"
+
+
+def test_twenty_concurrent_identical_moves_make_one(app, people):
+    with app.app_context():
+        sub = submission_of(ALLOY)
+        force(sub, "county_approved", complete=False)
+        sid, version = sub.id, sub.version
+    results = []
+    barrier = threading.Barrier(20)
+
+    def worker():
+        with app.app_context():
+            s = db.session.get(Submission, sid)
+            admin = user("admin")
+            db.session.rollback()  # hold no transaction (on SQLite, no lock) while waiting
+            barrier.wait(timeout=120)
+            try:
+                apply_move(s, "accept", admin, expected_version=version)
+                results.append("ok")
+            except MoveRefused:
+                results.append("refused")
+            except Exception as exc:  # a lock error would be a failure of the guarantee
+                results.append(repr(exc))
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=worker) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results.count("ok") == 1 and results.count("refused") == 19, results
+    with app.app_context():
+        sub = db.session.get(Submission, sid)
+        assert sub.state == "preliminary"
+        assert db.session.execute(db.select(db.func.count()).select_from(HistoryEntry)
+                                  .filter_by(submission_id=sid, move="accept")).scalar_one() == 1

@@ -1,0 +1,341 @@
+"""HTML -> PDF with xhtml2pdf: Chinese typography and a closed resource policy.
+
+No Flask imports: this module is used by the web app and by CLI scripts.
+
+Public API
+----------
+``render_pdf(html, *, static_root=None, font_path=None, static_url_path="/static") -> bytes``
+    Render an HTML string (already rendered by Jinja with autoescape) to PDF
+    bytes. Raises :class:`PdfRenderError` on any failure.
+
+``PdfRenderError``
+    The only exception ``render_pdf`` raises (``__cause__`` holds the
+    original one, e.g. a ``RenderLimitError`` for a too-deeply nested
+    document or a ``RecursionError``). Documents whose tags nest more than
+    ``MAX_TAG_NESTING`` (500) deep are refused by a linear pre-scan before
+    html5lib parses them (its parse time is quadratic in the depth); a
+    parsed tree deeper than 200 is refused by xhtml2pdf's policy.
+
+``font_status(font_path=None) -> FontStatus``
+    Which Chinese font PDFs are made with (for an admin page).
+
+Fonts
+-----
+:func:`wizard.pdf.fonts.register_cjk_fonts` registers the font with ReportLab
+as the family ``CJKSong`` (or ``STSong-Light`` as a non-embedded fallback).
+The family name is added to ``xhtml2pdf.default.DEFAULT_FONT`` -- the table
+every xhtml2pdf document copies its known families from -- so CSS can name it.
+Then two pieces of CSS controlled by the engine make *all* text use it:
+
+* the user-agent stylesheet (``default_css``: xhtml2pdf's own plus
+  ``html {font-family: CJKSong; -pdf-word-wrap: CJK}``), and
+* a ``<style>`` block inserted at the start of the document with
+  ``html, html * { font-family: CJKSong !important;
+  -pdf-word-wrap: CJK !important }``, so a template's ``font-family: Arial``
+  or ``<code>`` (Courier in the default CSS) cannot select a face without
+  Chinese glyphs. (A bare ``*`` selector does not match in xhtml2pdf's CSS
+  engine; ``html *`` does.) Only an ``!important`` rule with a more specific
+  selector in the document itself can override it.
+
+Resources (three layers)
+------------------------
+A document may read nothing but existing files under ``static_root``; no
+network access, no ``data:`` URIs, nothing else on disk. Fonts are opened by
+:mod:`wizard.pdf.fonts` itself, not by the document.
+
+1. ``link_callback``: maps ``/static/...`` URLs, paths relative to
+   ``static_root``, absolute paths and ``file:`` URIs *inside* ``static_root``
+   to the file's absolute path; anything else is rewritten to the
+   unresolvable ``refused:`` URI.
+2. xhtml2pdf's own ``ResourceAccessPolicy`` (``xhtml2pdf.config.resources``),
+   passed as ``resource_policy``: ``ResourceAccessPolicy.server(static_root,
+   allow_remote=False)`` -- local reads confined to ``static_root`` (all
+   denied without one), no http(s), plus the server limits (nesting depth
+   200, 60 s per render, 10 MB document, image pixel and byte limits).
+   xhtml2pdf consults it in the fetchers, including the call sites that never
+   go through ``link_callback`` (fonts, backgrounds, ``<pdf:*>`` tags).
+3. Lowest level: ``xhtml2pdf.files.FileNetworkManager.get_manager`` -- the
+   factory behind every ``pisaFileObject``, i.e. every file/URL/``data:``
+   read xhtml2pdf performs -- is wrapped. While ``render_pdf`` runs on the
+   current thread, any URI that does not resolve to an existing file under
+   ``static_root`` gets a file object that refuses to produce data (logged as
+   "Blocked by the resource policy"), whatever scheme it has (``file:``,
+   ``http:``, ``https:``, ``data:``, ...). Allowed files are handed on as
+   absolute paths, so xhtml2pdf cannot re-resolve them elsewhere. Outside
+   ``render_pdf`` (other code in the process using xhtml2pdf) the wrapper
+   does nothing.
+
+Known limits: ``<a href>`` links are kept as PDF link annotations (they are
+not fetched); only raw, unescaped HTML can create them.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import re
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+from urllib.request import url2pathname
+
+import xhtml2pdf.default
+from xhtml2pdf import files as x2p_files
+from xhtml2pdf import pisa
+from xhtml2pdf.config.resources import ResourceAccessError, ResourceAccessPolicy
+
+from . import cjk_patch
+from .fonts import FontStatus, register_cjk_fonts
+
+__all__ = ["PdfRenderError", "font_status", "render_pdf"]
+
+log = logging.getLogger(__name__)
+
+# Installed once, on import (both are idempotent).
+cjk_patch.apply()
+
+
+class PdfRenderError(RuntimeError):
+    """Rendering failed; the original exception is chained as ``__cause__``."""
+
+
+def font_status(font_path: str | None = None) -> FontStatus:
+    """The Chinese font PDFs use (registers it on first call)."""
+    return register_cjk_fonts(font_path)
+
+
+# --------------------------------------------------------------------------
+# Resource guard
+# --------------------------------------------------------------------------
+
+REFUSED_URI = "refused:"
+
+
+class ResourceGuard:
+    """Decides which URIs a document may read: existing files under ``root``."""
+
+    def __init__(self, root: str | os.PathLike | None, static_url_path: str = "/static"):
+        self.root = Path(root).resolve() if root else None
+        self.prefix = "/" + static_url_path.strip("/") + "/" if static_url_path else None
+        #: URIs refused during the render (for logging and tests).
+        self.refused: list[str] = []
+
+    def resolve(self, uri, basepath: str | None = None) -> Path | None:
+        """Absolute path of the file ``uri`` names, or None if it is not allowed."""
+        if self.root is None or not isinstance(uri, str | os.PathLike):
+            return None
+        uri = str(uri).strip()
+        if not uri or len(uri) > 4096 or "\x00" in uri:
+            return None
+        parts = urlsplit(uri)
+        scheme = parts.scheme.lower()
+        if scheme == "file":
+            if parts.netloc not in {"", "localhost"}:
+                return None
+            candidate = Path(url2pathname(parts.path))
+        elif scheme == "" or (os.name == "nt" and len(scheme) == 1):
+            path = unquote(parts.path if scheme == "" else uri)
+            if self.prefix and path.startswith(self.prefix):
+                candidate = self.root / path[len(self.prefix):]
+            elif os.path.isabs(path):
+                candidate = Path(path)
+            else:
+                base = basepath if basepath and not urlsplit(str(basepath)).scheme else None
+                candidate = Path(base or self.root) / path
+        else:  # http, https, data, ftp, javascript, ...
+            return None
+        try:
+            resolved = candidate.resolve(strict=True)  # follows symlinks
+        except (OSError, RuntimeError, ValueError):
+            return None
+        if not resolved.is_file() or not resolved.is_relative_to(self.root):
+            return None
+        return resolved
+
+    def link_callback(self, uri, rel):
+        """xhtml2pdf ``link_callback`` (layer 1)."""
+        resolved = self.resolve(uri, rel)
+        if resolved is None:
+            self.refused.append(str(uri)[:200])
+            return REFUSED_URI
+        return str(resolved)
+
+
+_active = threading.local()
+
+
+def _current_guard() -> ResourceGuard | None:
+    return getattr(_active, "guard", None)
+
+
+@contextmanager
+def _guarded(guard: ResourceGuard):
+    previous = _current_guard()
+    _active.guard = guard
+    try:
+        yield
+    finally:
+        _active.guard = previous
+
+
+class _RefusedFile(x2p_files.BaseFile):
+    """A file object that never yields data (layer 3)."""
+
+    def budget_key(self):
+        return None
+
+    def extract_data(self):
+        msg = f"{str(self.path)[:200]!r} is not a file under the PDF static root"
+        raise ResourceAccessError(msg)
+
+
+_original_get_manager = x2p_files.FileNetworkManager.get_manager
+
+
+def _guarded_get_manager(uri, basepath=None, policy=None):
+    guard = _current_guard()
+    # None: an internal temporary file; bytes: data xhtml2pdf already holds.
+    if guard is None or uri is None or isinstance(uri, bytes):
+        return _original_get_manager(uri, basepath, policy)
+    resolved = guard.resolve(uri, basepath)
+    if resolved is None:
+        if uri != REFUSED_URI:  # already recorded by link_callback
+            guard.refused.append(str(uri)[:200])
+        return _RefusedFile(str(uri), basepath, policy)
+    return _original_get_manager(str(resolved), None, policy)
+
+
+x2p_files.FileNetworkManager.get_manager = staticmethod(_guarded_get_manager)
+
+
+# --------------------------------------------------------------------------
+# CSS
+# --------------------------------------------------------------------------
+
+def _register_family(status: FontStatus) -> None:
+    """Make xhtml2pdf documents know the family (see module docstring)."""
+    if status.embedded:
+        xhtml2pdf.default.DEFAULT_FONT[status.family.lower()] = status.family
+
+
+def _default_css(family: str) -> str:
+    return xhtml2pdf.default.DEFAULT_CSS + (
+        f"\nhtml {{ font-family: {family}; -pdf-word-wrap: CJK; }}\n"
+        f"pre, code, kbd, samp, tt {{ font-family: {family}; }}\n"
+    )
+
+
+def _forced_style(family: str) -> str:
+    return (f"<style>html, html * {{ font-family: {family} !important; "
+            f"-pdf-word-wrap: CJK !important; }}</style>")
+
+
+_DOCTYPE = re.compile(r"\A(\ufeff?\s*<!doctype[^>]*>)?", re.IGNORECASE)
+
+
+def _inject_style(html: str, style: str) -> str:
+    """Insert ``style`` at the start of the document (after a doctype)."""
+    m = _DOCTYPE.match(html)
+    return html[: m.end()] + style + html[m.end():]
+
+
+# --------------------------------------------------------------------------
+# Rendering
+# --------------------------------------------------------------------------
+
+#: Refuse documents whose tags nest deeper than this *before* parsing them.
+#: xhtml2pdf's own depth limit (200, from the server policy) is checked only
+#: after html5lib has built the tree, and html5lib takes time quadratic in the
+#: depth: 3,000 nested <div>s take ~6 s to parse, 20,000 would take minutes.
+#: The estimate below counts start/end tags (void and optional-end elements
+#: excluded), so it is generous; real templates nest < 50 deep.
+MAX_TAG_NESTING = 500
+
+_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9:-]*)[^<>]*?(/?)>")
+_NO_NESTING = frozenset(
+    "area base br col embed hr img input link meta param source track wbr "
+    "p li dt dd tr td th thead tbody tfoot option optgroup colgroup caption "
+    "rb rt rtc rp".split()
+)
+
+
+def _estimated_depth(html: str) -> int:
+    depth = deepest = 0
+    for m in _TAG.finditer(html):
+        closing, name, self_closing = m.groups()
+        if self_closing or name.lower() in _NO_NESTING:
+            continue
+        if closing:
+            depth = max(depth - 1, 0)
+        else:
+            depth += 1
+            deepest = max(deepest, depth)
+    return deepest
+
+
+def render_pdf(
+    html: str,
+    *,
+    static_root: str | os.PathLike | None = None,
+    font_path: str | os.PathLike | None = None,
+    static_url_path: str = "/static",
+) -> bytes:
+    """Render ``html`` to PDF bytes.
+
+    :param html: a complete HTML document or fragment, user values already
+        escaped (Jinja autoescape). Hostile markup is survivable anyway: see
+        the module docstring for the resource policy.
+    :param static_root: directory whose files (logo, CSS) the document may
+        use; URLs ``/static/...`` (``static_url_path``), paths relative to it,
+        and absolute paths / ``file:`` URIs inside it. None: no files at all.
+    :param font_path: explicit Chinese TrueType font (config ``PDF_FONT_PATH``).
+    :param static_url_path: URL prefix that maps to ``static_root``.
+    :returns: the PDF as bytes.
+    :raises PdfRenderError: on any failure (too deeply nested or too large
+        documents, render time limit, xhtml2pdf/ReportLab errors, recursion).
+        Nesting: tags nested more than ``MAX_TAG_NESTING`` (500) deep are
+        refused before parsing; xhtml2pdf's policy refuses a parsed tree
+        deeper than 200.
+    """
+    if not isinstance(html, str):
+        raise PdfRenderError(f"html must be str, not {type(html).__name__}")
+    depth = _estimated_depth(html)
+    if depth > MAX_TAG_NESTING:
+        raise PdfRenderError(f"document nests elements about {depth} levels deep "
+                             f"(limit {MAX_TAG_NESTING}); refused before parsing")
+    status = register_cjk_fonts(font_path)
+    _register_family(status)
+
+    guard = ResourceGuard(static_root, static_url_path)
+    policy = ResourceAccessPolicy.server(guard.root, allow_remote=False)
+    doc_path = str(guard.root / "__document__.html") if guard.root else ""
+    source = _inject_style(html, _forced_style(status.family))
+    out = io.BytesIO()
+    try:
+        with _guarded(guard):
+            result = pisa.pisaDocument(
+                source,
+                dest=out,
+                path=doc_path,
+                link_callback=guard.link_callback,
+                default_css=_default_css(status.family),
+                encoding="utf-8",
+                resource_policy=policy,
+                raise_exception=True,
+            )
+    except RecursionError as exc:
+        raise PdfRenderError("document is nested too deeply to render") from exc
+    except Exception as exc:
+        raise PdfRenderError(f"PDF rendering failed: {type(exc).__name__}: {exc}"[:500]) from exc
+    finally:
+        if guard.refused:
+            log.warning("PDF render refused %d resource(s): %s", len(guard.refused),
+                        ", ".join(repr(u[:80]) for u in guard.refused[:10]))
+    if getattr(result, "err", 0):
+        log.debug("xhtml2pdf reported %d error(s) while rendering", result.err)
+    data = out.getvalue()
+    if not data.startswith(b"%PDF"):
+        raise PdfRenderError("xhtml2pdf produced no PDF")
+    return data

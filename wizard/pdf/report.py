@@ -1,0 +1,85 @@
+"""The report as PDF: the same read-only report partial the review page shows,
+in print layout, with running header, page numbers, a verification code and a
+草稿 watermark on drafts.  Rendered PDFs are cached on disk, keyed by a hash of
+the answers, the opinion, the state and the template version."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+
+from flask import current_app, render_template
+
+from ..extensions import db
+from ..models import Snapshot
+from ..report.definition import get_report
+from ..workflow import STATES, answers_digest, evidence_manifest
+from .engine import render_pdf
+
+TEMPLATE_VERSION = "1"
+
+
+def _template_stamp() -> str:
+    """Changes when a print template changes, so the cache never serves an old layout."""
+    root = current_app.template_folder
+    parts = [TEMPLATE_VERSION]
+    for rel in ("print/report.html", "report/_body.html"):
+        parts.append(str(os.path.getmtime(os.path.join(root, rel))))
+    return "|".join(parts)
+
+
+def verification_code(submission, round_) -> tuple[str, bool]:
+    """(code, frozen): the latest snapshot's code, or a draft hash of the current answers."""
+    snap = db.session.execute(
+        db.select(Snapshot).filter_by(submission_id=submission.id, round=round_).order_by(Snapshot.id.desc()).limit(1)
+    ).scalar_one_or_none()
+    draft = STATES[submission.state].editable_round == round_
+    if snap is not None and not draft:
+        return snap.code, True
+    digest = answers_digest(submission.answers_for(round_), evidence_manifest(submission, round_))
+    return digest[:12].upper(), False
+
+
+def report_html(submission=None, round_="preliminary", blank=False, years=None) -> str:
+    report = get_report(round_)
+    if blank or submission is None:
+        return render_template("print/report.html", report=report, answers={}, sub=None, blank=True,
+                               years=years, draft=False, code=None, opinion=None)
+    from ..templating import opinion_for
+
+    draft = STATES[submission.state].editable_round == round_
+    code, _ = verification_code(submission, round_)
+    return render_template("print/report.html", report=report, answers=submission.answers_for(round_),
+                           sub=submission, blank=False, years=submission.edition.years, draft=draft, code=code,
+                           opinion=opinion_for(submission, round_))
+
+
+def report_pdf(submission=None, round_="preliminary", blank=False, years=None) -> bytes:
+    """PDF bytes, from the cache when nothing that shapes the output changed."""
+    if blank or submission is None:
+        key_src = {"blank": round_, "years": years}
+    else:
+        key_src = {"id": submission.id, "round": round_, "state": submission.state,
+                   "answers": submission.answers_for(round_), "opinions": submission.opinions,
+                   "evidence": evidence_manifest(submission, round_), "name": submission.cluster.name,
+                   "years": submission.edition.years}
+    key_src["template"] = _template_stamp()
+    key = hashlib.sha256(json.dumps(key_src, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
+    folder = current_app.config["PDF_CACHE_FOLDER"]
+    path = os.path.join(folder, f"{key}.pdf")
+    if os.path.exists(path):
+        with open(path, "rb") as fh:
+            return fh.read()
+    pdf = render_pdf(report_html(submission, round_, blank, years), static_root=current_app.static_folder,
+                     font_path=current_app.config.get("PDF_FONT_PATH"))
+    os.makedirs(folder, exist_ok=True)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "wb") as fh:
+        fh.write(pdf)
+    os.replace(tmp, path)
+    return pdf
+
+
+def pdf_filename(submission, round_, blank=False) -> str:
+    title = get_report(round_).title
+    return f"{title}（空白模板）.pdf" if blank else f"{submission.cluster.name}-{title}.pdf"
