@@ -3,7 +3,7 @@ import logging
 import os
 import uuid
 
-from flask import Flask, g, request
+from flask import Flask, g
 
 from .config import load_config
 from .extensions import csrf, db, login_manager, migrate

@@ -1,6 +1,5 @@
 """Command line: seed, seed-demo, create-user, schema, answers."""
 import json
-import sys
 
 import click
 from flask import current_app

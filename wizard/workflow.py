@@ -11,8 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Callable
+from datetime import datetime
 
 from sqlalchemy import update
 

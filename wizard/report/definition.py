@@ -8,7 +8,7 @@ years) are filled from the competition edition.
 from functools import lru_cache
 
 from .model import (
-    BOTH, FINAL, PRELIMINARY, Column, Field, Part, Report, Section, Step, Variant, resolve,
+    BOTH, FINAL, PRELIMINARY, Column, Field, Report, Section, Step, Variant, resolve,
 )
 
 TITLES = {

@@ -7,7 +7,7 @@ from that text (e.g. "（个，需提供佐证材料）"), so nothing is written
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 ROUNDS = ("preliminary", "final")
 ROUND_LABELS = {"preliminary": "初赛", "final": "决赛"}

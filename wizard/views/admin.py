@@ -2,7 +2,6 @@
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import func
 from wtforms import BooleanField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
@@ -11,11 +10,9 @@ from ..extensions import db
 from ..models import (
     CATEGORY_LABELS, MIN_PASSWORD_LENGTH, ROLE_ADMIN, ROLE_LABELS, Cluster, Region, Submission, User,
 )
-from ..report.checks import consistency_warnings, report_problems
-from ..report.definition import get_report
 from ..security import audit, require_role
-from ..workflow import MOVES, STATES, MoveRefused, apply_move, current_round, moves_for
-from .main import history_of
+from ..workflow import MOVES, STATES, MoveRefused, apply_move, current_round
+from .main import submission_page
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 bp.before_request(require_role(ROLE_ADMIN))
@@ -97,13 +94,7 @@ def bulk_move():
 
 @bp.route("/submissions/<int:submission_id>")
 def submission(submission_id):
-    sub = get_submission(submission_id, current_user)
-    round_ = current_round(sub)
-    answers = sub.answers_for(round_)
-    return render_template("shared/submission.html", sub=sub, report=get_report(round_), answers=answers,
-                           round_=round_, moves=moves_for(sub, current_user.role), history=history_of(sub),
-                           problems=report_problems(round_, answers, sub.cluster.category, sub.edition.years),
-                           warnings=consistency_warnings(round_, answers, sub.edition.years))
+    return submission_page(get_submission(submission_id, current_user))
 
 
 # --- accounts ---------------------------------------------------------------------------

@@ -4,12 +4,10 @@ from flask_login import current_user
 
 from ..access import get_submission, visible_submissions
 from ..extensions import db
-from ..models import ROLE_COUNTY, Submission
-from ..report.checks import consistency_warnings, report_problems
-from ..report.definition import get_report
+from ..models import ROLE_COUNTY
 from ..security import require_role
-from ..workflow import current_round, moves_for
-from .main import history_of
+from ..workflow import current_round
+from .main import submission_page
 
 bp = Blueprint("county", __name__, url_prefix="/county")
 bp.before_request(require_role(ROLE_COUNTY))
@@ -26,13 +24,7 @@ def queue():
 
 @bp.route("/submissions/<int:submission_id>")
 def submission(submission_id):
-    sub = get_submission(submission_id, current_user)
-    round_ = current_round(sub)
-    answers = sub.answers_for(round_)
-    return render_template("shared/submission.html", sub=sub, report=get_report(round_), answers=answers,
-                           round_=round_, moves=moves_for(sub, current_user.role), history=history_of(sub),
-                           problems=report_problems(round_, answers, sub.cluster.category, sub.edition.years),
-                           warnings=consistency_warnings(round_, answers, sub.edition.years))
+    return submission_page(get_submission(submission_id, current_user))
 
 
 @bp.route("/submissions/<int:submission_id>/report.pdf")

@@ -54,6 +54,23 @@ def move(submission_id):
                             submission_id=sub.id))
 
 
+def submission_page(sub):
+    """The read-only report of a submission with its moves and history (county and admin pages)."""
+    from flask import render_template
+
+    from ..report.checks import consistency_warnings, report_problems
+    from ..report.definition import get_report
+    from ..report.view import effective_answers
+    from ..workflow import current_round, moves_for
+
+    round_ = current_round(sub)
+    answers = effective_answers(sub, round_)
+    return render_template("shared/submission.html", sub=sub, report=get_report(round_), answers=answers,
+                           round_=round_, moves=moves_for(sub, current_user.role), history=history_of(sub),
+                           problems=report_problems(round_, answers, sub.cluster.category, sub.edition.years),
+                           warnings=consistency_warnings(round_, answers, sub.edition.years))
+
+
 def history_of(sub):
     return db.session.execute(
         db.select(HistoryEntry).filter_by(submission_id=sub.id).order_by(HistoryEntry.id.desc())
