@@ -90,7 +90,8 @@ def app(request, tmp_path):
                 conn.execute(text("DELETE FROM cluster WHERE designation = 'test'"))
                 conn.execute(text("UPDATE submission SET state='draft', version=1, preliminary_answers='{}', "
                                   "final_answers='{}', opinions='{}', return_comment=NULL, deadline_override=NULL"))
-                conn.execute(text("UPDATE edition SET preliminary_deadline='2099-01-01', final_deadline='2099-06-01'"))
+                conn.execute(text("UPDATE edition SET preliminary_deadline='2099-01-01', final_deadline='2099-06-01', "
+                                  "data_year_1=2021, data_year_2=2022, target_year_1=2023"))
         else:
             db.session.execute(text("UPDATE edition SET preliminary_deadline='2099-01-01 00:00:00', "
                                     "final_deadline='2099-06-01 00:00:00'"))
