@@ -1,4 +1,5 @@
 """The state machine: generated from the move table, scoped, recorded, and safe under concurrency."""
+import re
 import threading
 
 import pytest
@@ -83,19 +84,23 @@ def test_full_journey_over_http(app, client, auth, people):
         page_url = f"/county/submissions/{sid}" if username.startswith("county") else f"/admin/submissions/{sid}"
         page = client.get(page_url)
         html = page.get_data(as_text=True)
-        version = __import__("re").search(r'name="version" value="(\d+)"', html).group(1)
+        version = re.search(r'name="version" value="(\d+)"', html).group(1)
         r = client.post(f"/submissions/{sid}/move", data={"csrf_token": csrf_from(page), "move": move,
                                                           "comment": comment or "", "version": version})
         assert r.status_code == status, r.get_data(as_text=True)[:500]
         auth.logout()
         return r
 
-    auth.login("applicant-a")
-    review = client.get("/applicant/review")
-    html = review.get_data(as_text=True)
-    version = __import__("re").search(r'name="version" value="(\d+)"', html).group(1)
-    assert client.post("/applicant/submit", data={"csrf_token": csrf_from(review), "version": version}).status_code == 302
-    auth.logout()
+    def submit_as(username):
+        """The applicant submits from its review page, with the version the page carries."""
+        auth.login(username)
+        review = client.get("/applicant/review")
+        version = re.search(r'name="version" value="(\d+)"', review.get_data(as_text=True)).group(1)
+        r = client.post("/applicant/submit", data={"csrf_token": csrf_from(review), "version": version})
+        assert r.status_code == 302
+        auth.logout()
+
+    submit_as("applicant-a")
 
     move_as("county-x", "county_approve", "同意推荐参赛。")
     with app.app_context():
@@ -124,12 +129,7 @@ def test_full_journey_over_http(app, client, auth, people):
         sub = db.session.get(Submission, sid)
         sub.final_answers = complete_answers("final")
         db.session.commit()
-    auth.login("applicant-a")
-    review = client.get("/applicant/review")
-    html = review.get_data(as_text=True)
-    version = __import__("re").search(r'name="version" value="(\d+)"', html).group(1)
-    assert client.post("/applicant/submit", data={"csrf_token": csrf_from(review), "version": version}).status_code == 302
-    auth.logout()
+    submit_as("applicant-a")
     move_as("county-x", "county_approve_final", "同意。")
     move_as("admin", "enter_final")
     move_as("admin", "award")
