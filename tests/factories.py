@@ -65,3 +65,46 @@ def csrf_from(response) -> str:
     return m.group(1)
 
 
+
+
+# --- evidence files -------------------------------------------------------------------------
+
+def pdf_bytes(pages=1, text="evidence"):
+    """A real PDF of ``pages`` pages (reportlab), each page saying ``text`` and its number."""
+    import io
+
+    from reportlab.pdfgen import canvas
+
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf)
+    for n in range(1, pages + 1):
+        c.drawString(72, 720, f"{text} page {n}")
+        c.showPage()
+    c.save()
+    return buf.getvalue()
+
+
+def png_bytes(size=(60, 40), color=(200, 30, 30)):
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", size, color).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def attach(sub, slot, round_="preliminary", name="声明页扫描件.pdf", data=None, pages=1):
+    """Store an evidence file as the applicant would (needs an app context)."""
+    from wizard.evidence import store
+
+    return store(sub, round_, slot, name, data if data is not None else pdf_bytes(pages), None)
+
+
+def attach_declarations(sub):
+    """The signed declaration scans both rounds require at submit."""
+    from wizard.evidence import DECLARATION_SCAN, files_of
+
+    for round_ in ("preliminary", "final"):
+        if not any(f.slot == DECLARATION_SCAN for f in files_of(sub, round_)):
+            attach(sub, DECLARATION_SCAN, round_)

@@ -7,7 +7,7 @@ import shutil
 import pytest
 from pypdf import PdfReader
 
-from factories import ALLOY, LINXIANG, submission_of
+from factories import ALLOY, LINXIANG, attach_declarations, submission_of
 from fill import complete_answers
 from wizard.extensions import db
 from wizard.report.definition import get_report
@@ -33,7 +33,8 @@ def test_blank_template_has_every_label(app, client, auth, people, round_):
     assert squash(report.title) in text
     for heading in report.parts.values():
         assert squash(heading) in text, heading
-    missing = [f.label for f in report.fields if f.kind not in ("agree",) and squash(f.print_label or f.label) not in text]
+    missing = [f.label for f in report.fields
+               if f.kind not in ("agree",) and not f.web_only and squash(f.print_label or f.label) not in text]
     assert missing == []
     for s in report.sections:
         if s.heading:
@@ -66,6 +67,7 @@ def test_submitted_report_has_no_watermark(app, client, auth, people):
         sub = submission_of(ALLOY)
         sub.preliminary_answers = complete_answers("preliminary")
         db.session.commit()
+        attach_declarations(sub)
         apply_move(sub, "submit", db.session.execute(db.select(User).filter_by(username="applicant-a")).scalar_one())
         sid = sub.id
     auth.login("county-x")

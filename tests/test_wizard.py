@@ -1,12 +1,13 @@
 """The applicant wizard: saving steps, numbers, growth, limits, tables, stale saves,
 session expiry, consistency checks, submit gating and access."""
 import html
+import io
 import json
 import re
 
 import pytest
 
-from factories import ALLOY, LINXIANG, AuthActions, csrf_from, submission_of
+from factories import ALLOY, LINXIANG, AuthActions, csrf_from, pdf_bytes, submission_of
 from fill import step_data
 from wizard.extensions import db
 from wizard.report.definition import get_report
@@ -220,8 +221,12 @@ def test_csrf_failure_reshows_the_form_with_input(applicant, app):
 
 
 def fill_everything(client, category="advanced"):
+    """Every step through the web, the signed declaration scan included."""
     for step in get_report("preliminary").steps:
-        r = post_step(client, step.key, step_data("preliminary", step.key, category))
+        data = step_data("preliminary", step.key, category)
+        if step.key == "declaration":
+            data["evidence-declaration_scan"] = (io.BytesIO(pdf_bytes(1)), "声明.pdf")
+        r = post_step(client, step.key, data)
         assert r.status_code == 302, (step.key, r.get_data(as_text=True)[:3000])
 
 
@@ -239,7 +244,10 @@ def test_submit_requires_a_complete_report(applicant, app):
 def test_complete_report_submits_and_becomes_read_only(applicant, app):
     fill_everything(applicant)
     html = applicant.get("/applicant/review").get_data(as_text=True)
-    assert "报告已填写完整" in html and "形式审查提示" not in html, html[html.find("形式审查"):][:500]
+    assert "报告已填写完整" in html
+    # the only checks left are the evidence files not attached (warnings, not blocking)
+    warnings = re.findall(r"<li>(.*?)</li>", html[html.find("形式审查提示"):html.find("</ul>", html.find("形式审查提示"))])
+    assert warnings and all("尚未上传佐证材料" in w for w in warnings), warnings
     # every value shows on the review page
     assert "集群主导产业示例" in html and "0731-88888888" in html and ">25.50<" in html
     r = applicant.post("/applicant/submit", data={"csrf_token": csrf_from_text(html), "version": version_of(html)})
@@ -292,7 +300,7 @@ def test_schema_cli(runner):
     assert fields["self_assessment"]["max_chars"] == 2500
     assert fields["top10"]["max_rows"] == 10 and fields["top10"]["columns"][2]["label"] == "2021年"
     assert [s["key"] for s in doc["steps"]] == ["basic", "indicators", "innovation", "green", "quality", "park",
-                                                "org", "plan", "declaration"]
+                                                "org", "plan", "declaration", "evidence"]
 
 
 def test_answers_export_and_import(app, runner, tmp_path):

@@ -1,12 +1,14 @@
 """The state machine: generated from the move table, scoped, recorded, and safe under concurrency."""
+import io
 import re
 import threading
 
 import pytest
 
-from factories import ALLOY, LINXIANG, csrf_from, submission_of
+from factories import ALLOY, LINXIANG, attach, attach_declarations, csrf_from, pdf_bytes, submission_of
 from fill import complete_answers
 from wizard.extensions import db
+from wizard.evidence import files_of
 from wizard.models import HistoryEntry, Message, Snapshot, Submission, User
 from wizard.workflow import MOVES, STATES, MoveRefused, apply_move
 
@@ -23,6 +25,8 @@ def force(sub, state, complete=True):
         sub.preliminary_answers = complete_answers("preliminary")
         sub.final_answers = complete_answers("final")
     db.session.commit()
+    if complete:
+        attach_declarations(sub)
 
 
 def history_count(sub):
@@ -39,6 +43,7 @@ def test_move_table(app, people, state):
         answers = {"preliminary": complete_answers("preliminary"), "final": complete_answers("final")}
         actors = {role: user(name) for role, name in ROLES.items()}
         sub = submission_of(ALLOY)
+        attach_declarations(sub)
         for move in MOVES:
             for role, actor in actors.items():
                 sub.state, sub.preliminary_answers, sub.final_answers = state, answers["preliminary"], answers["final"]
@@ -77,16 +82,20 @@ def test_full_journey_over_http(app, client, auth, people):
         sub = submission_of(ALLOY)
         sub.preliminary_answers = complete_answers("preliminary")
         db.session.commit()
+        attach(sub, "declaration_scan")
+        attach(sub, "listed_enterprises", name="上市公告.pdf", pages=3)
         sid = sub.id
 
-    def move_as(username, move, comment=None, status=302):
+    def move_as(username, move, comment=None, status=302, scan=None):
         auth.login(username)
         page_url = f"/county/submissions/{sid}" if username.startswith("county") else f"/admin/submissions/{sid}"
         page = client.get(page_url)
         html = page.get_data(as_text=True)
         version = re.search(r'name="version" value="(\d+)"', html).group(1)
-        r = client.post(f"/submissions/{sid}/move", data={"csrf_token": csrf_from(page), "move": move,
-                                                          "comment": comment or "", "version": version})
+        data = {"csrf_token": csrf_from(page), "move": move, "comment": comment or "", "version": version}
+        if scan:
+            data["scan"] = (io.BytesIO(scan), "县级意见盖章页.pdf")
+        r = client.post(f"/submissions/{sid}/move", data=data)
         assert r.status_code == status, r.get_data(as_text=True)[:500]
         auth.logout()
         return r
@@ -129,8 +138,22 @@ def test_full_journey_over_http(app, client, auth, people):
         sub = db.session.get(Submission, sid)
         sub.final_answers = complete_answers("final")
         db.session.commit()
+        # evidence was carried into the final report; the signed declaration must be signed anew
+        slots = [f.slot for f in files_of(sub, "final")]
+        assert slots == ["listed_enterprises"]
+    auth.login("applicant-a")
+    review = client.get("/applicant/review").get_data(as_text=True)
+    assert "请上传签字盖章的真实性声明页扫描件" in review
+    page = client.get("/applicant/step/declaration")
+    version = re.search(r'name="version"[^>]*value="(\d+)"', page.get_data(as_text=True)).group(1)
+    r = client.post("/applicant/step/declaration", data={
+        "csrf_token": csrf_from(page), "version": version, "action": "upload", "declaration_agree": "y",
+        "org_leader_name": "张三", "park_leader_name": "李四",
+        "evidence-declaration_scan": (io.BytesIO(pdf_bytes(1)), "决赛声明.pdf")})
+    assert r.status_code == 302 and "#ev-declaration_scan" in r.headers["Location"]
+    auth.logout()
     submit_as("applicant-a")
-    move_as("county-x", "county_approve_final", "同意。")
+    move_as("county-x", "county_approve_final", "同意。", scan=pdf_bytes(1, "opinion"))
     move_as("admin", "enter_final")
     move_as("admin", "award")
     with app.app_context():
@@ -142,6 +165,15 @@ def test_full_journey_over_http(app, client, auth, people):
                          "enter_final", "award"]
         snaps = db.session.execute(db.select(Snapshot).filter_by(submission_id=sid)).scalars().all()
         assert [s.round for s in snaps] == ["preliminary", "final"]
+        assert [e["slot"] for e in snaps[1].evidence] == ["listed_enterprises", "declaration_scan"]
+        entries = {h.move: h for h in db.session.execute(db.select(HistoryEntry).filter_by(submission_id=sid)).scalars()}
+        assert entries["submit_final"].evidence.original_name == "决赛声明.pdf"
+        assert entries["county_approve_final"].evidence.original_name == "县级意见盖章页.pdf"
+    # both files show in the history the applicant sees
+    auth.login("applicant-a")
+    history = client.get("/applicant/history").get_data(as_text=True)
+    assert "决赛声明.pdf" in history and "县级意见盖章页.pdf" in history
+    auth.logout()
     # a replayed move is refused with 409 and writes nothing
     move_as("admin", "award", status=409)
 

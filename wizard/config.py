@@ -29,7 +29,7 @@ class Defaults:
     WTF_CSRF_SSL_STRICT = True
 
     # Uploads (evidence files): the request limit is a little above one file.
-    MAX_CONTENT_LENGTH = 24 * 1024 * 1024
+    MAX_CONTENT_LENGTH = 64 * 1024 * 1024  # one request: several evidence files at once
     UPLOAD_MAX_FILE_BYTES = 20 * 1024 * 1024
     UPLOAD_MAX_SUBMISSION_BYTES = 300 * 1024 * 1024
     UPLOAD_MAX_PDF_PAGES = 300

@@ -251,7 +251,10 @@ class HistoryEntry(db.Model):
     from_state: Mapped[str] = mapped_column(String(32))
     to_state: Mapped[str] = mapped_column(String(32))
     comment: Mapped[str | None] = mapped_column(Text)
+    # the file that came with the move: the signed declaration at submit, the sealed opinion at approval
+    evidence_id: Mapped[int | None] = mapped_column(ForeignKey("evidence_file.id", ondelete="SET NULL"))
     user: Mapped[User | None] = relationship()
+    evidence: Mapped[EvidenceFile | None] = relationship()
 
 
 class Message(db.Model):

@@ -264,7 +264,7 @@ def content_disposition(filename: str, disposition: str = "attachment") -> str:
 # size limits
 # --------------------------------------------------------------------------
 
-def _fmt_size(n: int) -> str:
+def file_size(n: int) -> str:
     """Human readable size for messages: '20 MB', '1.5 MB', '512 KB'."""
     if n >= MB:
         value, unit = n / MB, "MB"
@@ -274,6 +274,9 @@ def _fmt_size(n: int) -> str:
         return f"{n} 字节"
     text = f"{value:.1f}".rstrip("0").rstrip(".")
     return f"{text} {unit}"
+
+
+_fmt_size = file_size
 
 
 def total_limit_check(

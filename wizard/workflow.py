@@ -17,7 +17,7 @@ from sqlalchemy import update
 
 from .extensions import db
 from .models import (
-    ROLE_ADMIN, ROLE_APPLICANT, ROLE_COUNTY, EvidenceFile, HistoryEntry, Message, Snapshot, Submission, User,
+    ROLE_ADMIN, ROLE_APPLICANT, ROLE_COUNTY, HistoryEntry, Message, Snapshot, Submission, User,
     utcnow,
 )
 
@@ -140,12 +140,11 @@ def answers_digest(answers: dict, evidence: list) -> str:
 
 
 def evidence_manifest(submission: Submission, round_: str) -> list:
-    rows = db.session.execute(
-        db.select(EvidenceFile).filter_by(submission_id=submission.id, round=round_)
-        .order_by(EvidenceFile.slot, EvidenceFile.position, EvidenceFile.id)
-    ).scalars()
-    return [{"id": r.id, "slot": r.slot, "name": r.original_name, "pages": r.pages, "sha256": r.sha256,
-             "size": r.size} for r in rows]
+    """The applicant's evidence list as frozen in a snapshot (the county's scan is not part of it)."""
+    from .evidence import manifest
+    from .report.definition import COUNTY_SCAN
+
+    return [e for e in manifest(submission, round_) if e["slot"] != COUNTY_SCAN]
 
 
 def _guard_complete(submission: Submission, round_: str, now: datetime) -> list:
@@ -156,12 +155,20 @@ def _guard_complete(submission: Submission, round_: str, now: datetime) -> list:
     if deadline and now > deadline:
         problems.append({"message": f"提交截止时间（{deadline:%Y年%m月%d日 %H:%M}）已过，无法提交。如需延期请联系省级管理员。"})
     problems += submit_problems(submission, round_)
+    from .evidence import missing
+    from .report.view import effective_answers
+
+    problems += missing(submission, round_, effective_answers(submission, round_))[0]
     return problems
 
 
 def apply_move(submission: Submission, move_key: str, actor: User, *, comment: str | None = None,
-               expected_version: int | None = None, now: datetime | None = None) -> HistoryEntry:
-    """Make one move, or raise MoveRefused.  Commits on success; changes nothing on refusal."""
+               expected_version: int | None = None, now: datetime | None = None,
+               attachment: tuple[str, bytes] | None = None) -> HistoryEntry:
+    """Make one move, or raise MoveRefused.  Commits on success; changes nothing on refusal.
+
+    ``attachment`` (file name, bytes): the county's sealed opinion scan, stored
+    with an approval in the same transaction (a refused file refuses the move)."""
     now = now or utcnow()
     comment = (comment or "").strip() or None
     if move_key == "undo":
@@ -223,7 +230,30 @@ def apply_move(submission: Submission, move_key: str, actor: User, *, comment: s
     entry = HistoryEntry(submission_id=submission.id, at=now, user_id=actor.id, role=actor.role,
                          move=move.key, from_state=source, to_state=target, comment=comment)
     db.session.add(entry)
+    stored = []
+    if move.key == "advance":
+        from .evidence import copy_round, files_of
+
+        if not files_of(submission, "final"):
+            stored += copy_round(submission, "preliminary", "final")
+    if attachment is not None and attachment[1]:
+        if move.key not in APPROVE_MOVES:
+            db.session.rollback()
+            raise MoveRefused("此操作不能附加文件。")
+        from .evidence import COUNTY_SCAN, store
+        from .uploads import UploadRejected
+
+        try:
+            entry.evidence = store(submission, APPROVE_MOVES[move.key], COUNTY_SCAN, *attachment, actor, commit=False)
+        except UploadRejected as exc:
+            db.session.rollback()
+            raise MoveRefused(str(exc)) from None
+        stored.append(entry.evidence)
     if round_:
+        from .evidence import DECLARATION_SCAN, files_of
+
+        scans = [f for f in files_of(submission, round_) if f.slot == DECLARATION_SCAN]
+        entry.evidence = scans[-1] if scans else None
         answers = submitted_answers
         evidence = evidence_manifest(submission, round_)
         db.session.add(Snapshot(submission_id=submission.id, round=round_, answers=answers, evidence=evidence,
@@ -232,7 +262,14 @@ def apply_move(submission: Submission, move_key: str, actor: User, *, comment: s
     from .security import audit
 
     audit("move", f"submission:{submission.id}", f"{move.key}: {source} → {target}", user=actor)
-    db.session.commit()
+    try:
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        from .evidence import discard_files
+
+        discard_files(stored)
+        raise
     db.session.refresh(submission)
     return entry
 

@@ -17,6 +17,7 @@
  *   g. local draft backup        form[data-local-key], [data-saved-ok]
  *   h. confirm buttons           [data-confirm]
  *   i. select-all checkbox       input[data-select-all]
+ *   j. upload size check         input[type=file][data-max-file-bytes][data-max-request-bytes]
  *   plus: error-summary focus, Enter-key guard for tables, bfcache reset.
  */
 (function () {
@@ -791,6 +792,7 @@
       updateGrowthFor(el);
     }
     if (!el.name || NOT_SAVED_NAMES.indexOf(el.name) !== -1) return;
+    if (inputType(el) === 'file') { checkUploadSizes(formOf(el)); return; }
     const form = formOf(el);
     if (form) markChanged(form);
   }
@@ -1080,6 +1082,10 @@
     const sentSeq = st.seq;
     st.lastSentAt = Date.now();
     const body = new FormData(form);
+    // Files are uploaded by the form's own buttons, never by autosave.
+    Array.prototype.forEach.call(form.querySelectorAll('input[type="file"][name]'), function (el) {
+      body.delete(el.name);
+    });
     const headers = { 'X-Requested-With': 'fetch', 'Accept': 'application/json' };
     const token = form.querySelector('input[name="csrf_token"]');
     if (token && token.value) headers['X-CSRFToken'] = token.value;
@@ -1177,9 +1183,53 @@
     }
   }
 
+  // ------------------------------------------------------------------
+  // j. Upload size check: refuse oversized files before they are sent, so the
+  //    server never has to answer 413 and nothing typed is lost.
+  // ------------------------------------------------------------------
+
+  function sizeText(n) {
+    return n >= 1048576 ? (Math.round(n / 104857.6) / 10) + ' MB' : Math.ceil(n / 1024) + ' KB';
+  }
+
+  function checkUploadSizes(form) {
+    if (!form) return '';
+    let total = 0;
+    let limit = 0;
+    const problems = [];
+    Array.prototype.forEach.call(form.querySelectorAll('input[type="file"][data-max-file-bytes]'), function (el) {
+      const maxFile = Number(el.getAttribute('data-max-file-bytes')) || 0;
+      limit = Number(el.getAttribute('data-max-request-bytes')) || limit;
+      Array.prototype.forEach.call(el.files || [], function (f) {
+        total += f.size;
+        if (maxFile && f.size > maxFile) {
+          problems.push('“' + f.name + '”大小为 ' + sizeText(f.size) + '，超过单个文件 ' + sizeText(maxFile) + ' 的上限');
+        }
+      });
+    });
+    if (limit && total > limit) {
+      problems.push('所选文件合计 ' + sizeText(total) + '，超过一次上传 ' + sizeText(limit) + ' 的上限，请分几次上传');
+    }
+    const msg = problems.length ? problems.join('；') + '。请重新选择文件。' : '';
+    let box = form.querySelector('.upload-size-error');
+    if (msg && !box) {
+      box = document.createElement('div');
+      box.className = 'error-summary upload-size-error';
+      box.setAttribute('role', 'alert');
+      form.insertBefore(box, form.firstChild);
+    }
+    if (box) { box.textContent = msg; box.hidden = !msg; }
+    return msg;
+  }
+
   function onSubmit(e) {
     const form = e.target;
     if (!form || form.tagName !== 'FORM' || e.defaultPrevented) return;
+    if (checkUploadSizes(form)) {
+      e.preventDefault();
+      form.querySelector('.upload-size-error').scrollIntoView({ block: 'center' });
+      return;
+    }
     const st = stateOf(form);
     const msg = form.getAttribute('data-confirm');
     if (msg && !st.resubmitting && !window.confirm(msg)) {

@@ -1,7 +1,9 @@
 """The report as PDF: the same read-only report partial the review page shows,
 in print layout, with running header, page numbers, a verification code and a
-草稿 watermark on drafts.  Rendered PDFs are cached on disk, keyed by a hash of
-the answers, the opinion, the state and the template version."""
+草稿 watermark on drafts, followed by the evidence files (佐证材料), each page
+stamped with its appendix page number.  Rendered PDFs are cached on disk, keyed
+by a hash of the answers, the opinion, the state, the evidence files and the
+template version."""
 from __future__ import annotations
 
 import hashlib
@@ -13,8 +15,9 @@ from flask import current_app, render_template
 from ..extensions import db
 from ..models import Snapshot
 from ..report.definition import get_report
+from ..evidence import manifest
 from ..workflow import STATES, answers_digest, evidence_manifest
-from .engine import render_pdf
+from .engine import PdfRenderError, render_pdf
 
 TEMPLATE_VERSION = "1"
 
@@ -44,14 +47,15 @@ def report_html(submission=None, round_="preliminary", blank=False, years=None) 
     report = get_report(round_)
     if blank or submission is None:
         return render_template("print/report.html", report=report, answers={}, sub=None, blank=True,
-                               years=years, draft=False, code=None, opinion=None)
+                               years=years, draft=False, code=None, opinion=None, ev=None)
+    from ..evidence import appendix
     from ..templating import opinion_for
 
     draft = STATES[submission.state].editable_round == round_
     code, _ = verification_code(submission, round_)
     return render_template("print/report.html", report=report, answers=submission.answers_for(round_),
                            sub=submission, blank=False, years=submission.edition.years, draft=draft, code=code,
-                           opinion=opinion_for(submission, round_))
+                           opinion=opinion_for(submission, round_), ev=appendix(submission, round_, links=False))
 
 
 def report_pdf(submission=None, round_="preliminary", blank=False, years=None) -> bytes:
@@ -61,7 +65,7 @@ def report_pdf(submission=None, round_="preliminary", blank=False, years=None) -
     else:
         key_src = {"id": submission.id, "round": round_, "state": submission.state,
                    "answers": submission.answers_for(round_), "opinions": submission.opinions,
-                   "evidence": evidence_manifest(submission, round_), "name": submission.cluster.name,
+                   "evidence": manifest(submission, round_), "name": submission.cluster.name,
                    "years": submission.edition.years}
     key_src["template"] = _template_stamp()
     key = hashlib.sha256(json.dumps(key_src, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
@@ -72,12 +76,36 @@ def report_pdf(submission=None, round_="preliminary", blank=False, years=None) -
             return fh.read()
     pdf = render_pdf(report_html(submission, round_, blank, years), static_root=current_app.static_folder,
                      font_path=current_app.config.get("PDF_FONT_PATH"))
+    if not blank and submission is not None:
+        pdf = bind_evidence(pdf, submission, round_)
     os.makedirs(folder, exist_ok=True)
     tmp = f"{path}.{os.getpid()}.tmp"
     with open(tmp, "wb") as fh:
         fh.write(pdf)
     os.replace(tmp, path)
     return pdf
+
+
+def bind_evidence(report: bytes, submission, round_) -> bytes:
+    """The report followed by every evidence file, each page stamped 佐证材料第 N 页."""
+    from ..evidence import files_of, read
+    from ..evidence_pdf import EvidenceMergeError, EvidenceSource, merge_evidence
+    from ..report.definition import EVIDENCE_STAMP
+    from .fonts import register_cjk_fonts
+
+    rows = files_of(submission, round_)
+    if not rows:
+        return report
+    try:
+        items = [EvidenceSource(read(r), r.kind, label=r.original_name) for r in rows]
+    except OSError as exc:
+        raise PdfRenderError("佐证材料文件缺失，无法生成报告，请联系管理员。") from exc
+    font = register_cjk_fonts(current_app.config.get("PDF_FONT_PATH")).family
+    try:
+        return merge_evidence(report, None, items, stamp_start=1, stamp_format=EVIDENCE_STAMP, stamp_font=font,
+                              outline_title=get_report(round_).parts["evidence"])
+    except EvidenceMergeError as exc:
+        raise PdfRenderError(str(exc)) from exc
 
 
 def pdf_filename(submission, round_, blank=False) -> str:

@@ -65,6 +65,8 @@ def step_problems(round_, step, answers, category, years) -> list:
 
 def step_status(round_, step, answers, category, years) -> str:
     applicable = [f for f in step.fields if f.applies_to(category) and f.kind not in ("derived", "opinion", "evidence")]
+    if not applicable:
+        return COMPLETE  # a step of files only (佐证材料): nothing to fill in
     if not any(_answered(f, answers.get(f.key)) for f in applicable):
         return NOT_STARTED
     problems = step_problems(round_, step, answers, category, years)
@@ -138,3 +140,14 @@ def consistency_warnings(round_, answers, years) -> list:
             warn("rd_growth", f"{years['y2']}年“{name('rd_growth')}”（{stated}%）与按集群研发经费计算的增速"
                               f"（{computed.quantize(Decimal('0.01'))}%）不一致。")
     return warnings
+
+
+def review_lists(submission, round_, answers) -> tuple[list, list]:
+    """(problems, warnings) of a submission as the review, county and administrator pages show them:
+    the report's gaps and checks plus the evidence files still missing."""
+    from ..evidence import missing
+
+    years = submission.edition.years
+    evidence_problems, evidence_warnings = missing(submission, round_, answers)
+    return (report_problems(round_, answers, submission.cluster.category, years) + evidence_problems,
+            consistency_warnings(round_, answers, years) + evidence_warnings)

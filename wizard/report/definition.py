@@ -50,6 +50,11 @@ SEAL = "（盖章）"
 UNIT_SEAL = "（单位盖章）"
 DATE_BLANK = "年    月    日"
 EVIDENCE_REF = "见佐证材料第 {pages} 页"
+EVIDENCE_STAMP = "佐证材料第 {n} 页"
+EVIDENCE_TOC_HEADERS = ("序号", "佐证材料", "对应指标或内容", "所在页码")
+EVIDENCE_NONE = "未附佐证材料。"
+COUNTY_SCAN = "county_opinion_scan"
+COUNTY_SCAN_LABEL = "县级以上人民政府审核意见盖章扫描件"
 
 
 def _i(key, label, **kw):
@@ -318,6 +323,14 @@ STEPS = (
             Field("declaration_agree", "本单位已阅读并同意以上真实性声明", "agree"),
             Field("org_leader_name", "集群促进组织负责人", "text", print_label="集群促进组织负责人签字："),
             Field("park_leader_name", "集群核心承载园区负责人", "text", print_label="集群核心承载园区负责人签字："),
+            Field("declaration_scan", "签字盖章的真实性声明页扫描件", "evidence", web_only=True,
+                  guidance="请将本报告的真实性声明页打印，由两位负责人签字并加盖单位公章后扫描上传（PDF、JPG 或 PNG），提交前必须上传。"),
+        )),
+    )),
+    Step("evidence", "佐证材料", (
+        Section("evidence", "evidence", None, layout="appendix", fields=(
+            Field("other_evidence", "其他佐证材料", "evidence", required=False, web_only=True,
+                  guidance="以上各项指标之外需要提交的其他佐证材料（可选）。"),
         )),
     )),
 )

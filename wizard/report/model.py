@@ -73,6 +73,7 @@ class Field:
     blank_rows: int = 0
     print_label: str | None = None  # text printed in the PDF when it differs from label
     default_from: str | None = None  # pre-fill source (cluster_name, org_unit, …)
+    web_only: bool = False  # this system's upload slots, not a label of the official form
 
     # --- facts read from the official label -------------------------------
     @property

@@ -6,12 +6,15 @@ from werkzeug.datastructures import MultiDict
 from ..access import own_submission
 from ..extensions import db
 from ..models import ROLE_APPLICANT, HistoryEntry, Submission
-from ..report.checks import STATUS_LABELS, consistency_warnings, report_problems, step_status
+from .. import evidence
+from ..evidence import appendix
+from ..report.checks import STATUS_LABELS, review_lists, step_status
 from ..report.definition import get_report
 from ..report.forms import form_to_answers, make_step_form
 from ..report.service import StaleSave, save_answers
 from ..report.view import display_value, effective_answers, step_defaults
-from ..security import require_role
+from ..security import audit, require_role
+from ..uploads import UploadRejected
 from ..workflow import STATES, MoveRefused, apply_move, effective_deadline
 
 bp = Blueprint("applicant", __name__, url_prefix="/applicant")
@@ -46,6 +49,7 @@ def tasks():
 
 def _render_step(sub, round_, step, form, status=200, stale=None):
     report = get_report(round_)
+    ev = appendix(sub, round_)
     idx = list(report.steps).index(step)
     nav = [(s, step_status(round_, s, sub.answers_for(round_), sub.cluster.category, sub.edition.years))
            for s in report.steps]
@@ -53,7 +57,7 @@ def _render_step(sub, round_, step, form, status=200, stale=None):
                            nav=nav, status_labels=STATUS_LABELS, stale=stale,
                            prev_step=report.steps[idx - 1] if idx > 0 else None,
                            next_step=report.steps[idx + 1] if idx + 1 < len(report.steps) else None,
-                           saved_ok=g.get("saved_ok", False)), status
+                           saved_ok=g.get("saved_ok", False), ev=ev), status
 
 
 def _stale_diff(round_, step, posted: dict, current: dict, years):
@@ -89,6 +93,43 @@ def _row_edit(form):
     return False
 
 
+def _evidence_actions(sub, round_, step) -> str | None:
+    """Store the files chosen on this step and apply one remove/up/down button.
+
+    Runs before the answers are validated, so a file is kept even when a typed
+    value needs fixing.  Returns the slot touched (for the page anchor)."""
+    touched = None
+    actor = current_user._get_current_object()
+    for slot in evidence.step_slots(round_, step.key):
+        for upload in request.files.getlist(f"evidence-{slot.key}"):
+            if not upload or not upload.filename:
+                continue
+            touched = slot.key
+            try:
+                row = evidence.store(sub, round_, slot.key, upload.filename, upload.read(), actor)
+            except UploadRejected as exc:
+                flash(str(exc), "error")
+                continue
+            audit("upload", f"evidence:{row.id}", f"{slot.key}: {row.original_name}")
+            db.session.commit()
+            flash(f"已上传“{row.original_name}”（{row.pages} 页）。", "success")
+    verb, _, file_id = (request.form.get("evidence_action") or "").partition(":")
+    if verb in ("remove", "up", "down"):
+        row = evidence.get_own(sub, round_, file_id)
+        slot = evidence.slot(round_, row.slot) if row else None
+        if slot is None or slot.step != step.key:
+            flash("该文件不存在或已被删除。", "warning")
+        elif verb == "remove":
+            name = row.original_name
+            audit("evidence_remove", f"evidence:{row.id}", name)
+            evidence.remove(row)
+            flash(f"已删除“{name}”。", "success")
+        else:
+            evidence.move(row, -1 if verb == "up" else 1)
+        touched = slot.key if slot else touched
+    return touched
+
+
 @bp.route("/step/<step_key>", methods=["GET", "POST"])
 def step(step_key, formdata=None):
     """Show and save one step.  Saving validates types and ranges, never completeness."""
@@ -113,6 +154,7 @@ def step(step_key, formdata=None):
     form = make_step_form(round_, step.key, category, years, formdata=formdata or request.form)
     if g.get("csrf_failed"):
         return _render_step(sub, round_, step, form, 400)
+    touched = None if fetch else _evidence_actions(sub, round_, step)
     remove = bool(request.form.get("remove_row"))
     if remove:
         _row_edit(form)
@@ -143,6 +185,8 @@ def step(step_key, formdata=None):
         flash("已保存。", "success")
         return _render_step(sub, round_, step, form)
     flash("已保存。", "success")
+    if touched and request.form.get("action") != "next":
+        return redirect(url_for("applicant.step", step_key=step.key, saved=1, _anchor=f"ev-{touched}"))
     if request.form.get("action") == "next":
         steps = list(report.steps)
         idx = steps.index(step)
@@ -197,11 +241,9 @@ def review():
     sub = _submission()
     round_ = _editable_round(sub) or ("final" if sub.final_answers else "preliminary")
     answers = effective_answers(sub, round_)
-    years, category = sub.edition.years, sub.cluster.category
-    problems = report_problems(round_, answers, category, years)
-    warnings = consistency_warnings(round_, answers, years)
+    problems, warnings = review_lists(sub, round_, answers)
     return render_template("applicant/review.html", sub=sub, report=get_report(round_), answers=answers,
-                           problems=problems, warnings=warnings, round_=round_,
+                           problems=problems, warnings=warnings, round_=round_, ev=appendix(sub, round_),
                            editable=_editable_round(sub) is not None, deadline=effective_deadline(sub, round_))
 
 

@@ -44,9 +44,11 @@ def move(submission_id):
         version = int(request.form.get("version", ""))
     except ValueError:
         version = None
+    scan = request.files.get("scan")
+    attachment = (scan.filename or "", scan.read()) if scan and scan.filename else None
     try:
         apply_move(sub, request.form.get("move", ""), current_user._get_current_object(),
-                   comment=request.form.get("comment"), expected_version=version)
+                   comment=request.form.get("comment"), expected_version=version, attachment=attachment)
     except MoveRefused as refused:
         abort(409, description=refused.message)
     flash("操作成功。", "success")
@@ -58,17 +60,18 @@ def submission_page(sub):
     """The read-only report of a submission with its moves and history (county and admin pages)."""
     from flask import render_template
 
-    from ..report.checks import consistency_warnings, report_problems
+    from ..evidence import appendix
+    from ..report.checks import review_lists
     from ..report.definition import get_report
     from ..report.view import effective_answers
     from ..workflow import current_round, moves_for
 
     round_ = current_round(sub)
     answers = effective_answers(sub, round_)
+    problems, warnings = review_lists(sub, round_, answers)
     return render_template("shared/submission.html", sub=sub, report=get_report(round_), answers=answers,
                            round_=round_, moves=moves_for(sub, current_user.role), history=history_of(sub),
-                           problems=report_problems(round_, answers, sub.cluster.category, sub.edition.years),
-                           warnings=consistency_warnings(round_, answers, sub.edition.years))
+                           problems=problems, warnings=warnings, ev=appendix(sub, round_))
 
 
 def history_of(sub):

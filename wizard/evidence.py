@@ -1,0 +1,294 @@
+"""Evidence files (佐证材料) of a submission: slots, storage, order, page references.
+
+A *slot* is what a file supports: an indicator marked 需提供佐证材料, 4.3's
+documents, the signed declaration scan, 其他佐证材料 (all read from the report
+definition, in its order), and the county's sealed opinion scan.  Files are
+checked by ``uploads.inspect_upload``, stored under ``UPLOAD_FOLDER`` with
+random names, and bound after the report by ``evidence_pdf.merge_evidence``;
+the appendix pages are numbered from 1 in slot order, so the references in the
+report body (见佐证材料第 12–15 页) never depend on the report's own length.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from flask import current_app
+
+from .evidence_pdf import format_page_refs
+from .extensions import db
+from .models import EvidenceFile
+from .report.definition import COUNTY_SCAN, COUNTY_SCAN_LABEL, EVIDENCE_REF, get_report
+from .uploads import UploadLimits, UploadRejected, inspect_upload, total_limit_check
+
+DECLARATION_SCAN = "declaration_scan"
+_REF_PREFIX, _, _REF_SUFFIX = EVIDENCE_REF.partition("{pages}")
+
+
+@dataclass(frozen=True)
+class Slot:
+    key: str
+    label: str  # as listed in the table of contents: "2.1 上市和挂牌企业数量"
+    step: str | None  # the wizard step that takes its files (None: the county's scan)
+    field: object = None
+
+
+@lru_cache(maxsize=None)
+def slots(round_: str) -> tuple[Slot, ...]:
+    """Every slot of a round's report, in the report's order; the county's scan last."""
+    out = []
+    for step in get_report(round_).steps:
+        for section in step.sections:
+            for f in section.fields:
+                if f.evidence or f.kind == "evidence":
+                    number = section.number if f.kind != "evidence" or f.key == "org_documents" else ""
+                    out.append(Slot(f.key, f"{number} {f.name}".strip(), step.key, f))
+    out.append(Slot(COUNTY_SCAN, COUNTY_SCAN_LABEL, None))
+    return tuple(out)
+
+
+def slot(round_: str, key: str) -> Slot | None:
+    return next((s for s in slots(round_) if s.key == key), None)
+
+
+def step_slots(round_: str, step_key: str) -> list[Slot]:
+    return [s for s in slots(round_) if s.step == step_key]
+
+
+# --- reading ---------------------------------------------------------------------------
+
+def files_of(submission, round_: str) -> list[EvidenceFile]:
+    """The submission's files of one round in appendix order (slot order, then position)."""
+    order = {s.key: i for i, s in enumerate(slots(round_))}
+    rows = db.session.execute(
+        db.select(EvidenceFile).filter_by(submission_id=submission.id, round=round_)
+    ).scalars().all()
+    rows = sorted((r for r in rows if r.slot in order), key=lambda r: (order[r.slot], r.position, r.id))
+    county = [r for r in rows if r.slot == COUNTY_SCAN]
+    # an earlier approval's scan stays in the history; the report carries the latest one
+    return [r for r in rows if r.slot != COUNTY_SCAN] + county[-1:]
+
+
+def manifest(submission, round_: str) -> list[dict]:
+    """The evidence list frozen in a snapshot (and part of the verification digest)."""
+    return [{"id": r.id, "slot": r.slot, "name": r.original_name, "pages": r.pages, "sha256": r.sha256,
+             "size": r.size} for r in files_of(submission, round_)]
+
+
+def path_of(row: EvidenceFile) -> str:
+    return os.path.join(current_app.config["UPLOAD_FOLDER"], row.stored_name)
+
+
+def read(row: EvidenceFile) -> bytes:
+    with open(path_of(row), "rb") as fh:
+        return fh.read()
+
+
+@dataclass
+class Placed:
+    file: EvidenceFile
+    slot: Slot
+    start: int
+    end: int
+
+    @property
+    def pages_text(self) -> str:
+        return str(self.start) if self.start == self.end else f"{self.start}–{self.end}"
+
+
+@dataclass
+class Appendix:
+    """Where every file lands in the appendix, and the reference text per slot."""
+
+    placed: list = field(default_factory=list)
+    refs: dict = field(default_factory=dict)  # slot key -> "见佐证材料第 12–15 页"
+    by_slot: dict = field(default_factory=dict)  # slot key -> [Placed]
+    links: bool = True  # web pages link the files; the PDF does not
+
+    @property
+    def total_pages(self) -> int:
+        return self.placed[-1].end if self.placed else 0
+
+
+def appendix(submission, round_: str, links: bool = True) -> Appendix:
+    result = Appendix(links=links)
+    if submission is None:
+        return result
+    by_key = {s.key: s for s in slots(round_)}
+    n = 1
+    ranges: dict = {}
+    for row in files_of(submission, round_):
+        placed = Placed(row, by_key[row.slot], n, n + row.pages - 1)
+        n += row.pages
+        result.placed.append(placed)
+        result.by_slot.setdefault(row.slot, []).append(placed)
+        ranges.setdefault(row.slot, []).append((placed.start, placed.end))
+    result.refs = {k: format_page_refs(v, prefix=_REF_PREFIX, suffix=_REF_SUFFIX) for k, v in ranges.items()}
+    return result
+
+
+# --- writing ---------------------------------------------------------------------------
+
+def limits() -> UploadLimits:
+    cfg = current_app.config
+    return UploadLimits(max_file_bytes=cfg["UPLOAD_MAX_FILE_BYTES"], max_pdf_pages=cfg["UPLOAD_MAX_PDF_PAGES"],
+                        max_image_pixels=cfg["UPLOAD_MAX_IMAGE_PIXELS"])
+
+
+def _used_bytes(submission) -> int:
+    return db.session.execute(
+        db.select(db.func.coalesce(db.func.sum(EvidenceFile.size), 0)).filter_by(submission_id=submission.id)
+    ).scalar_one()
+
+
+def store(submission, round_: str, slot_key: str, filename: str, data: bytes, user, commit: bool = True) -> EvidenceFile:
+    """Check and store one upload; the file and its row are written together or not at all.
+
+    Raises UploadRejected (a Chinese sentence naming the file) for anything unacceptable.
+    """
+    if slot(round_, slot_key) is None:
+        raise UploadRejected("佐证材料类别无效。")
+    checked = inspect_upload(data, filename or "", limits())
+    total_limit_check(_used_bytes(submission), checked.size, current_app.config["UPLOAD_MAX_SUBMISSION_BYTES"])
+    position = db.session.execute(
+        db.select(db.func.coalesce(db.func.max(EvidenceFile.position), 0))
+        .filter_by(submission_id=submission.id, round=round_, slot=slot_key)
+    ).scalar_one() + 1
+    folder = current_app.config["UPLOAD_FOLDER"]
+    os.makedirs(folder, exist_ok=True)
+    stored = secrets.token_hex(16)
+    path = os.path.join(folder, stored)
+    tmp = f"{path}.part"
+    with open(tmp, "wb") as fh:
+        fh.write(checked.data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    row = EvidenceFile(submission_id=submission.id, round=round_, slot=slot_key, position=position,
+                       original_name=checked.safe_name, stored_name=stored, kind=checked.kind, size=checked.size,
+                       pages=checked.page_count, sha256=checked.sha256, uploaded_by_id=getattr(user, "id", None))
+    try:
+        db.session.add(row)
+        if commit:
+            db.session.commit()
+        else:
+            db.session.flush()
+    except Exception:
+        db.session.rollback()
+        _unlink(path)
+        raise
+    return row
+
+
+def discard_files(rows) -> None:
+    """Remove stored files of rows whose transaction failed (the caller rolled back)."""
+    for row in rows:
+        _unlink(os.path.join(current_app.config["UPLOAD_FOLDER"], row.stored_name))
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
+    except OSError:
+        current_app.logger.exception("could not remove evidence file %s", path)
+
+
+def get_own(submission, round_: str, file_id) -> EvidenceFile | None:
+    try:
+        file_id = int(file_id)
+    except (TypeError, ValueError):
+        return None
+    row = db.session.get(EvidenceFile, file_id)
+    if row is None or row.submission_id != submission.id or row.round != round_:
+        return None
+    return row
+
+
+def remove(row: EvidenceFile) -> None:
+    """Delete the row, then the file: a crash in between leaves an orphan file, never a dangling row."""
+    path = path_of(row)
+    db.session.delete(row)
+    db.session.commit()
+    _unlink(path)
+
+
+def move(row: EvidenceFile, delta: int) -> bool:
+    """Move a file one place up (-1) or down (+1) within its slot."""
+    siblings = db.session.execute(
+        db.select(EvidenceFile).filter_by(submission_id=row.submission_id, round=row.round, slot=row.slot)
+        .order_by(EvidenceFile.position, EvidenceFile.id)
+    ).scalars().all()
+    i = siblings.index(row)
+    j = i + delta
+    if not 0 <= j < len(siblings):
+        return False
+    siblings[i], siblings[j] = siblings[j], siblings[i]
+    for pos, r in enumerate(siblings, start=1):
+        r.position = pos
+    db.session.commit()
+    return True
+
+
+def copy_round(submission, source: str, target: str) -> list[EvidenceFile]:
+    """Carry files into the next round's report (for slots it has); each copy owns its own file."""
+    # the declaration is signed anew for each round's report
+    wanted = {s.key for s in slots(target) if s.step is not None and s.key != DECLARATION_SCAN}
+    copies = []
+    for row in files_of(submission, source):
+        if row.slot not in wanted:
+            continue
+        stored = secrets.token_hex(16)
+        src, dst = path_of(row), os.path.join(current_app.config["UPLOAD_FOLDER"], stored)
+        try:
+            os.link(src, dst)
+        except OSError:
+            import shutil
+
+            try:
+                shutil.copyfile(src, dst)
+            except OSError:
+                current_app.logger.warning("evidence file %s missing; not carried into %s", row.stored_name, target)
+                continue
+        copy = EvidenceFile(submission_id=submission.id, round=target, slot=row.slot, position=row.position,
+                            original_name=row.original_name, stored_name=stored, kind=row.kind, size=row.size,
+                            pages=row.pages, sha256=row.sha256, uploaded_by_id=row.uploaded_by_id)
+        db.session.add(copy)
+        copies.append(copy)
+    return copies
+
+
+# --- checks ----------------------------------------------------------------------------
+
+def _nonzero(value) -> bool:
+    from .report.numbers import to_decimal
+
+    if not isinstance(value, dict):
+        return False
+    return any((to_decimal(v) or 0) != 0 for v in value.values())
+
+
+def missing(submission, round_: str, answers: dict) -> tuple[list, list]:
+    """(problems, warnings): the declaration scan blocks submitting; evidence
+    missing for an indicator reported as non-zero (or for 4.3) is a warning."""
+    from .report.checks import _problem
+
+    report = get_report(round_)
+    have = {r.slot for r in files_of(submission, round_)}
+    problems, warnings = [], []
+    for s in slots(round_):
+        if s.step is None or s.key in have:
+            continue
+        step = report.step(s.step)
+        if s.key == DECLARATION_SCAN:
+            problems.append(_problem(step, s.field, f"请上传{s.field.name}。", anchor=f"ev-{s.key}"))
+        elif s.field.kind == "evidence" and s.field.required:
+            warnings.append(_problem(step, s.field, f"“{s.label}”尚未上传佐证材料。", "warning", anchor=f"ev-{s.key}"))
+        elif s.field.kind != "evidence" and s.field.applies_to(submission.cluster.category) \
+                and _nonzero(answers.get(s.key)):
+            warnings.append(_problem(step, s.field, f"已填报“{s.field.name}”，但尚未上传佐证材料。", "warning",
+                                     anchor=f"ev-{s.key}"))
+    return problems, warnings
