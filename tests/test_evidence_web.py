@@ -249,6 +249,8 @@ def test_county_attaches_its_sealed_opinion_and_a_bad_file_refuses_the_approval(
 
     r = approve("意见.pdf", b"MZ\x90\x00 not a pdf")
     assert r.status_code == 409
+    html = r.get_data(as_text=True)
+    assert "操作未执行" in html and "意见.pdf" in html and ">同意。</textarea>" in html  # the opinion is kept
     with app.app_context():
         assert submission_of(ALLOY).state == "submitted"
     r = approve("意见.jpg", _jpeg())

@@ -58,6 +58,11 @@ class Move:
     guard: str | None = None  # name of a guard in GUARDS
     style: str = "primary"
 
+    @property
+    def takes_scan(self) -> bool:
+        """An approval may carry the scan of the sealed opinion."""
+        return self.key in APPROVE_MOVES
+
 
 MOVES = (
     Move("submit", "提交初赛报告", "draft", "submitted", ROLE_APPLICANT, guard="complete"),

@@ -108,11 +108,11 @@ def _evidence_actions(sub, round_, step) -> str | None:
             try:
                 row = evidence.store(sub, round_, slot.key, upload.filename, upload.read(), actor)
             except UploadRejected as exc:
-                flash(str(exc), "error")
+                flash(str(exc), f"error ev-{slot.key}")
                 continue
             audit("upload", f"evidence:{row.id}", f"{slot.key}: {row.original_name}")
             db.session.commit()
-            flash(f"已上传“{row.original_name}”（{row.pages} 页）。", "success")
+            flash(f"已上传“{row.original_name}”（{row.pages} 页）。", f"success ev-{slot.key}")
     verb, _, file_id = (request.form.get("evidence_action") or "").partition(":")
     if verb in ("remove", "up", "down"):
         row = evidence.get_own(sub, round_, file_id)
@@ -123,7 +123,7 @@ def _evidence_actions(sub, round_, step) -> str | None:
             name = row.original_name
             audit("evidence_remove", f"evidence:{row.id}", name)
             evidence.remove(row)
-            flash(f"已删除“{name}”。", "success")
+            flash(f"已删除“{name}”。", f"success ev-{slot.key}")
         else:
             evidence.move(row, -1 if verb == "up" else 1)
         touched = slot.key if slot else touched

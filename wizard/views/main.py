@@ -50,19 +50,21 @@ def move(submission_id):
         apply_move(sub, request.form.get("move", ""), current_user._get_current_object(),
                    comment=request.form.get("comment"), expected_version=version, attachment=attachment)
     except MoveRefused as refused:
-        abort(409, description=refused.message)
+        # the page again, with the reason and the opinion as typed (the file must be chosen again)
+        return submission_page(sub, move_error=refused.message,
+                               typed={request.form.get("move", ""): request.form.get("comment", "")}, status=409)
     flash("操作成功。", "success")
     return redirect(url_for("county.submission" if current_user.is_county else "admin.submission",
                             submission_id=sub.id))
 
 
-def submission_page(sub):
+def submission_page(sub, move_error=None, typed=None, status=200):
     """The read-only report of a submission with its moves and history (county and admin pages)."""
     from flask import render_template
 
     from ..evidence import appendix
     from ..report.checks import review_lists
-    from ..report.definition import get_report
+    from ..report.definition import COUNTY_SCAN_LABEL, get_report
     from ..report.view import effective_answers
     from ..workflow import current_round, moves_for
 
@@ -71,7 +73,8 @@ def submission_page(sub):
     problems, warnings = review_lists(sub, round_, answers)
     return render_template("shared/submission.html", sub=sub, report=get_report(round_), answers=answers,
                            round_=round_, moves=moves_for(sub, current_user.role), history=history_of(sub),
-                           problems=problems, warnings=warnings, ev=appendix(sub, round_))
+                           problems=problems, warnings=warnings, ev=appendix(sub, round_),
+                           move_error=move_error, typed=typed or {}, scan_label=COUNTY_SCAN_LABEL), status
 
 
 def history_of(sub):
