@@ -1,6 +1,7 @@
 """The report as PDF, read back with pypdf: labels of the official forms, values, growth,
 watermark only on drafts, the embedded font, access, the CLI."""
 import io
+import os
 import re
 import shutil
 
@@ -126,3 +127,97 @@ def test_second_download_is_served_from_cache(app, client, auth, people):
     assert len(files) == 1
     assert client.get("/applicant/report.pdf").data == first
     assert os.listdir(app.config["PDF_CACHE_FOLDER"]) == files
+
+
+HOSTILE = [
+    '<para><font color="[[[getattr(pow, Word(\'__globals__\'))[\'os\'].system(\'touch /tmp/pwned-cve\') '
+    'for Word in [orgTypeFun(\'Word\', (str,), { \'mutated\': 1, \'startswith\': lambda self, x: False, '
+    '\'__eq__\': lambda self,x: self.mutate() and self.mutated < 0 and str(self) == x, \'mutate\': '
+    'lambda self: {setattr(self, \'mutated\', self.mutated - 1)}, \'__hash__\': lambda self: hash(str(self)) })] ] '
+    'for orgTypeFun in [type(type(1))] ] and \'red\'">exploit</font></para>',
+    '<unichar code="0x41"/>', '<img src="/etc/passwd">', '<img src="file:///etc/passwd">',
+    '<img src="http://127.0.0.1:{port}/img">', '<link rel="stylesheet" href="http://127.0.0.1:{port}/css">',
+    '<style>@import url(http://127.0.0.1:{port}/import);</style>',
+    '<style>@font-face { font-family: x; src: url(/etc/passwd); }</style>',
+    '<table><tr><td bgcolor="rgb(' + '1' * 3000 + '">x</td></tr></table>', "<style>}</style>",
+    "<pdf:nextpage/>", "&lt;script&gt; ” ） 。 ",
+]
+
+
+def test_every_field_and_cell_takes_every_hostile_payload(app, client, auth, people, tmp_path):
+    """Each payload in every text field, narrative and table cell of the full report (and in an
+    evidence file's name): a normal PDF comes out, nothing is fetched, no file is created."""
+    import socket
+    import threading
+
+    from factories import attach
+
+    hits = []
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    server.settimeout(0.2)
+    port = server.getsockname()[1]
+    stop = threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            hits.append(1)
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    payload = " ".join(p.replace("{port}", str(port)) for p in HOSTILE)
+    nested = "<div>" * 3000 + "深" + "</div>" * 3000
+    with app.app_context():
+        report = get_report("preliminary")
+        answers = complete_answers("preliminary")
+        pieces = [p.replace("{port}", str(port)) for p in HOSTILE]
+        for i, f in enumerate(report.fields):  # single-line values within the lengths the forms accept
+            if f.kind in ("text", "phone"):
+                answers[f.key] = pieces[i % len(pieces)][:f.max_length]
+            elif f.kind == "longtext":
+                answers[f.key] = payload + (nested if f.key == "self_assessment" else "")
+            elif f.kind == "table":
+                answers[f.key] = [{c.key: piece[:c.max_length] for c in f.columns} for piece in pieces[:f.max_rows]]
+        sub = submission_of(ALLOY)
+        sub.preliminary_answers = answers
+        db.session.commit()
+        attach(sub, "listed_enterprises", name='<img src="http://127.0.0.1:%d/name">.pdf' % port)
+    auth.login("applicant-a")
+    r = client.get("/applicant/report.pdf")
+    stop.set()
+    thread.join(2)
+    server.close()
+    assert r.status_code == 200 and r.mimetype == "application/pdf"
+    text = squash(text_of(r.data))
+    assert "unichar" in text and "exploit" in text and "imgsrc=" in text
+    assert hits == []
+    assert not os.path.exists("/tmp/pwned-cve")
+
+
+def test_printed_code_is_verified_by_an_administrator(app, client, auth, people):
+    from wizard.models import User
+    from wizard.workflow import apply_move
+
+    with app.app_context():
+        sub = submission_of(ALLOY)
+        sub.preliminary_answers = complete_answers("preliminary")
+        db.session.commit()
+        attach_declarations(sub)
+        apply_move(sub, "submit", db.session.execute(db.select(User).filter_by(username="applicant-a")).scalar_one())
+    auth.login("applicant-a")
+    text = text_of(client.get("/applicant/report.pdf").data)
+    code = re.search(r"校验码[:：]\s*([0-9A-F]{12})", text).group(1)
+    assert client.get(f"/admin/verify/?code={code}").status_code == 403
+    auth.logout()
+    auth.login("admin")
+    page = client.get(f"/admin/verify/?code={code.lower()}").get_data(as_text=True)
+    assert f"校验码 {code} 对应 1 份已提交的报告" in page and ALLOY in page and "初赛报告" in page
+    other = ("0" if code[0] != "0" else "1") + code[1:]
+    assert "未找到校验码" in client.get(f"/admin/verify/?code={other}").get_data(as_text=True)
+    assert "校验码应为 12 位" in client.get("/admin/verify/?code=xyz'--").get_data(as_text=True)

@@ -39,12 +39,12 @@ def create_app(test_config=None):
         g.request_id = uuid.uuid4().hex[:12]
 
     from . import security, errors, cli
-    from .views import admin, applicant, audit, auth, county, evidence, main, results
+    from .views import admin, applicant, audit, auth, county, evidence, main, results, verify
 
     security.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
-    for bp in (auth.bp, main.bp, applicant.bp, county.bp, admin.bp, results.bp, audit.bp, evidence.bp):
+    for bp in (auth.bp, main.bp, applicant.bp, county.bp, admin.bp, results.bp, audit.bp, evidence.bp, verify.bp):
         app.register_blueprint(bp)
 
     from . import templating
