@@ -259,3 +259,16 @@ def test_county_attaches_its_sealed_opinion_and_a_bad_file_refuses_the_approval(
     pages = [re.sub(r"\s+", "", t) for t in text_of(pdf)]
     assert "县级以上人民政府审核意见盖章扫描件" in "".join(pages)
     assert "佐证材料第2页" in pages[-1]  # declaration scan (1 page), then the opinion scan
+
+
+def test_upload_limits_come_from_the_environment(monkeypatch, tmp_path):
+    from wizard import create_app
+
+    monkeypatch.setenv("WIZARD_UPLOAD_MAX_FILE_MB", "5")
+    monkeypatch.setenv("WIZARD_UPLOAD_MAX_REQUEST_MB", "12")
+    app = create_app({"INSTANCE_PATH": str(tmp_path), "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db",
+                      "SECRET_KEY": "x"})
+    assert app.config["UPLOAD_MAX_FILE_BYTES"] == 5 * 1024 * 1024 and app.config["MAX_CONTENT_LENGTH"] == 12 * 1024 * 1024
+    monkeypatch.setenv("WIZARD_UPLOAD_MAX_FILE_MB", "lots")
+    with pytest.raises(RuntimeError, match="WIZARD_UPLOAD_MAX_FILE_MB"):
+        create_app({"INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "x"})

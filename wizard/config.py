@@ -61,6 +61,16 @@ ENV_OVERRIDES = {
 }
 
 
+# Upload limits from the environment: (variable without WIZARD_, config key, unit)
+SIZE_OVERRIDES = (
+    ("UPLOAD_MAX_FILE_MB", "UPLOAD_MAX_FILE_BYTES", 1024 * 1024),
+    ("UPLOAD_MAX_SUBMISSION_MB", "UPLOAD_MAX_SUBMISSION_BYTES", 1024 * 1024),
+    ("UPLOAD_MAX_REQUEST_MB", "MAX_CONTENT_LENGTH", 1024 * 1024),
+    ("UPLOAD_MAX_PDF_PAGES", "UPLOAD_MAX_PDF_PAGES", 1),
+    ("UPLOAD_MAX_IMAGE_PIXELS", "UPLOAD_MAX_IMAGE_PIXELS", 1),
+)
+
+
 def _truthy(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
@@ -82,6 +92,12 @@ def load_config(app, test_config=None):
     for name in ("PDF_FONT_PATH", "UPLOAD_FOLDER", "MAIL_SERVER"):
         if env.get(f"WIZARD_{name}"):
             app.config[name] = env[f"WIZARD_{name}"]
+    for name, config_key, scale in SIZE_OVERRIDES:
+        value = env.get(f"WIZARD_{name}", "").strip()
+        if value:
+            if not value.isdigit():
+                raise RuntimeError(f"WIZARD_{name} must be a whole number, got {value!r}")
+            app.config[config_key] = int(value) * scale
     if test_config:
         app.config.update(test_config)
 
