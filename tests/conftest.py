@@ -2,7 +2,6 @@
 WIZARD_TEST_DATABASE_URL is set — then an unreachable server fails the tests),
 a client, a CLI runner, factories and a login helper."""
 import os
-import re
 import shutil
 
 import pytest

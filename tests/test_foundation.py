@@ -2,7 +2,6 @@
 import pytest
 
 from factories import ALLOY, LINXIANG, PASSWORD, make_user
-from wizard.data.regions import CITIES
 from wizard.extensions import db
 from wizard.models import Cluster, Region, Submission, User
 

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from factories import ALLOY, LINXIANG, AuthActions, csrf_from, pdf_bytes, submission_of
+from factories import ALLOY, LINXIANG, pdf_bytes, submission_of
 from fill import step_data
 from wizard.extensions import db
 from wizard.report.definition import get_report

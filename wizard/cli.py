@@ -1,4 +1,4 @@
-"""Command line: seed, seed-demo, create-user, schema, answers."""
+"""Command line: seed, seed-demo, create-user, schema, answers, pdf, backup, restore."""
 import json
 
 import click
@@ -9,7 +9,8 @@ from .extensions import db
 
 
 def init_app(app):
-    for cmd in (seed_cmd, seed_demo_cmd, create_user_cmd, schema_cmd, answers_group, pdf_cmd):
+    for cmd in (seed_cmd, seed_demo_cmd, create_user_cmd, schema_cmd, answers_group, pdf_cmd,
+                backup_cmd, restore_cmd):
         app.cli.add_command(cmd)
 
 
@@ -175,3 +176,34 @@ def pdf_cmd(submission_id, output, blank, round_):
     with open(output, "wb") as fh:
         fh.write(data)
     click.echo(f"已写入 {output}（{len(data)} 字节）。")
+
+
+@click.command("backup")
+@click.option("-o", "--output", "output", type=click.Path(), required=True,
+              help="备份文件（.tar.gz）或已存在的目录（在其中生成带时间的文件名）")
+@with_appcontext
+def backup_cmd(output):
+    """Write the database (JSON per table) and the uploaded files to a .tar.gz with SHA-256 manifest."""
+    from .backup import create_backup
+
+    path, manifest = create_backup(output)
+    rows = sum(manifest["tables"].values())
+    files = sum(1 for m in manifest["members"] if m["path"].startswith("uploads/"))
+    click.echo(f"已写入备份 {path}：{len(manifest['tables'])} 个表共 {rows} 行，上传文件 {files} 个。")
+
+
+@click.command("restore")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--force", is_flag=True, help="覆盖已有数据（先清空数据库中的全部数据和上传文件目录）")
+@with_appcontext
+def restore_cmd(file, force):
+    """Verify every checksum of a backup, then restore it into an empty database and the uploads folder."""
+    from .backup import BackupError, restore_backup
+
+    try:
+        manifest = restore_backup(file, force=force)
+    except BackupError as exc:
+        raise click.ClickException(str(exc))
+    rows = sum(manifest["tables"].values())
+    files = sum(1 for m in manifest["members"] if m["path"].startswith("uploads/"))
+    click.echo(f"已从 {file} 恢复：{rows} 行数据，上传文件 {files} 个。")

@@ -51,7 +51,10 @@ def _csrf_error(exc: CSRFError):
     if endpoint in current_app.config.get("REDISPLAY_ENDPOINTS", ()):
         g.csrf_failed = True
         flash("页面已过期（安全校验未通过），您填写的内容保留在下方，请核对后再次提交。", "warning")
-        return current_app.view_functions[endpoint](**(request.view_args or {}))
+        try:
+            return current_app.view_functions[endpoint](**(request.view_args or {}))
+        except HTTPException as err:  # e.g. the report became read-only: answer as that view would
+            return _http_error(err)
     return error_page(400, "页面已过期（安全校验未通过），操作未执行。请刷新页面后重试。")
 
 

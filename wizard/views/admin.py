@@ -48,24 +48,12 @@ def dashboard():
 @bp.route("/submissions")
 def submissions():
     """All submissions with filters, search, sorting and pagination; bulk moves."""
-    q = visible_submissions(current_user).join(Cluster.region)
-    state = request.args.get("state", "")
-    category = request.args.get("category", "")
-    city = request.args.get("city", "")
-    search = request.args.get("q", "").strip()
-    if state in STATES:
-        q = q.where(Submission.state == state)
-    if category in CATEGORY_LABELS:
-        q = q.where(Cluster.category == category)
-    if city:
-        city_region = db.session.execute(db.select(Region).filter_by(code=city)).scalar_one_or_none()
-        if city_region:
-            q = q.where((Region.id == city_region.id) | (Region.parent_id == city_region.id))
-    if search:
-        q = q.where(Cluster.name.contains(search[:64]))
-    sort = request.args.get("sort", "name")
-    order = {"name": Cluster.name, "state": Submission.state, "updated": Submission.updated_at.desc()}.get(sort, Cluster.name)
-    page = db.paginate(q.order_by(order, Submission.id), per_page=20, error_out=False)
+    from ..outcomes import filtered_submissions
+
+    args = request.args
+    q = filtered_submissions(current_user, state=args.get("state", ""), category=args.get("category", ""),
+                             city=args.get("city", ""), q=args.get("q", ""), sort=args.get("sort", "name"))
+    page = db.paginate(q, per_page=20, error_out=False)
     cities = db.session.execute(db.select(Region).where(Region.level.in_(("province", "city"))).order_by(Region.code)).scalars().all()
     return render_template("admin/submissions.html", page=page, states=STATES, categories=CATEGORY_LABELS,
                            cities=cities, moves=[m for m in MOVES if m.role == ROLE_ADMIN], args=request.args,

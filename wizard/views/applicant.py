@@ -2,6 +2,7 @@
 from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
+from wtforms import FieldList
 
 from ..access import own_submission
 from ..extensions import db
@@ -75,7 +76,7 @@ def _row_edit(form):
     """Add or remove a table row when JavaScript is off (buttons named add_row/remove_row)."""
     add = request.form.get("add_row")
     remove = request.form.get("remove_row")
-    if add and add in form._fields:
+    if add and isinstance(form._fields.get(add), FieldList):
         fl = form[add]
         if len(fl.entries) < fl.max_entries:
             fl.append_entry()
@@ -84,7 +85,7 @@ def _row_edit(form):
         return True
     if remove and "-" in remove:
         key, _, idx = remove.rpartition("-")
-        if key in form._fields:
+        if isinstance(form._fields.get(key), FieldList):
             fl = form[key]
             fl.entries = [e for e in fl.entries if e.name != f"{key}-{idx}"]
             if not fl.entries:

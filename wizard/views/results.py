@@ -1,8 +1,188 @@
-"""Administrators: the result list of an edition (附件3 style), snapshots and the round comparison."""
-from flask import Blueprint
+"""Administrators: the result list of an edition (附件3 style), snapshots, the round comparison,
+deadline extensions and the Excel downloads."""
+from datetime import datetime
 
-from ..models import ROLE_ADMIN
-from ..security import require_role
+from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import StringField, TextAreaField
+from wtforms.validators import DataRequired, Length
+
+from ..access import current_edition, get_submission
+from ..compare import compare_rounds
+from ..extensions import db
+from ..models import ROLE_ADMIN, Edition, Snapshot, Submission, User, utcnow
+from ..outcomes import (
+    filtered_submissions, result_list, result_list_filename, result_list_xlsx, submissions_filename,
+    submissions_xlsx,
+)
+from ..report.definition import get_report
+from ..report.model import ROUND_LABELS
+from ..report.view import effective_answers
+from ..security import audit, require_role
+from ..uploads import content_disposition
+from ..workflow import MoveRefused, current_round, effective_deadline, extend_deadline
+from .main import submission_page
 
 bp = Blueprint("results", __name__, url_prefix="/admin")
 bp.before_request(require_role(ROLE_ADMIN))
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+DATETIME_FORMATS = ("%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d")
+
+
+# --- snapshots ---------------------------------------------------------------------------
+
+def snapshots_of(sub: Submission) -> list[Snapshot]:
+    return db.session.execute(
+        db.select(Snapshot).filter_by(submission_id=sub.id).order_by(Snapshot.id.desc())
+    ).scalars().all()
+
+
+def latest_snapshot(sub: Submission, round_: str) -> Snapshot | None:
+    return db.session.execute(
+        db.select(Snapshot).filter_by(submission_id=sub.id, round=round_).order_by(Snapshot.id.desc()).limit(1)
+    ).scalar_one_or_none()
+
+
+def snapshot_label(snap: Snapshot) -> str:
+    return f"{ROUND_LABELS[snap.round]}提交快照 {snap.created_at:%Y-%m-%d %H:%M} 验证码 {snap.code}"
+
+
+@bp.route("/snapshots/<int:snapshot_id>")
+def snapshot(snapshot_id):
+    """A submitted report exactly as frozen: its answers, verification code, digest and evidence list."""
+    snap = db.session.get(Snapshot, snapshot_id)
+    if snap is None:
+        abort(404)
+    sub = get_submission(snap.submission_id, current_user)
+    by = db.session.get(User, snap.created_by_id) if snap.created_by_id else None
+    return render_template("admin/snapshot.html", snap=snap, sub=sub, by=by, report=get_report(snap.round),
+                           label=snapshot_label(snap))
+
+
+# --- round comparison --------------------------------------------------------------------
+
+def _source(sub: Submission, round_: str) -> tuple[str, dict, bool]:
+    """(label, answers, exists) of a round: its latest snapshot, else the current answers."""
+    snap = latest_snapshot(sub, round_)
+    if snap is not None:
+        return snapshot_label(snap), snap.answers, True
+    return f"{ROUND_LABELS[round_]}当前草稿（未提交）", effective_answers(sub, round_), bool(sub.answers_for(round_))
+
+
+@bp.route("/submissions/<int:submission_id>/compare")
+def compare(submission_id):
+    """What changed between the preliminary and the final report, field by field (?changed=1: changes only)."""
+    sub = get_submission(submission_id, current_user)
+    pre_label, pre_answers, _ = _source(sub, "preliminary")
+    fin_label, fin_answers, has_final = _source(sub, "final")
+    comparison = None
+    if has_final:
+        comparison = compare_rounds(pre_answers, fin_answers, sub.cluster.category, sub.edition.years)
+    only_changed = request.args.get("changed") == "1"
+    shown = comparison.only_changed() if comparison and only_changed else comparison
+    return render_template("admin/compare.html", sub=sub, comparison=comparison, shown=shown,
+                           only_changed=only_changed, pre_label=pre_label, fin_label=fin_label)
+
+
+# --- deadline ----------------------------------------------------------------------------
+
+def _parse_datetime(text: str) -> datetime | None:
+    for fmt in DATETIME_FORMATS:
+        try:
+            return datetime.strptime(text.strip(), fmt)
+        except ValueError:
+            continue
+    return None
+
+
+class DeadlineForm(FlaskForm):
+    deadline_until = StringField("延长至", validators=[DataRequired("请填写新的截止时间。")],
+                                 render_kw={"type": "datetime-local"})
+    deadline_reason = TextAreaField("延期原因", validators=[DataRequired("请填写延期原因。"),
+                                                         Length(max=500, message="延期原因不能超过 500 字。")],
+                                    render_kw={"rows": 2})
+
+
+@bp.app_template_global()
+def admin_extras(sub: Submission) -> dict:
+    """What _submission_extras.html shows administrators: snapshots and the deadline form."""
+    round_ = current_round(sub)
+    snapshots = snapshots_of(sub)
+    ids = {s.created_by_id for s in snapshots if s.created_by_id}
+    users = db.session.execute(db.select(User).where(User.id.in_(ids))).scalars() if ids else []
+    return {"snapshots": snapshots, "submitters": {u.id: u.display_name or u.username for u in users},
+            "round": round_, "deadline": effective_deadline(sub, round_),
+            "form": g.get("deadline_form") or DeadlineForm(formdata=None)}
+
+
+@bp.route("/submissions/<int:submission_id>/deadline", methods=["POST"])
+def deadline(submission_id):
+    """Extend the submission's deadline for its current round; bad input shows the page again."""
+    sub = get_submission(submission_id, current_user)
+    round_ = current_round(sub)
+    form = DeadlineForm()
+    if form.validate_on_submit():
+        until = _parse_datetime(form.deadline_until.data)
+        current = effective_deadline(sub, round_)
+        if until is None:
+            form.deadline_until.errors.append("无法识别的时间，请按“2026-03-31 18:00”的格式填写。")
+        elif until <= utcnow():
+            form.deadline_until.errors.append("新的截止时间必须晚于当前时间。")
+        elif current and until <= current:
+            form.deadline_until.errors.append(f"新的截止时间必须晚于当前截止时间（{current:%Y-%m-%d %H:%M}）。")
+        else:
+            audit("deadline", f"submission:{sub.id}", f"{round_}: {until:%Y-%m-%d %H:%M}")
+            try:
+                extend_deadline(sub, current_user._get_current_object(), until, form.deadline_reason.data)
+            except MoveRefused as refused:
+                db.session.rollback()
+                form.deadline_reason.errors.append(refused.message)
+            else:
+                flash(f"{ROUND_LABELS[round_]}截止时间已延长至 {until:%Y-%m-%d %H:%M}。", "success")
+                return redirect(url_for("admin.submission", submission_id=sub.id))
+    g.deadline_form = form
+    return submission_page(sub)
+
+
+# --- result list and downloads -----------------------------------------------------------
+
+def _edition() -> Edition:
+    edition_id = request.args.get("edition", type=int)
+    edition = db.session.get(Edition, edition_id) if edition_id else current_edition()
+    if edition is None:
+        abort(404)
+    return edition
+
+
+def _xlsx(data: bytes, filename: str) -> Response:
+    return Response(data, mimetype=XLSX, headers={"Content-Disposition": content_disposition(filename)})
+
+
+@bp.route("/results")
+def results():
+    """The recognised clusters of an edition, grouped and numbered like 附件3."""
+    editions = db.session.execute(db.select(Edition).order_by(Edition.id.desc())).scalars().all()
+    return render_template("admin/results.html", results=result_list(_edition(), current_user), editions=editions)
+
+
+@bp.route("/results.xlsx")
+def results_xlsx():
+    results = result_list(_edition(), current_user)
+    audit("export", "results.xlsx", f"edition={results.edition.id}; {results.total} 个集群")
+    db.session.commit()
+    return _xlsx(result_list_xlsx(results), result_list_filename(results))
+
+
+@bp.route("/submissions.xlsx")
+def submissions_export():
+    """The submissions summary with the same filters as the administrators' list."""
+    args = request.args
+    filters = {k: args.get(k, "") for k in ("state", "category", "city", "q", "sort")}
+    query = filtered_submissions(current_user, edition_id=args.get("edition", type=int), **filters)
+    subs = db.session.execute(query).scalars().all()
+    detail = "; ".join(f"{k}={v}" for k, v in args.items() if v) or "全部"
+    audit("export", "submissions.xlsx", f"{detail}; {len(subs)} 条")
+    db.session.commit()
+    return _xlsx(submissions_xlsx(subs), submissions_filename(utcnow()))

@@ -1,0 +1,231 @@
+"""Every route × every kind of user, from the URL map.
+
+Six actors: anonymous, the applicant who owns submission A, another applicant, the county
+reviewer of A's region, a county reviewer of another region, an administrator.  The
+expected outcome of each endpoint comes from ENDPOINTS below (or BLUEPRINT_RULES where a
+whole blueprint has one rule); a new endpoint that is in neither makes the tests fail, so
+no route ships without a decision about who may use it.
+
+Outcomes: anonymous → login page (the page itself for PUBLIC); wrong role → 403; right
+role, object out of scope → 404; allowed → anything but 403/404/5xx (an empty POST gets
+a 4xx with a Chinese message, never a crash).
+"""
+import re
+
+import pytest
+
+from factories import ALLOY, AuthActions, csrf_from, submission_of
+from wizard.extensions import db
+from wizard.models import EvidenceFile, HistoryEntry, Snapshot, User
+
+ACTORS = {
+    "anonymous": None,
+    "owner": "applicant-a",          # owns submission A (长沙新型合金材料产业集群, 长沙市)
+    "other_applicant": "applicant-b",
+    "county_own": "county-x",        # 长沙市: A's reviewer
+    "county_other": "county-y",      # 临湘市
+    "admin": "admin",
+}
+OK, FORBIDDEN, NOT_FOUND, PUBLIC = "allowed", 403, 404, "public"
+
+
+def _expect(owner, other_applicant, county_own, county_other, admin):
+    return {"owner": owner, "other_applicant": other_applicant, "county_own": county_own,
+            "county_other": county_other, "admin": admin}
+
+
+EVERY_USER = _expect(OK, OK, OK, OK, OK)
+ADMIN_ONLY = _expect(FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK)
+APPLICANTS = _expect(OK, OK, FORBIDDEN, FORBIDDEN, FORBIDDEN)       # each applicant sees its own submission
+COUNTIES = _expect(FORBIDDEN, FORBIDDEN, OK, OK, FORBIDDEN)
+COUNTY_OF_A = _expect(FORBIDDEN, FORBIDDEN, OK, NOT_FOUND, FORBIDDEN)
+REVIEWERS_OF_A = _expect(FORBIDDEN, FORBIDDEN, OK, NOT_FOUND, OK)
+WHO_SEES_A = _expect(OK, NOT_FOUND, OK, NOT_FOUND, OK)
+
+# Endpoint → who may use it.  Add every new endpoint here (or to BLUEPRINT_RULES).
+ENDPOINTS = {
+    "static": PUBLIC,
+    "auth.login": PUBLIC,
+    "auth.logout": EVERY_USER,
+    "auth.change_password": EVERY_USER,
+    "main.index": EVERY_USER,
+    "main.messages": EVERY_USER,
+    "main.mark_read": EVERY_USER,
+    "main.blank_pdf": EVERY_USER,
+    "main.move": REVIEWERS_OF_A,
+    "applicant.tasks": APPLICANTS,
+    "applicant.step": APPLICANTS,
+    "applicant.review": APPLICANTS,
+    "applicant.submit": APPLICANTS,
+    "applicant.history": APPLICANTS,
+    "applicant.report_pdf": APPLICANTS,
+    "county.queue": COUNTIES,
+    "county.submission": COUNTY_OF_A,
+    "county.report_pdf": COUNTY_OF_A,
+    "evidence.download": WHO_SEES_A,
+}
+# Blueprints whose every endpoint has one rule (their before_request enforces the role and
+# administrators see every submission, so there is no scope to get wrong).
+BLUEPRINT_RULES = {"admin": ADMIN_ONLY, "results": ADMIN_ONLY, "audit": ADMIN_ONLY, "verify": ADMIN_ONLY}
+
+# Views that end the session they are called with (the matrix logs in again afterwards).
+ENDS_SESSION = {"auth.logout"}
+
+
+def expectation(endpoint):
+    if endpoint in ENDPOINTS:
+        return ENDPOINTS[endpoint]
+    return BLUEPRINT_RULES.get(endpoint.split(".", 1)[0])
+
+
+@pytest.fixture
+def world(app, people):
+    """Submission A with a snapshot, a history row and an evidence file (with its bytes on disk)."""
+    import os
+
+    with app.app_context():
+        sub = submission_of(ALLOY)
+        owner = db.session.execute(db.select(User).filter_by(username="applicant-a")).scalar_one()
+        snap = Snapshot(submission_id=sub.id, round="preliminary", answers={}, evidence=[], digest="0" * 64)
+        hist = HistoryEntry(submission_id=sub.id, user_id=owner.id, role="applicant", move="submit",
+                            from_state="draft", to_state="submitted")
+        pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+        ev = EvidenceFile(submission_id=sub.id, round="preliminary", slot="basic", original_name="证明.pdf",
+                          stored_name="matrix-evidence.pdf", kind="pdf", size=len(pdf), pages=1,
+                          sha256="0" * 64, uploaded_by_id=owner.id)
+        db.session.add_all([snap, hist, ev])
+        db.session.commit()
+        os.makedirs(app.config["UPLOAD_FOLDER"], exist_ok=True)
+        with open(os.path.join(app.config["UPLOAD_FOLDER"], ev.stored_name), "wb") as fh:
+            fh.write(pdf)
+        ids = {"submission_id": sub.id, "cluster_id": sub.cluster_id, "user_id": owner.id,
+               "snapshot_id": snap.id, "history_id": hist.id, "entry_id": hist.id,
+               "file_id": ev.id, "evidence_id": ev.id}
+    return ids
+
+
+def param_values(ids):
+    """A real value for every URL parameter name a rule may take (objects belong to submission A)."""
+    return {**ids, "step_key": "basic", "round_": "preliminary", "filename": "css/app.css"}
+
+
+def build_url(rule, values):
+    url = rule.rule
+    for arg in rule.arguments:
+        if arg not in values:
+            pytest.fail(f"URL parameter <{arg}> of {rule.rule} ({rule.endpoint}) has no value: add a real id for it "
+                        f"(belonging to submission A) to the `world` fixture / param_values() in "
+                        f"tests/test_access_matrix.py")
+        url = re.sub(r"<(?:[a-z]+:)?%s>" % arg, str(values[arg]), url)
+    return url
+
+
+def routes(app):
+    """(rule, method) for every rule and method of the URL map (HEAD/OPTIONS follow GET)."""
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: (r.rule, r.endpoint)):
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            yield rule, method
+
+
+def has_chinese(text):
+    return re.search(r"[\u4e00-\u9fff]", text) is not None
+
+
+class Actor:
+    """A browser of one actor: logged in, with a CSRF token for its POSTs."""
+
+    def __init__(self, app, name):
+        self.name, self.username = name, ACTORS[name]
+        self.client = app.test_client()
+        self.auth = AuthActions(self.client)
+        self.login()
+
+    def login(self):
+        if self.username:
+            r = self.auth.login(self.username)
+            assert r.status_code == 302, f"{self.username} could not log in"
+            self.token = self.auth.csrf()
+        else:
+            self.token = csrf_from(self.client.get("/login"))
+
+    def request(self, method, url):
+        data = {"csrf_token": self.token} if method != "GET" else None
+        return self.client.open(url, method=method, data=data)
+
+
+def check(actor, rule, method, response, expected):
+    """None when the response is what the table expects, else a line for the failure list."""
+    code = response.status_code
+    body = response.get_data().decode("utf-8", "replace") if response.mimetype.startswith("text/") else ""
+    where = f"{method} {rule.rule} [{rule.endpoint}] as {actor}"
+    location = response.headers.get("Location", "")
+    if code >= 500:
+        return f"{where}: {code} server error"
+    h = response.headers
+    if not ("frame-ancestors 'none'" in h.get("Content-Security-Policy", "") and h.get("X-Frame-Options") == "DENY"
+            and h.get("X-Content-Type-Options") == "nosniff"):
+        return f"{where}: security headers missing"
+    if rule.endpoint != "static" and "no-store" not in h.get("Cache-Control", ""):
+        return f"{where}: a page that may hold private data can be cached (no Cache-Control: no-store)"
+    if actor == "anonymous" and expected != PUBLIC:
+        ok = code == 302 and "/login" in location
+        return None if ok else f"{where}: expected a redirect to the login page, got {code} {location}"
+    if expected == FORBIDDEN:
+        return None if code == 403 and "没有权限" in body else f"{where}: expected 403, got {code}"
+    if expected == NOT_FOUND:
+        return None if code == 404 and "页面不存在" in body else f"{where}: expected 404, got {code}"
+    # allowed (or a public page)
+    if code in (403, 404):
+        return f"{where}: expected to be allowed, got {code}"
+    if code >= 400 and not has_chinese(body):
+        return f"{where}: {code} without a Chinese message"
+    if code == 302 and "/login" in location and rule.endpoint not in ENDS_SESSION and actor != "anonymous":
+        return f"{where}: allowed user was sent to the login page"
+    return None
+
+
+def test_every_endpoint_is_classified(app):
+    missing = sorted({rule.endpoint for rule in app.url_map.iter_rules() if expectation(rule.endpoint) is None})
+    assert not missing, "\n".join(
+        f"classify new endpoint {e}: add it to ENDPOINTS in tests/test_access_matrix.py" for e in missing)
+
+
+@pytest.mark.parametrize("actor", list(ACTORS))
+def test_access_matrix(app, world, actor):
+    """Every rule and method of the URL map, as this actor, against the table."""
+    values = param_values(world)
+    browser = Actor(app, actor)
+    failures, checked = [], 0
+    for rule, method in routes(app):
+        expected = expectation(rule.endpoint)
+        if expected is None:
+            failures.append(f"classify new endpoint {rule.endpoint}: add it to ENDPOINTS in tests/test_access_matrix.py")
+            continue
+        wanted = PUBLIC if expected == PUBLIC else (None if actor == "anonymous" else expected[actor])
+        response = browser.request(method, build_url(rule, values))
+        problem = check(actor, rule, method, response, wanted)
+        if problem:
+            failures.append(problem)
+        checked += 1
+        if rule.endpoint in ENDS_SESSION and actor != "anonymous":
+            browser.login()
+    assert not failures, "\n".join(failures)
+    assert checked >= 25
+
+
+@pytest.mark.parametrize("actor", ["other_applicant", "county_other"])
+def test_out_of_scope_ids_look_like_missing_ones(app, world, actor):
+    """A 404 for someone else's submission reads exactly like the 404 for an id that does not exist."""
+    browser = Actor(app, actor)
+    base = "/county/submissions/{}" if actor.startswith("county") else "/evidence/{}"
+    key = "submission_id" if actor.startswith("county") else "file_id"
+    if base.startswith("/evidence") and not any(r.endpoint == "evidence.download" for r in app.url_map.iter_rules()):
+        pytest.skip("evidence download route not registered yet")
+    theirs = browser.client.get(base.format(world[key]))
+    missing = browser.client.get(base.format(987654))
+    assert theirs.status_code == missing.status_code == 404
+
+    def strip(html):
+        return re.sub(r"请求编号：\w+", "", html)
+
+    assert strip(theirs.get_data(as_text=True)) == strip(missing.get_data(as_text=True))

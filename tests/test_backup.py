@@ -1,0 +1,223 @@
+"""Backup and restore (`flask backup` / `flask restore`): a round trip brings back submissions,
+answers, history and upload files byte-identical; a tampered archive changes nothing."""
+import hashlib
+import io
+import json
+import os
+import tarfile
+
+import pytest
+from sqlalchemy import text
+
+from factories import ALLOY, AuthActions, submission_of
+from fill import complete_answers
+from wizard.extensions import db
+from wizard.models import AuditEntry, HistoryEntry, Region, Snapshot, Submission, User
+from wizard.workflow import apply_move
+
+UPLOADS = {
+    "ab/evidence-1.pdf": b"%PDF-1.4\n" + bytes(range(256)) * 40 + b"\n%%EOF\n",
+    "cd/photo.png": b"\x89PNG\r\n\x1a\n" + os.urandom(5000),
+}
+
+
+def user(name):
+    return db.session.execute(db.select(User).filter_by(username=name)).scalar_one()
+
+
+def state_of_everything():
+    """What a restore must bring back, as plain data."""
+    subs = {s.id: (s.cluster_id, s.state, s.version, s.preliminary_answers, s.opinions, s.updated_at)
+            for s in db.session.execute(db.select(Submission)).scalars()}
+    history = [(h.submission_id, h.move, h.from_state, h.to_state, h.comment, h.at)
+               for h in db.session.execute(db.select(HistoryEntry).order_by(HistoryEntry.id)).scalars()]
+    snaps = [(s.submission_id, s.round, s.digest, s.answers)
+             for s in db.session.execute(db.select(Snapshot).order_by(Snapshot.id)).scalars()]
+    users = {u.username: (u.role, u.password_hash, u.cluster_id, u.region_id)
+             for u in db.session.execute(db.select(User)).scalars()}
+    regions = db.session.execute(db.select(db.func.count()).select_from(Region)).scalar_one()
+    return {"subs": subs, "history": history, "snaps": snaps, "users": users, "regions": regions}
+
+
+def upload_bytes(folder):
+    out = {}
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            full = os.path.join(root, name)
+            out[os.path.relpath(full, folder).replace(os.sep, "/")] = open(full, "rb").read()
+    return out
+
+
+def wipe(app):
+    """Empty every table and the uploads folder (a fresh server: PostgreSQL ids start again at 1,
+    so a restore that forgot to reset the sequences fails at the next insert)."""
+    if db.engine.dialect.name == "postgresql":
+        names = ", ".join(db.engine.dialect.identifier_preparer.format_table(t) for t in db.metadata.sorted_tables)
+        db.session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    else:
+        for table in reversed(db.metadata.sorted_tables):
+            db.session.execute(table.delete())
+    db.session.commit()
+    for rel in upload_bytes(app.config["UPLOAD_FOLDER"]):
+        os.remove(os.path.join(app.config["UPLOAD_FOLDER"], rel))
+
+
+@pytest.fixture
+def filled(app, people):
+    """Submission A submitted, approved and accepted (answers, history, snapshot), two upload files."""
+    with app.app_context():
+        sub = submission_of(ALLOY)
+        sub.preliminary_answers = complete_answers("preliminary")
+        sub.state = "submitted"
+        db.session.add(Snapshot(submission_id=sub.id, round="preliminary", answers=sub.preliminary_answers,
+                                evidence=[], digest="ab" * 32, created_by_id=user("applicant-a").id))
+        db.session.commit()
+        apply_move(sub, "county_approve", user("county-x"), comment="同意推荐。")
+        apply_move(sub, "accept", user("admin"))
+    folder = app.config["UPLOAD_FOLDER"]
+    for rel, data in UPLOADS.items():
+        os.makedirs(os.path.dirname(os.path.join(folder, rel)), exist_ok=True)
+        with open(os.path.join(folder, rel), "wb") as fh:
+            fh.write(data)
+    return app
+
+
+@pytest.fixture
+def reseed_if_empty(app):
+    """The PostgreSQL test database is shared: never leave it empty, even when a test fails."""
+    yield
+    with app.app_context():
+        db.session.rollback()
+        if db.session.execute(db.select(db.func.count()).select_from(Region)).scalar_one() == 0:
+            from wizard.seed import seed_all
+
+            seed_all()
+
+
+def test_backup_wipe_restore_round_trip(filled, runner, tmp_path, reseed_if_empty):
+    app = filled
+    archive = tmp_path / "backup.tar.gz"
+    r = runner.invoke(args=["backup", "-o", str(archive)])
+    assert r.exit_code == 0, r.output
+    assert "已写入备份" in r.output
+
+    # the manifest lists every member with its SHA-256 and size
+    with tarfile.open(archive) as tar:
+        manifest = json.loads(tar.extractfile("manifest.json").read())
+        names = set(tar.getnames()) - {"manifest.json"}
+        for m in manifest["members"]:
+            data = tar.extractfile(m["path"]).read()
+            assert hashlib.sha256(data).hexdigest() == m["sha256"] and len(data) == m["size"]
+    assert names == {m["path"] for m in manifest["members"]}
+    assert {"db/submission.json", "db/history_entry.json", "db/user.json"} <= names
+    assert {f"uploads/{rel}" for rel in UPLOADS} <= names
+
+    with app.app_context():
+        before = state_of_everything()
+        sid = submission_of(ALLOY).id
+    assert len(before["history"]) == 2 and len(before["snaps"]) == 1
+
+    # restoring over a database that has data is refused without --force
+    r = runner.invoke(args=["restore", str(archive)])
+    assert r.exit_code != 0 and "数据库不是空的" in r.output
+
+    with app.app_context():
+        wipe(app)
+    r = runner.invoke(args=["restore", str(archive)])
+    assert r.exit_code == 0, r.output
+
+    with app.app_context():
+        after = state_of_everything()
+        assert after == before
+        assert submission_of(ALLOY).preliminary_answers == complete_answers("preliminary")
+        # ids keep counting after the restored rows (PostgreSQL sequences were reset)
+        sub = db.session.get(Submission, sid)
+        apply_move(sub, "advance", user("admin"))
+        assert db.session.execute(db.select(db.func.count()).select_from(HistoryEntry)).scalar_one() == 3
+    assert upload_bytes(app.config["UPLOAD_FOLDER"]) == UPLOADS
+
+    # the restored accounts can log in with their passwords
+    client = app.test_client()
+    assert AuthActions(client).login("county-x").status_code == 302
+    assert "同意推荐。" in client.get(f"/county/submissions/{sid}").get_data(as_text=True)
+
+
+def test_restore_force_replaces_changed_data(filled, runner, tmp_path, reseed_if_empty):
+    app = filled
+    archive = tmp_path / "b.tar.gz"
+    assert runner.invoke(args=["backup", "-o", str(archive)]).exit_code == 0
+    with app.app_context():
+        sub = submission_of(ALLOY)
+        sub.preliminary_answers = {"industry_field": "改坏了"}
+        db.session.commit()
+    os.remove(os.path.join(app.config["UPLOAD_FOLDER"], "cd/photo.png"))
+    r = runner.invoke(args=["restore", "--force", str(archive)])
+    assert r.exit_code == 0, r.output
+    with app.app_context():
+        assert submission_of(ALLOY).preliminary_answers == complete_answers("preliminary")
+    assert upload_bytes(app.config["UPLOAD_FOLDER"]) == UPLOADS
+
+
+def _rewrite(archive, target, change):
+    """A copy of the archive with one member's bytes changed (the manifest left as it was)."""
+    out = archive.with_name("tampered.tar.gz")
+    with tarfile.open(archive) as src, tarfile.open(out, "w:gz") as dst:
+        for info in src.getmembers():
+            data = src.extractfile(info).read()
+            if info.name == target:
+                data = change(data)
+                info.size = len(data)
+            dst.addfile(info, io.BytesIO(data))
+    return out
+
+
+@pytest.mark.parametrize("target,change", [
+    ("db/submission.json", lambda d: d.replace("同意推荐".encode(), "不同意的".encode())),
+    ("uploads/ab/evidence-1.pdf", lambda d: d[:-1] + b"X"),
+    ("uploads/cd/photo.png", lambda d: b""),
+])
+def test_tampered_archive_is_refused_and_changes_nothing(filled, runner, tmp_path, reseed_if_empty, target, change):
+    app = filled
+    archive = tmp_path / "backup.tar.gz"
+    assert runner.invoke(args=["backup", "-o", str(archive)]).exit_code == 0
+    bad = _rewrite(archive, target, change)
+    with app.app_context():
+        wipe(app)
+    r = runner.invoke(args=["restore", "--force", str(bad)])
+    assert r.exit_code != 0
+    assert "校验失败" in r.output and target in r.output and "拒绝恢复" in r.output
+    with app.app_context():
+        assert db.session.execute(db.select(db.func.count()).select_from(Submission)).scalar_one() == 0
+    assert upload_bytes(app.config["UPLOAD_FOLDER"]) == {}
+    # the untouched archive still restores
+    assert runner.invoke(args=["restore", str(archive)]).exit_code == 0
+
+
+def test_archive_with_an_unlisted_file_is_refused(filled, runner, tmp_path):
+    archive = tmp_path / "backup.tar.gz"
+    assert runner.invoke(args=["backup", "-o", str(archive)]).exit_code == 0
+    extra = tmp_path / "extra.tar.gz"
+    with tarfile.open(archive) as src, tarfile.open(extra, "w:gz") as dst:
+        for info in src.getmembers():
+            dst.addfile(info, src.extractfile(info))
+        info = tarfile.TarInfo("uploads/../../evil.sh")
+        info.size = 3
+        dst.addfile(info, io.BytesIO(b"boo"))
+    r = runner.invoke(args=["restore", "--force", str(extra)])
+    assert r.exit_code != 0 and "拒绝恢复" in r.output
+    assert not (tmp_path / "evil.sh").exists()
+    with filled.app_context():
+        assert submission_of(ALLOY).state == "preliminary"
+
+
+def test_backup_into_a_directory_and_missing_file(filled, runner, tmp_path):
+    r = runner.invoke(args=["backup", "-o", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    made = [p for p in os.listdir(tmp_path) if p.startswith("wizard-backup-") and p.endswith(".tar.gz")]
+    assert len(made) == 1
+    r = runner.invoke(args=["restore", str(tmp_path / "nope.tar.gz")])
+    assert r.exit_code != 0 and "备份文件不存在" in r.output
+    with filled.app_context():  # audit rows are data too: they survive in the dump
+        with tarfile.open(tmp_path / made[0]) as tar:
+            rows = json.loads(tar.extractfile("db/audit_entry.json").read())["rows"]
+        assert len(rows) == db.session.execute(db.select(db.func.count()).select_from(AuditEntry)).scalar_one() > 0
