@@ -47,7 +47,7 @@ def test_login_failed_login_and_move_are_listed_newest_first(client, logged):
     # Chinese labels, not keys
     for label in ("登录失败", "流程操作", "退出登录"):
         assert label in html
-    assert "accept: county_approved → preliminary" in html
+    assert "纳入初赛（accept）：县级已审核 → 初赛" in html
 
 
 @pytest.mark.parametrize("query,expected", [

@@ -101,6 +101,23 @@ def test_chinese_font_is_embedded_when_installed(app, tmp_path, runner):
     assert any("TrueType" in line and " yes " in line for line in fonts.splitlines()[2:]), fonts
 
 
+@pytest.mark.skipif(shutil.which("pdffonts") is None, reason="poppler-utils not installed")
+def test_headings_use_an_embedded_bold_face_when_installed(app, tmp_path, runner):
+    """Song/Ming has no bold: headings are set in an embedded Hei face (fonts-wqy-microhei in CI)."""
+    import subprocess
+
+    from wizard.pdf.fonts import register_cjk_fonts
+
+    status = register_cjk_fonts()
+    if not status.embedded or status.bold_path == status.path:
+        pytest.skip("no separate bold (Hei) face on this machine")
+    out = tmp_path / "blank.pdf"
+    assert runner.invoke(args=["pdf", "--blank", "--round", "final", "-o", str(out)]).exit_code == 0
+    lines = subprocess.run(["pdffonts", str(out)], capture_output=True, text=True).stdout.splitlines()[2:]
+    families = {line.split()[0].split("+")[-1] for line in lines if " yes " in line}
+    assert len(families) >= 2 and any("Hei" in f for f in families), families
+
+
 def test_hostile_values_are_printed_as_text(app, runner, tmp_path):
     payload = '<img src="http://127.0.0.1:9/x"> <unichar code="0x41"/> <para><font color="[[1 for x in []]] and \'red\'">x</font></para>'
     with app.app_context():

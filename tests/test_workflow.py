@@ -246,6 +246,14 @@ def test_deadline_closes_submitting(app, people):
         extend_deadline(sub, user("admin"), datetime(2099, 1, 1), "材料补充")
         apply_move(sub, "submit", user("applicant-a"))
         assert sub.state == "submitted"
+        # the extension was for the preliminary report: the final round keeps its own deadline
+        sub.edition.final_deadline = datetime(2020, 6, 1)
+        db.session.commit()
+        for move, who in (("county_approve", "county-x"), ("accept", "admin"), ("advance", "admin")):
+            apply_move(sub, move, user(who), comment="同意。")
+        with pytest.raises(MoveRefused) as exc:
+            apply_move(sub, "submit_final", user("applicant-a"))
+        assert "2020年06月01日" in exc.value.problems[0]["message"]
 
 
 def test_bulk_move_with_mixed_ids(app, client, auth, people):

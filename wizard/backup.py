@@ -1,12 +1,25 @@
 """Backup and restore: the database as JSON (one file per table) plus the uploaded files.
 
-The archive is a .tar.gz with ``manifest.json`` (every other member with its
-SHA-256 and size), ``db/<table>.json`` and ``uploads/<path>``.  The dump goes
-through SQLAlchemy and the model metadata, so a backup taken on SQLite restores
-into PostgreSQL and back.  Restoring checks every checksum before it touches
-anything, refuses a database that already holds rows (unless ``force``), loads
-the tables in dependency order in one transaction and resets PostgreSQL's id
-sequences.
+A backup is either a .tar.gz archive or a plain directory with the same layout:
+``manifest.json`` (every other member with its SHA-256 and size),
+``db/<table>.json`` and ``uploads/<path>``.  The dump goes through SQLAlchemy
+and the model metadata, so a backup taken on SQLite restores into PostgreSQL and
+back.
+
+Consistency while the app keeps serving: every table is read inside ONE
+read-only transaction on its own connection — REPEATABLE READ on PostgreSQL (one
+snapshot for all SELECTs), a plain deferred ``BEGIN`` on SQLite (in WAL mode the
+snapshot is fixed at the first read; writers are not blocked).  The app's own
+engine is not used for SQLite because it starts every transaction outside a GET
+request with ``BEGIN IMMEDIATE`` (wizard/dbsetup.py), which would hold the write
+lock for the whole dump.  Upload files are copied after the database snapshot:
+the app writes a file before committing its row and deletes it only after
+deleting the row, so every file the snapshot refers to is normally still there;
+one that vanished in between is listed in the manifest's ``missing_files``.
+
+Restoring checks every checksum before it touches anything, refuses a database
+that already holds rows (unless ``force``), loads the tables in dependency
+order in one transaction and resets PostgreSQL's id sequences.
 """
 from __future__ import annotations
 
@@ -127,49 +140,188 @@ def _sha256_file(path: str) -> tuple[str, int]:
     return h.hexdigest(), size
 
 
-def default_name() -> str:
-    return datetime.now().strftime("wizard-backup-%Y%m%d-%H%M%S.tar.gz")
+def default_name(directory: bool = False) -> str:
+    stamp = datetime.now().strftime("wizard-backup-%Y%m%d-%H%M%S")
+    return stamp if directory else stamp + ".tar.gz"
 
 
-def create_backup(output: str) -> tuple[str, dict]:
-    """Write a backup archive; ``output`` is a file name or an existing directory.
+def is_archive_name(path: str) -> bool:
+    return path.endswith((".tar.gz", ".tgz"))
 
-    Returns the archive path and its manifest.  The dump is read in one
-    transaction so the tables are consistent with each other."""
-    if os.path.isdir(output):
-        output = os.path.join(output, default_name())
-    members, table_counts = [], {}
-    tmp_path = output + ".part"
+
+def _read_engine():
+    """The engine the dump reads through: the app's for PostgreSQL, a plain one for SQLite."""
+    engine = db.engine
+    if engine.dialect.name != "sqlite":
+        return engine, False
+    from sqlalchemy.pool import NullPool
+
+    reader = sa.create_engine(engine.url, poolclass=NullPool)
+
+    @sa.event.listens_for(reader, "connect")
+    def _connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself (below)
+        cur = dbapi_connection.cursor()
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @sa.event.listens_for(reader, "begin")
+    def _begin(conn):
+        conn.exec_driver_sql("BEGIN")  # deferred: a read transaction, never the write lock
+
+    return reader, True
+
+
+def _dump_database():
+    """Yield (table name, JSON bytes, row count) for every table, then ("", alembic revision, 0);
+    all read in one transaction, so the tables are consistent with each other."""
+    engine, own = _read_engine()
     try:
-        with tarfile.open(tmp_path, "w:gz") as tar:
-            for table in _tables():
-                rows = [
-                    {c.name: _dump_value(c, row._mapping[c.name]) for c in table.columns}
-                    for row in db.session.execute(sa.select(table).order_by(*table.primary_key.columns))
-                ]
-                data = json.dumps({"table": table.name, "columns": [c.name for c in table.columns], "rows": rows},
-                                  ensure_ascii=False, indent=0).encode("utf-8")
-                name = f"db/{table.name}.json"
-                _add_bytes(tar, name, data)
-                members.append({"path": name, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)})
-                table_counts[table.name] = len(rows)
-            folder = _upload_folder()
-            for rel in _upload_files(folder):
-                full = os.path.join(folder, rel)
-                digest, size = _sha256_file(full)
-                tar.add(full, arcname=f"uploads/{rel}", recursive=False)
-                members.append({"path": f"uploads/{rel}", "sha256": digest, "size": size})
-            manifest = {
-                "format": FORMAT, "format_version": FORMAT_VERSION,
-                "created_at": datetime.now().isoformat(timespec="seconds"),
-                "database": db.engine.dialect.name, "alembic_revision": _alembic_revision(),
-                "tables": table_counts, "members": members,
-            }
-            _add_bytes(tar, MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2).encode("utf-8"))
-        db.session.rollback()
+        with engine.connect() as conn:
+            if engine.dialect.name == "postgresql":
+                conn = conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+            with conn.begin():
+                for table in _tables():
+                    rows = [
+                        {c.name: _dump_value(c, row._mapping[c.name]) for c in table.columns}
+                        for row in conn.execute(sa.select(table).order_by(*table.primary_key.columns))
+                    ]
+                    data = json.dumps({"table": table.name, "columns": [c.name for c in table.columns],
+                                       "rows": rows}, ensure_ascii=False, indent=0).encode("utf-8")
+                    yield table.name, data, len(rows)
+                try:
+                    with conn.begin_nested():
+                        revision = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+                except sa.exc.DBAPIError:
+                    revision = None
+                yield "", revision, 0
+    finally:
+        if own:
+            engine.dispose()
+
+
+class _ArchiveWriter:
+    def __init__(self, path):
+        self.tar = tarfile.open(path, "w:gz")
+
+    def add_bytes(self, name, data):
+        _add_bytes(self.tar, name, data)
+
+    def add_file(self, name, source):
+        """Copy a file in; returns (sha256, size) of the bytes written, or None if it vanished."""
+        try:
+            fh = open(source, "rb")
+        except FileNotFoundError:
+            return None
+        with fh:
+            data = fh.read()
+        _add_bytes(self.tar, name, data)
+        return hashlib.sha256(data).hexdigest(), len(data)
+
+    def close(self):
+        self.tar.close()
+
+
+class _DirectoryWriter:
+    def __init__(self, path):
+        self.root = path
+        os.makedirs(path)
+
+    def _target(self, name):
+        target = os.path.join(self.root, *name.split("/"))
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        return target
+
+    def add_bytes(self, name, data):
+        with open(self._target(name), "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    def add_file(self, name, source):
+        try:
+            src = open(source, "rb")
+        except FileNotFoundError:
+            return None
+        h, size = hashlib.sha256(), 0
+        with src, open(self._target(name), "wb") as dst:
+            for chunk in iter(lambda: src.read(1 << 20), b""):
+                h.update(chunk)
+                size += len(chunk)
+                dst.write(chunk)
+            dst.flush()
+            os.fsync(dst.fileno())
+        return h.hexdigest(), size
+
+    def close(self):
+        pass
+
+
+def create_backup(output: str, directory: bool | None = None) -> tuple[str, dict]:
+    """Write a backup; returns its path and its manifest.
+
+    ``directory=False`` (the default for ``-o``): a .tar.gz archive; ``output`` is a file name, or
+    an existing directory in which a dated file name is chosen.  ``directory=True``: a backup
+    directory at ``output`` (created; an existing empty directory is used; in an existing
+    non-empty directory a dated sub-directory is created).  ``directory=None``: a directory
+    unless ``output`` ends with .tar.gz/.tgz.  The database is read in one transaction (see the
+    module docstring), then the upload files are copied, each hashed as it is written."""
+    if directory is None:
+        directory = not is_archive_name(output)
+    output = os.path.abspath(output)
+    if directory:
+        if os.path.isdir(output) and os.listdir(output):
+            output = os.path.join(output, default_name(directory=True))
+        if os.path.exists(output) and not (os.path.isdir(output) and not os.listdir(output)):
+            raise BackupError(f"{output} 已存在，未做任何更改。")
+    elif os.path.isdir(output):
+        output = os.path.join(output, default_name())
+    tmp_path = output + ".part"
+    if os.path.lexists(tmp_path):
+        raise BackupError(f"{tmp_path} 已存在（可能有另一个备份正在进行），未做任何更改。")
+    members, table_counts, stored_names = [], {}, []
+    writer = _DirectoryWriter(tmp_path) if directory else _ArchiveWriter(tmp_path)
+    try:
+        revision = None
+        for name, data, count in _dump_database():
+            if not name:
+                revision = data
+                continue
+            path = f"db/{name}.json"
+            writer.add_bytes(path, data)
+            members.append({"path": path, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)})
+            table_counts[name] = count
+            if name == "evidence_file":
+                stored_names = [r["stored_name"] for r in json.loads(data)["rows"]]
+        folder = _upload_folder()
+        copied = set()
+        for rel in _upload_files(folder):
+            if rel.endswith(".part"):  # a file still being written; its row is not committed yet
+                continue
+            result = writer.add_file(f"uploads/{rel}", os.path.join(folder, rel))
+            if result is None:  # deleted while we were copying
+                continue
+            members.append({"path": f"uploads/{rel}", "sha256": result[0], "size": result[1]})
+            copied.add(rel)
+        missing_files = sorted(n for n in stored_names if n not in copied)
+        manifest = {
+            "format": FORMAT, "format_version": FORMAT_VERSION,
+            "created_at": datetime.now().isoformat(timespec="seconds"),
+            "database": db.engine.dialect.name, "alembic_revision": revision,
+            "tables": table_counts, "members": members, "missing_files": missing_files,
+        }
+        writer.add_bytes(MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2).encode("utf-8"))
+        writer.close()
+        writer = None
+        if directory and os.path.isdir(output):
+            os.rmdir(output)  # the empty directory the operator named
         os.replace(tmp_path, output)
     finally:
-        if os.path.exists(tmp_path):
+        if writer is not None:
+            writer.close()
+        if os.path.isdir(tmp_path):
+            shutil.rmtree(tmp_path, ignore_errors=True)
+        elif os.path.exists(tmp_path):
             os.remove(tmp_path)
     return output, manifest
 
@@ -189,43 +341,130 @@ def _safe_member_name(name: str) -> bool:
     return bool(name) and not name.startswith("/") and ".." not in parts and "\\" not in name and "" not in parts
 
 
-def verify_archive(path: str) -> dict:
-    """Read the manifest and check every member against it; raise BackupError on any mismatch.
-    Nothing is written."""
-    if not os.path.isfile(path):
-        raise BackupError(f"备份文件不存在：{path}")
+def _check_manifest(manifest) -> dict:
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise BackupError("这不是本系统的备份文件，拒绝恢复。")
+    try:
+        return {m["path"]: m for m in manifest.get("members", [])}
+    except (TypeError, KeyError):
+        raise BackupError("备份文件中没有有效的 manifest.json，拒绝恢复。") from None
+
+
+def _check_member(name: str, entry: dict | None, fh) -> None:
+    if not _safe_member_name(name):
+        raise BackupError(f"备份文件包含不允许的条目：{name}，拒绝恢复。")
+    if entry is None:
+        raise BackupError(f"备份文件包含清单之外的文件：{name}，拒绝恢复。")
+    h, size = hashlib.sha256(), 0
+    for chunk in iter(lambda: fh.read(1 << 20), b""):
+        h.update(chunk)
+        size += len(chunk)
+    if h.hexdigest() != entry["sha256"] or size != entry["size"]:
+        raise BackupError(f"校验失败：{name} 的 SHA-256 与清单不符，备份文件已损坏或被改动，拒绝恢复。")
+
+
+def _check_complete(expected: dict, seen: set) -> None:
+    missing = sorted(set(expected) - seen)
+    if missing:
+        raise BackupError(f"备份文件缺少 {len(missing)} 个文件（如 {missing[0]}），拒绝恢复。")
+
+
+def _directory_members(root: str) -> list[str]:
+    """Every entry under a backup directory as a relative '/' path; anything but a regular file refuses."""
+    out = []
+    for base, dirs, files in os.walk(root):
+        for name in dirs + files:
+            full = os.path.join(base, name)
+            rel = os.path.relpath(full, root).replace(os.sep, "/")
+            if os.path.islink(full) or not (os.path.isdir(full) or os.path.isfile(full)):
+                raise BackupError(f"备份目录包含不允许的条目：{rel}，拒绝恢复。")
+            if os.path.isfile(full):
+                out.append(rel)
+    return sorted(out)
+
+
+def _verify_directory(path: str) -> dict:
+    try:
+        with open(os.path.join(path, MANIFEST), "rb") as fh:
+            manifest = json.loads(fh.read().decode("utf-8"))
+    except (OSError, ValueError):
+        raise BackupError("备份目录中没有有效的 manifest.json，拒绝恢复。") from None
+    expected = _check_manifest(manifest)
+    seen = set()
+    try:
+        for rel in _directory_members(path):
+            if rel == MANIFEST:
+                continue
+            with open(os.path.join(path, *rel.split("/")), "rb") as fh:
+                _check_member(rel, expected.get(rel), fh)
+            seen.add(rel)
+    except OSError as exc:
+        raise BackupError(f"无法读取备份目录（{exc}），拒绝恢复。") from None
+    _check_complete(expected, seen)
+    return manifest
+
+
+def _verify_tar(path: str) -> dict:
     try:
         with tarfile.open(path, "r:gz") as tar:
             try:
                 manifest = json.loads(tar.extractfile(MANIFEST).read().decode("utf-8"))
             except (KeyError, AttributeError, ValueError):
                 raise BackupError("备份文件中没有有效的 manifest.json，拒绝恢复。") from None
-            if manifest.get("format") != FORMAT:
-                raise BackupError("这不是本系统的备份文件，拒绝恢复。")
-            expected = {m["path"]: m for m in manifest.get("members", [])}
+            expected = _check_manifest(manifest)
             seen = set()
             for info in tar:
                 if info.name == MANIFEST:
                     continue
-                if not info.isfile() or not _safe_member_name(info.name):
+                if not info.isfile():
                     raise BackupError(f"备份文件包含不允许的条目：{info.name}，拒绝恢复。")
-                entry = expected.get(info.name)
-                if entry is None:
-                    raise BackupError(f"备份文件包含清单之外的文件：{info.name}，拒绝恢复。")
-                h, size = hashlib.sha256(), 0
-                fh = tar.extractfile(info)
-                for chunk in iter(lambda: fh.read(1 << 20), b""):
-                    h.update(chunk)
-                    size += len(chunk)
-                if h.hexdigest() != entry["sha256"] or size != entry["size"]:
-                    raise BackupError(f"校验失败：{info.name} 的 SHA-256 与清单不符，备份文件已损坏或被改动，拒绝恢复。")
+                _check_member(info.name, expected.get(info.name), tar.extractfile(info))
                 seen.add(info.name)
-            missing = sorted(set(expected) - seen)
-            if missing:
-                raise BackupError(f"备份文件缺少 {len(missing)} 个文件（如 {missing[0]}），拒绝恢复。")
+            _check_complete(expected, seen)
     except (tarfile.TarError, OSError, EOFError) as exc:
         raise BackupError(f"无法读取备份文件（{exc}），拒绝恢复。") from None
     return manifest
+
+
+def verify_backup(path: str) -> dict:
+    """Read the manifest of a backup (archive or directory) and check every member against it;
+    raise BackupError on any mismatch, missing or unlisted member.  Nothing is written."""
+    if os.path.isdir(path):
+        return _verify_directory(path)
+    if not os.path.isfile(path):
+        raise BackupError(f"备份文件不存在：{path}")
+    return _verify_tar(path)
+
+
+verify_archive = verify_backup  # the earlier name
+
+
+def _read_members(path: str, staging: str) -> dict[str, list[dict]]:
+    """The tables of a verified backup; its upload files copied into ``staging``."""
+    tables = {}
+
+    def take(name, fh):
+        if name.startswith("db/"):
+            doc = json.loads(fh.read().decode("utf-8"))
+            tables[doc["table"]] = doc["rows"]
+        elif name.startswith("uploads/"):
+            target = os.path.join(staging, *name[len("uploads/"):].split("/"))
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            with open(target, "wb") as dst:
+                shutil.copyfileobj(fh, dst)
+
+    if os.path.isdir(path):
+        for rel in _directory_members(path):
+            if rel != MANIFEST:
+                with open(os.path.join(path, *rel.split("/")), "rb") as fh:
+                    take(rel, fh)
+    else:
+        with tarfile.open(path, "r:gz") as tar:
+            for info in tar:
+                if info.name != MANIFEST:
+                    with tar.extractfile(info) as fh:
+                        take(info.name, fh)
+    return tables
 
 
 def _database_has_rows() -> list[str]:
@@ -243,8 +482,9 @@ def _schema_ready() -> bool:
 
 
 def restore_backup(path: str, force: bool = False) -> dict:
-    """Verify, then restore the database and the uploads folder.  Returns the manifest."""
-    manifest = verify_archive(path)
+    """Verify, then restore a backup (archive or directory) into the database and the uploads
+    folder.  Returns the manifest."""
+    manifest = verify_backup(path)
     if not _schema_ready():
         from flask_migrate import upgrade
 
@@ -266,17 +506,8 @@ def restore_backup(path: str, force: bool = False) -> dict:
     os.makedirs(parent, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=".restore-", dir=parent)
     try:
-        with tarfile.open(path, "r:gz") as tar:
-            tables = {}
-            for info in tar:
-                if info.name.startswith("db/"):
-                    doc = json.loads(tar.extractfile(info).read().decode("utf-8"))
-                    tables[doc["table"]] = doc["rows"]
-                elif info.name.startswith("uploads/"):
-                    target = os.path.join(staging, *info.name[len("uploads/"):].split("/"))
-                    os.makedirs(os.path.dirname(target), exist_ok=True)
-                    with tar.extractfile(info) as src, open(target, "wb") as dst:
-                        shutil.copyfileobj(src, dst)
+        tables = _read_members(path, staging)
+        _verify_staged(manifest, staging)  # the bytes about to be restored are the ones verified
         _load_tables(tables)
         old = None
         if os.path.isdir(folder):
@@ -290,6 +521,16 @@ def restore_backup(path: str, force: bool = False) -> dict:
         if staging and os.path.isdir(staging):
             shutil.rmtree(staging, ignore_errors=True)
     return manifest
+
+
+def _verify_staged(manifest: dict, staging: str) -> None:
+    """Check the staged upload files against the manifest again (a backup could change between
+    the verification and the copy)."""
+    for m in manifest.get("members", []):
+        if m["path"].startswith("uploads/"):
+            full = os.path.join(staging, *m["path"][len("uploads/"):].split("/"))
+            if not os.path.isfile(full) or _sha256_file(full) != (m["sha256"], m["size"]):
+                raise BackupError(f"校验失败：{m['path']} 的 SHA-256 与清单不符，拒绝恢复。")
 
 
 def _load_tables(tables: dict[str, list[dict]]) -> None:

@@ -179,31 +179,48 @@ def pdf_cmd(submission_id, output, blank, round_):
 
 
 @click.command("backup")
-@click.option("-o", "--output", "output", type=click.Path(), required=True,
-              help="备份文件（.tar.gz）或已存在的目录（在其中生成带时间的文件名）")
+@click.argument("target", type=click.Path(), required=False)
+@click.option("-o", "--output", "output", type=click.Path(),
+              help="备份文件（.tar.gz）或已存在的目录（在其中生成带时间的 .tar.gz 文件名）")
 @with_appcontext
-def backup_cmd(output):
-    """Write the database (JSON per table) and the uploaded files to a .tar.gz with SHA-256 manifest."""
-    from .backup import create_backup
+def backup_cmd(target, output):
+    """Back up the database (JSON per table, read in one consistent transaction) and the uploaded
+    files, with a SHA-256 manifest, while the app keeps serving.
 
-    path, manifest = create_backup(output)
-    rows = sum(manifest["tables"].values())
-    files = sum(1 for m in manifest["members"] if m["path"].startswith("uploads/"))
-    click.echo(f"已写入备份 {path}：{len(manifest['tables'])} 个表共 {rows} 行，上传文件 {files} 个。")
+    TARGET: a backup directory (created; in an existing non-empty directory a dated
+    sub-directory is made), or a .tar.gz file.  -o/--output: always a .tar.gz archive."""
+    from .backup import BackupError, create_backup
 
-
-@click.command("restore")
-@click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--force", is_flag=True, help="覆盖已有数据（先清空数据库中的全部数据和上传文件目录）")
-@with_appcontext
-def restore_cmd(file, force):
-    """Verify every checksum of a backup, then restore it into an empty database and the uploads folder."""
-    from .backup import BackupError, restore_backup
-
+    if bool(target) == bool(output):
+        raise click.UsageError("请给出备份目录（或 .tar.gz 文件名），或使用 -o 指定备份文件，二者选一。")
     try:
-        manifest = restore_backup(file, force=force)
+        if output:
+            path, manifest = create_backup(output, directory=False)
+        else:
+            path, manifest = create_backup(target)
     except BackupError as exc:
         raise click.ClickException(str(exc))
     rows = sum(manifest["tables"].values())
     files = sum(1 for m in manifest["members"] if m["path"].startswith("uploads/"))
-    click.echo(f"已从 {file} 恢复：{rows} 行数据，上传文件 {files} 个。")
+    click.echo(f"已写入备份 {path}：{len(manifest['tables'])} 个表共 {rows} 行，上传文件 {files} 个。")
+    if manifest.get("missing_files"):
+        click.echo(f"注意：{len(manifest['missing_files'])} 个上传文件在备份期间被删除，未包含在备份中"
+                   f"（如 {manifest['missing_files'][0]}）。", err=True)
+
+
+@click.command("restore")
+@click.argument("source", type=click.Path())
+@click.option("--force", is_flag=True, help="覆盖已有数据（先清空数据库中的全部数据和上传文件目录）")
+@with_appcontext
+def restore_cmd(source, force):
+    """Verify every checksum of a backup (a .tar.gz or a backup directory), then restore it into an
+    empty database and the uploads folder."""
+    from .backup import BackupError, restore_backup
+
+    try:
+        manifest = restore_backup(source, force=force)
+    except BackupError as exc:
+        raise click.ClickException(str(exc))
+    rows = sum(manifest["tables"].values())
+    files = sum(1 for m in manifest["members"] if m["path"].startswith("uploads/"))
+    click.echo(f"已从 {source} 恢复：{rows} 行数据，上传文件 {files} 个。")

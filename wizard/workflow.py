@@ -223,6 +223,7 @@ def apply_move(submission: Submission, move_key: str, actor: User, *, comment: s
         values["opinions"] = opinions
     if move.key == "advance":
         values["final_answers"] = prefill_final(submission)
+        values["deadline_override"] = None  # a preliminary extension does not carry into the final round
     result = db.session.execute(
         update(Submission)
         .where(Submission.id == submission.id, Submission.state == source, Submission.version == submission.version)
@@ -266,7 +267,7 @@ def apply_move(submission: Submission, move_key: str, actor: User, *, comment: s
     _notify(submission, move, target, actor)
     from .security import audit
 
-    audit("move", f"submission:{submission.id}", f"{move.key}: {source} → {target}", user=actor)
+    audit("move", f"submission:{submission.id}", f"{move.label}（{move.key}）：{state_label(source)} → {state_label(target)}", user=actor)
     try:
         db.session.commit()
     except Exception:

@@ -51,6 +51,7 @@ UNIT_SEAL = "（单位盖章）"
 DATE_BLANK = "年    月    日"
 EVIDENCE_REF = "见佐证材料第 {pages} 页"
 EVIDENCE_STAMP = "佐证材料第 {n} 页"
+CODE_LABEL = "校验码"  # the verification code in every page footer, looked up by administrators
 EVIDENCE_TOC_HEADERS = ("序号", "佐证材料", "对应指标或内容", "所在页码")
 EVIDENCE_NONE = "未附佐证材料。"
 COUNTY_SCAN = "county_opinion_scan"

@@ -111,7 +111,7 @@ def _evidence_actions(sub, round_, step) -> str | None:
             except UploadRejected as exc:
                 flash(str(exc), f"error ev-{slot.key}")
                 continue
-            audit("upload", f"evidence:{row.id}", f"{slot.key}: {row.original_name}")
+            audit("evidence_upload", f"evidence:{row.id}", f"{slot.label}：{row.original_name}")
             db.session.commit()
             flash(f"已上传“{row.original_name}”（{row.pages} 页）。", f"success ev-{slot.key}")
     verb, _, file_id = (request.form.get("evidence_action") or "").partition(":")
@@ -122,7 +122,7 @@ def _evidence_actions(sub, round_, step) -> str | None:
             flash("该文件不存在或已被删除。", "warning")
         elif verb == "remove":
             name = row.original_name
-            audit("evidence_remove", f"evidence:{row.id}", name)
+            audit("evidence_delete", f"evidence:{row.id}", name)
             evidence.remove(row)
             flash(f"已删除“{name}”。", f"success ev-{slot.key}")
         else:

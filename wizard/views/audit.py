@@ -31,6 +31,7 @@ ACTION_LABELS = {
     "export": "导出",
     "backup": "备份",
     "restore": "恢复",
+    "verify": "核验校验码",
 }
 
 

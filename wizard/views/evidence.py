@@ -25,7 +25,7 @@ def download(file_id):
         data = read(row)
     except OSError:
         abort(404)
-    audit("download", f"evidence:{row.id}", row.original_name)
+    audit("evidence_download", f"evidence:{row.id}", row.original_name)
     db.session.commit()
     return Response(data, mimetype=MIME_TYPES.get(row.kind, "application/octet-stream"),
                     headers={"Content-Disposition": content_disposition(row.original_name),

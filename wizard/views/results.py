@@ -16,12 +16,12 @@ from ..outcomes import (
     filtered_submissions, result_list, result_list_filename, result_list_xlsx, submissions_filename,
     submissions_xlsx,
 )
-from ..report.definition import get_report
+from ..report.definition import CODE_LABEL, get_report
 from ..report.model import ROUND_LABELS
 from ..report.view import effective_answers
 from ..security import audit, require_role
 from ..uploads import content_disposition
-from ..workflow import MoveRefused, current_round, effective_deadline, extend_deadline
+from ..workflow import STATES, MoveRefused, current_round, effective_deadline, extend_deadline
 from .main import submission_page
 
 bp = Blueprint("results", __name__, url_prefix="/admin")
@@ -46,7 +46,7 @@ def latest_snapshot(sub: Submission, round_: str) -> Snapshot | None:
 
 
 def snapshot_label(snap: Snapshot) -> str:
-    return f"{ROUND_LABELS[snap.round]}提交快照 {snap.created_at:%Y-%m-%d %H:%M} 验证码 {snap.code}"
+    return f"{ROUND_LABELS[snap.round]}提交快照 {snap.created_at:%Y-%m-%d %H:%M} {CODE_LABEL} {snap.code}"
 
 
 @bp.route("/snapshots/<int:snapshot_id>")
@@ -114,6 +114,7 @@ def admin_extras(sub: Submission) -> dict:
     users = db.session.execute(db.select(User).where(User.id.in_(ids))).scalars() if ids else []
     return {"snapshots": snapshots, "submitters": {u.id: u.display_name or u.username for u in users},
             "round": round_, "deadline": effective_deadline(sub, round_),
+            "can_extend": STATES[sub.state].editable_round is not None,  # only while a report is being written
             "form": g.get("deadline_form") or DeadlineForm(formdata=None)}
 
 

@@ -6,6 +6,7 @@ from flask import Blueprint, render_template, request
 
 from ..extensions import db
 from ..models import ROLE_ADMIN, Snapshot, Submission
+from ..report.definition import CODE_LABEL
 from ..security import audit, require_role
 
 bp = Blueprint("verify", __name__, url_prefix="/admin/verify")
@@ -20,7 +21,7 @@ def lookup():
     error, matches = None, []
     if code:
         if not CODE.match(code):
-            error = "校验码应为 12 位，由数字 0–9 和字母 A–F 组成（见报告每页页脚“校验码：”之后）。"
+            error = f"{CODE_LABEL}应为 12 位，由数字 0–9 和字母 A–F 组成（见报告每页页脚“{CODE_LABEL}：”之后）。"
         else:
             matches = db.session.execute(
                 db.select(Snapshot, Submission).join(Submission, Submission.id == Snapshot.submission_id)
