@@ -39,9 +39,12 @@ def init_app(app):
 
     app.jinja_env.globals.update(state_label=state_label, time_left=time_left, move_label=move_label,
                                  role_label=lambda r: ROLE_LABELS.get(r, r), opinion_for=opinion_for,
-                                 file_size=file_size,
-                                 upload_limits={"file": app.config["UPLOAD_MAX_FILE_BYTES"],
-                                                "request": app.config["MAX_CONTENT_LENGTH"]})
+                                 file_size=file_size)
+
+    @app.context_processor
+    def limits():
+        return {"upload_limits": {"file": app.config["UPLOAD_MAX_FILE_BYTES"],
+                                  "request": app.config["MAX_CONTENT_LENGTH"]}}
 
     @app.context_processor
     def unread():

@@ -9,7 +9,8 @@ from .model import fill_years
 from .numbers import count_chars, to_decimal
 
 NOT_STARTED, IN_PROGRESS, COMPLETE, ERROR = "not-started", "in-progress", "complete", "error"
-STATUS_LABELS = {NOT_STARTED: "未开始", IN_PROGRESS: "进行中", COMPLETE: "已完成", ERROR: "有错误"}
+OPTIONAL = "optional"  # a step of files only (佐证材料): nothing it holds blocks submitting
+STATUS_LABELS = {NOT_STARTED: "未开始", IN_PROGRESS: "进行中", COMPLETE: "已完成", ERROR: "有错误", OPTIONAL: "选填"}
 
 
 def _problem(step, field, message, kind="missing", anchor=None):
@@ -66,7 +67,7 @@ def step_problems(round_, step, answers, category, years) -> list:
 def step_status(round_, step, answers, category, years) -> str:
     applicable = [f for f in step.fields if f.applies_to(category) and f.kind not in ("derived", "opinion", "evidence")]
     if not applicable:
-        return COMPLETE  # a step of files only (佐证材料): nothing to fill in
+        return OPTIONAL
     if not any(_answered(f, answers.get(f.key)) for f in applicable):
         return NOT_STARTED
     problems = step_problems(round_, step, answers, category, years)

@@ -42,7 +42,7 @@ def tasks():
     answers = effective_answers(sub, round_)
     years, category = sub.edition.years, sub.cluster.category
     steps = [(step, step_status(round_, step, answers, category, years)) for step in report.steps]
-    next_step = next((s for s, st in steps if st != "complete"), None)
+    next_step = next((s for s, st in steps if st not in ("complete", "optional")), None)
     return render_template("applicant/tasks.html", sub=sub, report=report, steps=steps, next_step=next_step,
                            status_labels=STATUS_LABELS, editable=_editable_round(sub) is not None,
                            deadline=effective_deadline(sub, round_), round_=round_)
