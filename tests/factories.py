@@ -108,3 +108,21 @@ def attach_declarations(sub):
     for round_ in ("preliminary", "final"):
         if not any(f.slot == DECLARATION_SCAN for f in files_of(sub, round_)):
             attach(sub, DECLARATION_SCAN, round_)
+
+
+def user_named(username) -> User:
+    return db.session.execute(db.select(User).filter_by(username=username)).scalar_one()
+
+
+def submitted(cluster_name=ALLOY, applicant="applicant-a") -> Submission:
+    """The cluster's complete preliminary report, with its signed declaration, submitted by
+    its applicant (needs an app context)."""
+    from fill import complete_answers
+    from wizard.workflow import apply_move
+
+    sub = submission_of(cluster_name)
+    sub.preliminary_answers = complete_answers("preliminary", sub.cluster.category)
+    db.session.commit()
+    attach_declarations(sub)
+    apply_move(sub, "submit", user_named(applicant))
+    return sub

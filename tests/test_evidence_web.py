@@ -8,12 +8,11 @@ import re
 import pytest
 from pypdf import PdfReader, PdfWriter
 
-from factories import ALLOY, attach, attach_declarations, csrf_from, pdf_bytes, png_bytes, submission_of
+from factories import ALLOY, attach, csrf_from, pdf_bytes, png_bytes, submission_of, submitted
 from fill import complete_answers, step_data
 from wizard.evidence import files_of
 from wizard.extensions import db
-from wizard.models import EvidenceFile, Snapshot, User
-from wizard.workflow import apply_move
+from wizard.models import EvidenceFile, Snapshot
 
 
 @pytest.fixture
@@ -168,10 +167,7 @@ def test_missing_evidence_is_a_warning_and_the_declaration_scan_blocks_submit(ap
     client.post("/applicant/submit", data={"csrf_token": auth.csrf("/applicant/review"), "version": version})
     with app.app_context():
         assert submission_of(ALLOY).state == "draft"
-        attach_declarations(submission_of(ALLOY))
-        apply_move(submission_of(ALLOY), "submit", db.session.execute(
-            db.select(User).filter_by(username="applicant-a")).scalar_one())
-        sid = submission_of(ALLOY).id
+        sid = submitted().id
     auth.logout()
     auth.login("county-x")  # the county sees the same warning
     assert "已填报“上市和挂牌企业数量”，但尚未上传佐证材料" in client.get(f"/county/submissions/{sid}").get_data(as_text=True)
@@ -179,12 +175,8 @@ def test_missing_evidence_is_a_warning_and_the_declaration_scan_blocks_submit(ap
 
 def test_evidence_cannot_change_after_submit(app, client, auth, people):
     with app.app_context():
-        sub = submission_of(ALLOY)
-        sub.preliminary_answers = complete_answers("preliminary")
-        db.session.commit()
-        attach(sub, "listed_enterprises", name="公告.pdf", pages=2)
-        attach_declarations(sub)
-        apply_move(sub, "submit", db.session.execute(db.select(User).filter_by(username="applicant-a")).scalar_one())
+        attach(submission_of(ALLOY), "listed_enterprises", name="公告.pdf", pages=2)
+        sub = submitted()
         fid = files_of(sub, "preliminary")[0].id
         snap = db.session.execute(db.select(Snapshot).filter_by(submission_id=sub.id)).scalar_one()
         assert [(e["slot"], e["name"], e["pages"]) for e in snap.evidence] == [
@@ -232,12 +224,7 @@ def test_limits_per_submission_and_request(app, applicant):
 
 def test_county_attaches_its_sealed_opinion_and_a_bad_file_refuses_the_approval(app, client, auth, people):
     with app.app_context():
-        sub = submission_of(ALLOY)
-        sub.preliminary_answers = complete_answers("preliminary")
-        db.session.commit()
-        attach_declarations(sub)
-        apply_move(sub, "submit", db.session.execute(db.select(User).filter_by(username="applicant-a")).scalar_one())
-        sid = sub.id
+        sid = submitted().id
     auth.login("county-x")
 
     def approve(scan_name, scan):

@@ -8,7 +8,7 @@ import shutil
 import pytest
 from pypdf import PdfReader
 
-from factories import ALLOY, LINXIANG, attach_declarations, submission_of
+from factories import ALLOY, LINXIANG, submission_of, submitted
 from fill import complete_answers
 from wizard.extensions import db
 from wizard.report.definition import get_report
@@ -61,16 +61,8 @@ def test_filled_report_shows_values_growth_and_watermark(app, client, auth, peop
 
 
 def test_submitted_report_has_no_watermark(app, client, auth, people):
-    from wizard.models import User
-    from wizard.workflow import apply_move
-
     with app.app_context():
-        sub = submission_of(ALLOY)
-        sub.preliminary_answers = complete_answers("preliminary")
-        db.session.commit()
-        attach_declarations(sub)
-        apply_move(sub, "submit", db.session.execute(db.select(User).filter_by(username="applicant-a")).scalar_one())
-        sid = sub.id
+        sid = submitted().id
     auth.login("county-x")
     r = client.get(f"/county/submissions/{sid}/report.pdf")
     assert r.status_code == 200 and "草稿" not in squash(text_of(r.data))
@@ -218,15 +210,8 @@ def test_every_field_and_cell_takes_every_hostile_payload(app, client, auth, peo
 
 
 def test_printed_code_is_verified_by_an_administrator(app, client, auth, people):
-    from wizard.models import User
-    from wizard.workflow import apply_move
-
     with app.app_context():
-        sub = submission_of(ALLOY)
-        sub.preliminary_answers = complete_answers("preliminary")
-        db.session.commit()
-        attach_declarations(sub)
-        apply_move(sub, "submit", db.session.execute(db.select(User).filter_by(username="applicant-a")).scalar_one())
+        submitted()
     auth.login("applicant-a")
     text = text_of(client.get("/applicant/report.pdf").data)
     code = re.search(r"校验码[:：]\s*([0-9A-F]{12})", text).group(1)
