@@ -219,7 +219,7 @@ def test_limits_per_submission_and_request(app, applicant):
     assert "佐证材料总大小不能超过" in html
     app.config["MAX_CONTENT_LENGTH"] = 50_000
     r = upload(applicant, "indicators", "listed_enterprises", ("大.pdf", pdf_bytes(1) + b"%" * 60_000))
-    assert r.status_code == 413 and "单次上传不能超过" in r.get_data(as_text=True)
+    assert r.status_code == 413 and "单次上传不能超过 48.8 KB" in r.get_data(as_text=True)
 
 
 def test_county_attaches_its_sealed_opinion_and_a_bad_file_refuses_the_approval(app, client, auth, people):

@@ -24,8 +24,10 @@ def error_page(code: int, message: str | None = None):
     title, default = MESSAGES.get(code, MESSAGES[500])
     text = message or default
     if code == 413:
-        limit_mb = (current_app.config.get("MAX_CONTENT_LENGTH") or 0) // (1024 * 1024)
-        text = f"上传的内容超过大小限制：单次上传不能超过 {limit_mb} MB。请压缩或拆分文件后重新上传；已保存的内容不受影响。"
+        from .uploads import file_size
+
+        limit = file_size(current_app.config.get("MAX_CONTENT_LENGTH") or 0)
+        text = f"上传的内容超过大小限制：单次上传不能超过 {limit}。请压缩或拆分文件后重新上传；已保存的内容不受影响。"
     if wants_json():
         return {"ok": False, "error": text}, code
     return render_template("errors/error.html", code=code, title=title, message=text), code

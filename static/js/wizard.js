@@ -1189,7 +1189,8 @@
   // ------------------------------------------------------------------
 
   function sizeText(n) {
-    return n >= 1048576 ? (Math.round(n / 104857.6) / 10) + ' MB' : Math.ceil(n / 1024) + ' KB';
+    // the same rounding as the server's file_size(): one decimal, trailing zero dropped
+    return n >= 1048576 ? (Math.round(n / 104857.6) / 10) + ' MB' : (Math.round(n / 102.4) / 10) + ' KB';
   }
 
   function checkUploadSizes(form) {
