@@ -162,8 +162,10 @@ def check(actor, rule, method, response, expected):
     if code >= 500:
         return f"{where}: {code} server error"
     h = response.headers
-    if not ("frame-ancestors 'none'" in h.get("Content-Security-Policy", "") and h.get("X-Frame-Options") == "DENY"
-            and h.get("X-Content-Type-Options") == "nosniff"):
+    csp = h.get("Content-Security-Policy", "")
+    if not ("frame-ancestors 'none'" in csp and "default-src 'self'" in csp and "object-src 'none'" in csp
+            and "unsafe-inline" not in csp and h.get("X-Frame-Options") == "DENY"
+            and h.get("X-Content-Type-Options") == "nosniff" and h.get("Referrer-Policy")):
         return f"{where}: security headers missing"
     if rule.endpoint != "static" and "no-store" not in h.get("Cache-Control", ""):
         return f"{where}: a page that may hold private data can be cached (no Cache-Control: no-store)"

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from factories import PASSWORD, csrf_from
+from factories import PASSWORD, AuthActions, csrf_from
 from wizard.extensions import db
 from wizard.models import AuditEntry, LoginAttempt
 
@@ -164,3 +164,177 @@ def test_only_failures_inside_the_window_count(app, client, people, failures, lo
         db.session.commit()
     page = login_from(client, "admin", PASSWORD).get_data(as_text=True)
     assert (LOCKED in page) is locked
+
+
+# --- sessions end when they should ------------------------------------------------------------
+
+def session_cookie(client):
+    cookie = client.get_cookie("session")
+    assert cookie is not None, "no session cookie"
+    return cookie.value
+
+
+def replay(app, value, path):
+    """Another browser (the thief's) sending a copied session cookie."""
+    thief = app.test_client()
+    thief.set_cookie("session", value)
+    return thief.get(path)
+
+
+def assert_replay_goes_to_login(app, value, path):
+    r = replay(app, value, path)
+    assert r.status_code == 302 and "/login" in r.headers["Location"], (path, r.status_code)
+
+
+def test_copied_cookie_is_dead_after_logout(app, client, auth, people):
+    auth.login("applicant-a")
+    copied = session_cookie(client)
+    assert replay(app, copied, "/applicant/").status_code == 200  # the copy works while the session lives
+    auth.logout()
+    assert_replay_goes_to_login(app, copied, "/applicant/")
+    assert_replay_goes_to_login(app, copied, "/messages")
+
+
+def test_copied_cookie_is_dead_after_a_password_change(app, client, auth, people):
+    other = app.test_client()  # the same account logged in on another computer
+    AuthActions(other).login("county-x")
+    copied = session_cookie(other)
+    auth.login("county-x")
+    token = auth.csrf("/account/password")
+    r = client.post("/account/password", data={"csrf_token": token, "current": PASSWORD,
+                                                "new": "brand-new-pass-1", "confirm": "brand-new-pass-1"})
+    assert r.status_code == 302
+    assert client.get("/county/").status_code == 200  # the browser that changed it stays logged in
+    assert_replay_goes_to_login(app, copied, "/county/")
+    assert other.get("/county/").status_code == 302
+
+
+def test_copied_cookie_is_dead_after_the_account_is_disabled(app, client, auth, people):
+    victim = app.test_client()
+    AuthActions(victim).login("applicant-b")
+    copied = session_cookie(victim)
+    assert replay(app, copied, "/applicant/").status_code == 200
+    auth.login("admin")
+    with app.app_context():
+        from wizard.models import User
+
+        b = db.session.execute(db.select(User).filter_by(username="applicant-b")).scalar_one()
+        form = {"username": b.username, "display_name": b.display_name, "role": "applicant",
+                "cluster_id": str(b.cluster_id), "region_id": "0"}  # "active" unticked
+        uid = b.id
+    r = client.post(f"/admin/accounts/{uid}", data={**form, "csrf_token": auth.csrf("/admin/accounts/new")})
+    assert r.status_code == 302
+    assert_replay_goes_to_login(app, copied, "/applicant/")
+    assert_replay_goes_to_login(app, copied, "/applicant/step/basic")
+
+
+def test_login_issues_a_fresh_session(app, client, auth, people):
+    """Session fixation: whatever the browser carried before logging in is not kept."""
+    client.get("/login")
+    with client.session_transaction() as s:
+        s["planted"] = "by-the-attacker"
+        s["_user_id"] = "forged-token"
+    before = session_cookie(client)
+    assert client.get("/applicant/").status_code == 302  # the forged id logs no one in
+    r = auth.login("applicant-a")
+    assert r.status_code == 302
+    after = session_cookie(client)
+    assert after != before
+    with client.session_transaction() as s:
+        assert "planted" not in s and s.get("_user_id") != "forged-token"
+    # the cookie planted before login does not work for the logged-in account
+    assert_replay_goes_to_login(app, before, "/applicant/")
+
+
+@pytest.mark.parametrize("target", ["//evil.com", "//evil.com/applicant/", "https://evil.com", "http://evil.com/x",
+                                    "/\\evil.com", "\\\\evil.com", "javascript:alert(1)", " //evil.com",
+                                    "https:/evil.com", "evil.com", "/\t/evil.com"])
+def test_next_accepts_only_local_paths(app, client, people, target):
+    token = csrf_from(client.get("/login"))
+    r = client.post("/login", query_string={"next": target},
+                    data={"username": "applicant-a", "password": PASSWORD, "csrf_token": token})
+    assert r.status_code == 302
+    assert r.headers["Location"] == "/applicant/", r.headers["Location"]  # ignored: the user's home page
+
+
+def test_next_keeps_a_local_path(app, client, people):
+    token = csrf_from(client.get("/login"))
+    r = client.post("/login", query_string={"next": "/applicant/history?x=1"},
+                    data={"username": "applicant-a", "password": PASSWORD, "csrf_token": token})
+    assert r.status_code == 302 and r.headers["Location"] == "/applicant/history?x=1"
+
+
+# --- cookies ---------------------------------------------------------------------------------
+
+def set_cookie_header(response):
+    headers = [h for h in response.headers.getlist("Set-Cookie") if h.startswith("session=")]
+    assert headers, "no session cookie set"
+    return [p.strip().lower() for p in headers[-1].split(";")]
+
+
+def test_session_cookie_is_httponly_and_samesite_lax(app, client, people):
+    attrs = set_cookie_header(client.get("/login"))
+    assert "httponly" in attrs and "samesite=lax" in attrs and "secure" not in attrs
+    token = csrf_from(client.get("/login"))
+    r = client.post("/login", data={"username": "admin", "password": PASSWORD, "csrf_token": token})
+    attrs = set_cookie_header(r)
+    assert "httponly" in attrs and "samesite=lax" in attrs
+
+
+def test_session_cookie_is_secure_when_configured(app, monkeypatch, people):
+    from wizard import create_app
+
+    monkeypatch.setenv("WIZARD_SESSION_COOKIE_SECURE", "1")
+    keys = ("TESTING", "SECRET_KEY", "SQLALCHEMY_DATABASE_URI", "INSTANCE_PATH", "UPLOAD_FOLDER", "PDF_CACHE_FOLDER")
+    secure_app = create_app({k: app.config[k] for k in keys})
+    try:
+        assert secure_app.config["SESSION_COOKIE_SECURE"] is True
+        client = secure_app.test_client()
+        attrs = set_cookie_header(client.get("/login", base_url="https://localhost"))
+        assert "secure" in attrs and "httponly" in attrs and "samesite=lax" in attrs
+    finally:
+        with secure_app.app_context():
+            db.engine.dispose()
+
+
+# --- passwords -------------------------------------------------------------------------------
+
+def test_password_length_and_hash(app, client, auth, people):
+    from wizard.models import User
+
+    auth.login("applicant-a")
+    token = auth.csrf("/account/password")
+    r = client.post("/account/password", data={"csrf_token": token, "current": PASSWORD,
+                                                "new": "1234567", "confirm": "1234567"})
+    assert r.status_code == 200 and "新密码至少 8 个字符" in r.get_data(as_text=True)
+    long_one = "长密码-Long-x" * 20  # 200 characters
+    assert len(long_one) == 200
+    r = client.post("/account/password", data={"csrf_token": token, "current": PASSWORD,
+                                                "new": long_one, "confirm": long_one})
+    assert r.status_code == 302
+    fresh = app.test_client()
+    assert AuthActions(fresh).login("applicant-a", "1234567").status_code == 200  # refused one was never set
+    assert AuthActions(fresh).login("applicant-a", long_one).status_code == 302
+    with app.app_context():
+        stored = db.session.execute(db.select(User).filter_by(username="applicant-a")).scalar_one().password_hash
+    method = stored.split("$", 1)[0]
+    if method.startswith("pbkdf2"):
+        assert int(method.split(":")[2]) >= 600_000, method
+    else:
+        assert method.startswith("scrypt:"), method
+        n = int(method.split(":")[1])
+        assert n >= 2 ** 14, method
+    assert long_one not in stored and "长密码" not in stored
+
+
+def test_administrator_cannot_set_a_seven_character_password(app, client, auth, people):
+    from wizard.models import User
+
+    auth.login("admin")
+    token = auth.csrf("/admin/accounts/new")
+    r = client.post("/admin/accounts/new", data={"csrf_token": token, "username": "seven-chars", "role": "admin",
+                                                 "cluster_id": "0", "region_id": "0", "password": "1234567",
+                                                 "active": "y"})
+    assert r.status_code == 200 and "密码至少 8 个字符" in r.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.execute(db.select(User).filter_by(username="seven-chars")).scalar_one_or_none() is None

@@ -20,6 +20,7 @@ from .models import (
     ROLE_ADMIN, ROLE_APPLICANT, ROLE_COUNTY, HistoryEntry, Message, Snapshot, Submission, User,
     utcnow,
 )
+from .report.numbers import clean_text
 
 
 @dataclass(frozen=True)
@@ -175,7 +176,7 @@ def apply_move(submission: Submission, move_key: str, actor: User, *, comment: s
     ``attachment`` (file name, bytes): the county's sealed opinion scan, stored
     with an approval in the same transaction (a refused file refuses the move)."""
     now = now or utcnow()
-    comment = (comment or "").strip() or None
+    comment = clean_text(comment, multiline=True) or None
     if move_key == "undo":
         move = UNDO
         if actor.role != ROLE_ADMIN:
@@ -282,7 +283,7 @@ def apply_move(submission: Submission, move_key: str, actor: User, *, comment: s
 
 def extend_deadline(submission: Submission, actor: User, until: datetime, reason: str) -> None:
     """Give one submission a later deadline; recorded in its history."""
-    reason = (reason or "").strip()
+    reason = clean_text(reason, multiline=True)
     if actor.role != ROLE_ADMIN:
         raise MoveRefused("只有省级管理员可以延长截止时间。")
     if not reason:

@@ -1,12 +1,14 @@
 """The provincial department: dashboard, submissions and rounds, accounts, clusters."""
+import re
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
 from ..access import current_edition, get_submission, visible_submissions
 from ..extensions import db
+from ..forms import AppForm
 from ..models import (
     CATEGORY_LABELS, MIN_PASSWORD_LENGTH, ROLE_ADMIN, ROLE_LABELS, Cluster, Region, Submission, User,
 )
@@ -65,7 +67,7 @@ def bulk_move():
     """One move applied to many submissions, each checked on its own."""
     move = request.form.get("move", "")
     comment = request.form.get("comment")
-    ids = [int(x) for x in request.form.getlist("ids") if x.isdigit()][:500]
+    ids = [int(x) for x in request.form.getlist("ids") if re.fullmatch(r"[0-9]{1,18}", x)][:500]
     moved, refused = [], []
     for sid in ids:
         sub = db.session.execute(visible_submissions(current_user).where(Submission.id == sid)).scalar_one_or_none()
@@ -87,13 +89,13 @@ def submission(submission_id):
 
 # --- accounts ---------------------------------------------------------------------------
 
-class AccountForm(FlaskForm):
+class AccountForm(AppForm):
     username = StringField("用户名", validators=[DataRequired("请输入用户名。"), Length(min=3, max=64, message="用户名为 3–64 个字符。")])
     display_name = StringField("姓名或单位", validators=[Length(max=128)])
     email = StringField("电子邮箱", validators=[Optional(), Length(max=256)])
     role = SelectField("角色", choices=list(ROLE_LABELS.items()))
-    cluster_id = SelectField("所属集群（申报单位）", coerce=int, validate_choice=False)
-    region_id = SelectField("所属政府（审核人）", coerce=int, validate_choice=False)
+    cluster_id = SelectField("所属集群（申报单位）", coerce=int)
+    region_id = SelectField("所属政府（审核人）", coerce=int)
     password = PasswordField("密码", validators=[Optional(), Length(min=MIN_PASSWORD_LENGTH, max=1024,
                                                                       message=f"密码至少 {MIN_PASSWORD_LENGTH} 个字符。")])
     active = BooleanField("启用", default=True)
@@ -161,7 +163,7 @@ def account(user_id=None):
 
 # --- clusters ---------------------------------------------------------------------------
 
-class ClusterForm(FlaskForm):
+class ClusterForm(AppForm):
     name = StringField("集群名称", validators=[DataRequired("请输入集群名称。"), Length(max=128)])
     category = SelectField("申报类别", choices=list(CATEGORY_LABELS.items()))
     region_id = SelectField("审核政府（集群所在地县以上人民政府）", coerce=int)

@@ -32,6 +32,7 @@ ACTION_LABELS = {
     "backup": "备份",
     "restore": "恢复",
     "verify": "核验校验码",
+    "report_download": "下载报告 PDF",
 }
 
 

@@ -4,25 +4,23 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, logout_user
-from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from ..extensions import db
+from ..forms import AppForm
 from ..models import MIN_PASSWORD_LENGTH, LoginAttempt, User, utcnow
-from ..report.numbers import clean_text
 from ..security import audit, client_address, start_session
 
 bp = Blueprint("auth", __name__)
 
 
-class LoginForm(FlaskForm):
-    username = StringField("用户名", validators=[DataRequired("请输入用户名。"), Length(max=64, message="用户名不超过 64 个字符。")],
-                           filters=[lambda v: clean_text(v) if v else v])
+class LoginForm(AppForm):
+    username = StringField("用户名", validators=[DataRequired("请输入用户名。"), Length(max=64, message="用户名不超过 64 个字符。")])
     password = PasswordField("密码", validators=[DataRequired("请输入密码。"), Length(max=1024, message="密码过长。")])
 
 
-class PasswordForm(FlaskForm):
+class PasswordForm(AppForm):
     current = PasswordField("当前密码", validators=[DataRequired("请输入当前密码。")])
     new = PasswordField(
         "新密码",

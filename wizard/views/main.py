@@ -91,6 +91,8 @@ def send_report_pdf(sub, round_):
     from ..pdf.report import pdf_filename, report_pdf
     from ..uploads import content_disposition
 
+    from ..security import audit
+
     try:
         pdf = report_pdf(sub, round_)
     except PdfRenderError:
@@ -98,6 +100,8 @@ def send_report_pdf(sub, round_):
 
         current_app.logger.exception("PDF render failed for submission %s", sub.id)
         abort(500)
+    audit("report_download", f"submission:{sub.id}", round_)
+    db.session.commit()
     return Response(pdf, mimetype="application/pdf",
                     headers={"Content-Disposition": content_disposition(pdf_filename(sub, round_))})
 

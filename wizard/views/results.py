@@ -4,13 +4,13 @@ from datetime import datetime
 
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from ..access import current_edition, get_submission
 from ..compare import compare_rounds
 from ..extensions import db
+from ..forms import AppForm
 from ..models import ROLE_ADMIN, Edition, Snapshot, Submission, User, utcnow
 from ..outcomes import (
     filtered_submissions, result_list, result_list_filename, result_list_xlsx, submissions_filename,
@@ -97,7 +97,7 @@ def _parse_datetime(text: str) -> datetime | None:
     return None
 
 
-class DeadlineForm(FlaskForm):
+class DeadlineForm(AppForm):
     deadline_until = StringField("延长至", validators=[DataRequired("请填写新的截止时间。")],
                                  render_kw={"type": "datetime-local"})
     deadline_reason = TextAreaField("延期原因", validators=[DataRequired("请填写延期原因。"),
