@@ -9,7 +9,7 @@ FLASK := $(BIN)/flask --app wizard
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --upgrade pip setuptools
 
 $(VENV)/.installed: setup.cfg setup.py | $(BIN)/python
 	$(BIN)/pip install --quiet -e .

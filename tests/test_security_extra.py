@@ -294,3 +294,25 @@ def test_report_pdf_downloads_are_audited(app, client, auth, world):  # noqa: F8
         actions = audit_actions()
     assert any(a[1] == "county-x" and str(world["submission_id"]) in a[2] for a in actions
                if a[0] not in ("login", "logout")), actions
+
+
+def test_offline_audit_fails_on_an_affected_version(tmp_path):
+    """CI's offline dependency audit: an installed version inside an advisory's range fails it."""
+    import json
+    import subprocess
+    import sys
+    from importlib import metadata
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / ".ci" / "offline_audit.py"
+    flask_version = metadata.version("flask")
+
+    def run(affected):
+        path = tmp_path / "advisories.json"
+        path.write_text(json.dumps({"updated": "test", "advisories": [
+            {"package": "Flask", "affected": affected, "id": "TEST-1", "summary": "test advisory"}]}))
+        return subprocess.run([sys.executable, str(script), str(path)], capture_output=True, text=True)
+
+    hit = run(f"<={flask_version}")
+    assert hit.returncode == 1 and f"Flask {flask_version} is affected by TEST-1" in hit.stdout
+    assert run("<0.1").returncode == 0  # (.ci/run checks the real list against the real environment)
