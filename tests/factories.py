@@ -98,7 +98,7 @@ def attach(sub, slot, round_="preliminary", name="声明页扫描件.pdf", data=
     """Store an evidence file as the applicant would (needs an app context)."""
     from wizard.evidence import store
 
-    return store(sub, round_, slot, name, data if data is not None else pdf_bytes(pages), None)
+    return store(sub, round_, slot, name, data if data is not None else pdf_bytes(pages), None, check_editable=False)
 
 
 def attach_declarations(sub):

@@ -259,3 +259,91 @@ def test_upload_limits_come_from_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("WIZARD_UPLOAD_MAX_FILE_MB", "lots")
     with pytest.raises(RuntimeError, match="WIZARD_UPLOAD_MAX_FILE_MB"):
         create_app({"INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "x"})
+
+
+def test_a_refused_file_keeps_the_user_on_the_step_even_with_next(app, applicant):
+    data = {"action": "next", "evidence-listed_enterprises": [(io.BytesIO(b"<html></html>"), "网页.pdf")]}
+    r = post_step(applicant, "indicators", data)
+    assert r.status_code == 302 and "/applicant/step/indicators" in r.headers["Location"]
+    assert "网页.pdf" in applicant.get(r.headers["Location"]).get_data(as_text=True)
+
+
+def test_an_earlier_approval_scan_and_opinion_leave_with_a_return(app, client, auth, people):
+    from factories import user_named
+    from wizard.workflow import apply_move
+
+    with app.app_context():
+        sub = submitted()
+        apply_move(sub, "county_approve", user_named("county-x"), comment="第一次同意。",
+                   attachment=("旧意见.pdf", pdf_bytes(1)))
+        assert [f.slot for f in files_of(sub, "preliminary")] == ["declaration_scan", "county_opinion_scan"]
+        apply_move(sub, "admin_return", user_named("admin"), comment="请补充。")
+        assert "preliminary" not in (sub.opinions or {})  # the draft no longer carries the old opinion
+        assert [f.slot for f in files_of(sub, "preliminary")] == ["declaration_scan"]
+        apply_move(sub, "submit", user_named("applicant-a"))
+        apply_move(sub, "county_approve", user_named("county-x"), comment="第二次同意。")
+        assert [f.slot for f in files_of(sub, "preliminary")] == ["declaration_scan"]
+        assert sub.opinions["preliminary"]["text"] == "第二次同意。"
+
+
+def test_files_carried_into_the_final_round_do_not_count_twice(app, people):
+    from factories import user_named
+    from wizard.workflow import apply_move
+
+    with app.app_context():
+        big = pdf_bytes(3)
+        attach(submission_of(ALLOY), "listed_enterprises", data=big)
+        sub = submitted()
+        used = sum(f.size for f in files_of(sub, "preliminary"))
+        app.config["UPLOAD_MAX_SUBMISSION_BYTES"] = used + len(pdf_bytes(1)) + 100
+        for move, who in (("county_approve", "county-x"), ("accept", "admin"), ("advance", "admin")):
+            apply_move(sub, move, user_named(who), comment="同意。")
+        store_ok = attach(sub, "declaration_scan", round_="final", name="决赛声明.pdf")
+        assert store_ok.round == "final"
+
+
+def test_a_refused_move_with_a_file_leaves_nothing_on_disk(app, people):
+    from factories import user_named
+    from wizard.workflow import MoveRefused, apply_move
+
+    with app.app_context():
+        sub = submitted()
+        for move, who in (("county_approve", "county-x"), ("accept", "admin")):
+            apply_move(sub, move, user_named(who), comment="同意。")
+        before = sorted(os.listdir(app.config["UPLOAD_FOLDER"]))
+        with pytest.raises(MoveRefused, match="不能附加文件"):
+            apply_move(sub, "advance", user_named("admin"), attachment=("x.pdf", pdf_bytes(1)))
+        assert sorted(os.listdir(app.config["UPLOAD_FOLDER"])) == before and sub.state == "preliminary"
+
+
+def test_no_file_enters_a_submitted_report(app, people):
+    """The state is checked again, under a row lock, in the transaction that writes the file."""
+    from wizard.evidence import EvidenceLocked, remove, store
+
+    with app.app_context():
+        attach(submission_of(ALLOY), "listed_enterprises")
+        sub = submitted()
+        with pytest.raises(EvidenceLocked):
+            store(sub, "preliminary", "listed_enterprises", "晚到.pdf", pdf_bytes(1), None)
+        with pytest.raises(EvidenceLocked):
+            remove(files_of(sub, "preliminary")[0])
+        db.session.rollback()
+        assert [f.slot for f in files_of(sub, "preliminary")] == ["listed_enterprises", "declaration_scan"]
+
+
+def test_changing_the_category_renders_a_new_pdf(app, client, auth, people):
+    with app.app_context():
+        submission_of(ALLOY).preliminary_answers = {}
+        db.session.commit()
+    auth.login("applicant-a")
+    first = client.get("/applicant/report.pdf").data
+    with app.app_context():
+        submission_of(ALLOY).cluster.category = "sme"
+        db.session.commit()
+    try:
+        second = client.get("/applicant/report.pdf").data
+        assert "中小企业特色产业集群" in "".join(text_of(second)) and first != second
+    finally:  # the seeded clusters outlive a test on PostgreSQL
+        with app.app_context():
+            submission_of(ALLOY).cluster.category = "advanced"
+            db.session.commit()

@@ -65,10 +65,10 @@ def files_of(submission, round_: str) -> list[EvidenceFile]:
     rows = db.session.execute(
         db.select(EvidenceFile).filter_by(submission_id=submission.id, round=round_)
     ).scalars().all()
-    rows = sorted((r for r in rows if r.slot in order), key=lambda r: (order[r.slot], r.position, r.id))
-    county = [r for r in rows if r.slot == COUNTY_SCAN]
-    # an earlier approval's scan stays in the history; the report carries the latest one
-    return [r for r in rows if r.slot != COUNTY_SCAN] + county[-1:]
+    # the county's scan: only the one that came with the standing opinion (earlier ones stay in the history)
+    scan_id = ((submission.opinions or {}).get(round_) or {}).get("scan_id")
+    rows = [r for r in rows if r.slot in order and (r.slot != COUNTY_SCAN or r.id == scan_id)]
+    return sorted(rows, key=lambda r: (order[r.slot], r.position, r.id))
 
 
 def manifest(submission, round_: str) -> list[dict]:
@@ -137,21 +137,43 @@ def limits() -> UploadLimits:
                         max_image_pixels=cfg["UPLOAD_MAX_IMAGE_PIXELS"])
 
 
-def _used_bytes(submission) -> int:
+def _used_bytes(submission, round_: str) -> int:
+    """Bytes of one round's files (files carried into the final round are not counted twice)."""
     return db.session.execute(
-        db.select(db.func.coalesce(db.func.sum(EvidenceFile.size), 0)).filter_by(submission_id=submission.id)
+        db.select(db.func.coalesce(db.func.sum(EvidenceFile.size), 0))
+        .filter_by(submission_id=submission.id, round=round_)
     ).scalar_one()
 
 
-def store(submission, round_: str, slot_key: str, filename: str, data: bytes, user, commit: bool = True) -> EvidenceFile:
+class EvidenceLocked(UploadRejected):
+    """The report was submitted (or moved on) while the request was under way."""
+
+
+def _lock_editable(submission_id: int, round_: str) -> None:
+    """Lock the submission row and check the round is still being written; a submit waits for
+    this transaction, so a file can never slip in after the snapshot."""
+    from .models import Submission
+    from .workflow import STATES
+
+    state = db.session.execute(
+        db.select(Submission.state).where(Submission.id == submission_id).with_for_update()
+    ).scalar_one()
+    if STATES[state].editable_round != round_:
+        raise EvidenceLocked("报告已提交或当前状态不允许修改佐证材料，本次操作未执行。")
+
+
+def store(submission, round_: str, slot_key: str, filename: str, data: bytes, user, commit: bool = True,
+          check_editable: bool = True) -> EvidenceFile:
     """Check and store one upload; the file and its row are written together or not at all.
 
     Raises UploadRejected (a Chinese sentence naming the file) for anything unacceptable.
     """
     if slot(round_, slot_key) is None:
         raise UploadRejected("佐证材料类别无效。")
-    checked = inspect_upload(data, filename or "", limits())
-    total_limit_check(_used_bytes(submission), checked.size, current_app.config["UPLOAD_MAX_SUBMISSION_BYTES"])
+    checked = inspect_upload(data, filename or "", limits())  # before any lock is taken
+    if check_editable:
+        _lock_editable(submission.id, round_)
+    total_limit_check(_used_bytes(submission, round_), checked.size, current_app.config["UPLOAD_MAX_SUBMISSION_BYTES"])
     position = db.session.execute(
         db.select(db.func.coalesce(db.func.max(EvidenceFile.position), 0))
         .filter_by(submission_id=submission.id, round=round_, slot=slot_key)
@@ -161,11 +183,15 @@ def store(submission, round_: str, slot_key: str, filename: str, data: bytes, us
     stored = secrets.token_hex(16)
     path = os.path.join(folder, stored)
     tmp = f"{path}.part"
-    with open(tmp, "wb") as fh:
-        fh.write(checked.data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(checked.data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError:
+        _unlink(tmp)
+        raise
     row = EvidenceFile(submission_id=submission.id, round=round_, slot=slot_key, position=position,
                        original_name=checked.safe_name, stored_name=stored, kind=checked.kind, size=checked.size,
                        pages=checked.page_count, sha256=checked.sha256, uploaded_by_id=getattr(user, "id", None))
@@ -210,6 +236,7 @@ def get_own(submission, round_: str, file_id) -> EvidenceFile | None:
 
 def remove(row: EvidenceFile) -> None:
     """Delete the row, then the file: a crash in between leaves an orphan file, never a dangling row."""
+    _lock_editable(row.submission_id, row.round)
     path = path_of(row)
     db.session.delete(row)
     db.session.commit()
@@ -218,6 +245,7 @@ def remove(row: EvidenceFile) -> None:
 
 def move(row: EvidenceFile, delta: int) -> bool:
     """Move a file one place up (-1) or down (+1) within its slot."""
+    _lock_editable(row.submission_id, row.round)
     siblings = db.session.execute(
         db.select(EvidenceFile).filter_by(submission_id=row.submission_id, round=row.round, slot=row.slot)
         .order_by(EvidenceFile.position, EvidenceFile.id)

@@ -208,7 +208,18 @@ def apply_move(submission: Submission, move_key: str, actor: User, *, comment: s
         if problems:
             raise MoveRefused("报告尚不能提交，请先处理以下问题。", problems)
 
+    if attachment is not None and attachment[1] and move.key not in APPROVE_MOVES:
+        raise MoveRefused("此操作不能附加文件。")
+
     values = {"state": target, "version": Submission.version + 1, "updated_at": now}
+    opinions = dict(submission.opinions or {})
+    # an opinion (and its sealed scan) belongs to the version the county approved: it goes when
+    # that round is back before approval (returned, or the approval undone)
+    reopened = {"draft": "preliminary", "submitted": "preliminary", "finalist": "final",
+                "final_submitted": "final"}.get(target)
+    if reopened in opinions:
+        opinions.pop(reopened)
+        values["opinions"] = opinions
     if move.key in SUBMIT_MOVES:
         from .report.view import effective_answers
 
@@ -217,10 +228,22 @@ def apply_move(submission: Submission, move_key: str, actor: User, *, comment: s
         values["preliminary_answers" if round_ == "preliminary" else "final_answers"] = submitted_answers
     if move.key in RETURN_MOVES:
         values["return_comment"] = comment
+    stored = []  # files written by this move: removed again if it does not commit
     if move.key in APPROVE_MOVES:
-        opinions = dict(submission.opinions or {})
-        opinions[APPROVE_MOVES[move.key]] = {"text": comment, "date": now.date().isoformat(),
-                                             "by": actor.region.government_name if actor.region else ""}
+        opinion = {"text": comment, "date": now.date().isoformat(),
+                   "by": actor.region.government_name if actor.region else ""}
+        if attachment is not None and attachment[1]:
+            from .evidence import COUNTY_SCAN, store
+            from .uploads import UploadRejected
+
+            try:
+                stored.append(store(submission, APPROVE_MOVES[move.key], COUNTY_SCAN, *attachment, actor,
+                                    commit=False, check_editable=False))
+            except UploadRejected as exc:
+                db.session.rollback()
+                raise MoveRefused(str(exc)) from None
+            opinion["scan_id"] = stored[-1].id  # the report binds this scan, and no earlier one
+        opinions[APPROVE_MOVES[move.key]] = opinion
         values["opinions"] = opinions
     if move.key == "advance":
         values["final_answers"] = prefill_final(submission)
@@ -233,29 +256,20 @@ def apply_move(submission: Submission, move_key: str, actor: User, *, comment: s
     )
     if result.rowcount != 1:
         db.session.rollback()
+        from .evidence import discard_files
+
+        discard_files(stored)
         raise MoveRefused("该操作未执行：报告状态已被他人更改，或您重复提交了同一操作。请刷新页面后查看。")
     entry = HistoryEntry(submission_id=submission.id, at=now, user_id=actor.id, role=actor.role,
                          move=move.key, from_state=source, to_state=target, comment=comment)
     db.session.add(entry)
-    stored = []
+    if stored:
+        entry.evidence = stored[-1]
     if move.key == "advance":
         from .evidence import copy_round, files_of
 
         if not files_of(submission, "final"):
             stored += copy_round(submission, "preliminary", "final")
-    if attachment is not None and attachment[1]:
-        if move.key not in APPROVE_MOVES:
-            db.session.rollback()
-            raise MoveRefused("此操作不能附加文件。")
-        from .evidence import COUNTY_SCAN, store
-        from .uploads import UploadRejected
-
-        try:
-            entry.evidence = store(submission, APPROVE_MOVES[move.key], COUNTY_SCAN, *attachment, actor, commit=False)
-        except UploadRejected as exc:
-            db.session.rollback()
-            raise MoveRefused(str(exc)) from None
-        stored.append(entry.evidence)
     if round_:
         from .evidence import DECLARATION_SCAN, files_of
 

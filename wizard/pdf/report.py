@@ -26,8 +26,11 @@ def _template_stamp() -> str:
     """Changes when a print template changes, so the cache never serves an old layout."""
     root = current_app.template_folder
     parts = [TEMPLATE_VERSION]
-    for rel in ("print/report.html", "report/_body.html"):
+    for rel in ("print/report.html", "report/_body.html", "report/_evidence_toc.html"):
         parts.append(str(os.path.getmtime(os.path.join(root, rel))))
+    from ..report import definition
+
+    parts.append(str(os.path.getmtime(definition.__file__)))  # the labels and fixed texts
     return "|".join(parts)
 
 
@@ -66,6 +69,7 @@ def report_pdf(submission=None, round_="preliminary", blank=False, years=None) -
         key_src = {"id": submission.id, "round": round_, "state": submission.state,
                    "answers": submission.answers_for(round_), "opinions": submission.opinions,
                    "evidence": manifest(submission, round_), "name": submission.cluster.name,
+                   "category": submission.cluster.category,
                    "years": submission.edition.years}
     key_src["template"] = _template_stamp()
     key = hashlib.sha256(json.dumps(key_src, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()

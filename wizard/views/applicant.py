@@ -107,26 +107,36 @@ def _evidence_actions(sub, round_, step) -> str | None:
                 continue
             touched = slot.key
             try:
-                row = evidence.store(sub, round_, slot.key, upload.filename, upload.read(), actor)
+                row = evidence.store(sub, round_, slot.key, upload.filename, upload.read(), actor, commit=False)
             except UploadRejected as exc:
+                db.session.rollback()
                 flash(str(exc), f"error ev-{slot.key}")
                 continue
             audit("evidence_upload", f"evidence:{row.id}", f"{slot.label}：{row.original_name}")
-            db.session.commit()
+            try:
+                db.session.commit()  # the file's row and its audit row together
+            except Exception:
+                db.session.rollback()
+                evidence.discard_files([row])
+                raise
             flash(f"已上传“{row.original_name}”（{row.pages} 页）。", f"success ev-{slot.key}")
     verb, _, file_id = (request.form.get("evidence_action") or "").partition(":")
     if verb in ("remove", "up", "down"):
         row = evidence.get_own(sub, round_, file_id)
         slot = evidence.slot(round_, row.slot) if row else None
-        if slot is None or slot.step != step.key:
-            flash("该文件不存在或已被删除。", "warning")
-        elif verb == "remove":
-            name = row.original_name
-            audit("evidence_delete", f"evidence:{row.id}", name)
-            evidence.remove(row)
-            flash(f"已删除“{name}”。", f"success ev-{slot.key}")
-        else:
-            evidence.move(row, -1 if verb == "up" else 1)
+        try:
+            if slot is None or slot.step != step.key:
+                flash("该文件不存在或已被删除。", "warning")
+            elif verb == "remove":
+                name = row.original_name
+                audit("evidence_delete", f"evidence:{row.id}", name)
+                evidence.remove(row)
+                flash(f"已删除“{name}”。", f"success ev-{slot.key}")
+            else:
+                evidence.move(row, -1 if verb == "up" else 1)
+        except UploadRejected as exc:  # the report was submitted meanwhile
+            db.session.rollback()
+            flash(str(exc), f"error ev-{slot.key}")
         touched = slot.key if slot else touched
     return touched
 
@@ -186,7 +196,7 @@ def step(step_key, formdata=None):
         flash("已保存。", "success")
         return _render_step(sub, round_, step, form)
     flash("已保存。", "success")
-    if touched and request.form.get("action") != "next":
+    if touched:  # stay beside the files, where the upload's messages are shown (also for 保存并继续)
         return redirect(url_for("applicant.step", step_key=step.key, saved=1, _anchor=f"ev-{touched}"))
     if request.form.get("action") == "next":
         steps = list(report.steps)
