@@ -306,3 +306,23 @@ def test_twenty_concurrent_identical_moves_make_one(app, people):
         assert sub.state == "preliminary"
         assert db.session.execute(db.select(db.func.count()).select_from(HistoryEntry)
                                   .filter_by(submission_id=sid, move="accept")).scalar_one() == 1
+
+
+def test_times_are_beijing_time(app, client, auth, people):
+    """Stored in UTC, shown in Beijing time; deadlines are Beijing wall-clock times."""
+    from datetime import datetime
+
+    with app.app_context():
+        sub = submission_of(ALLOY)
+        force(sub, "draft")
+        sub.edition.preliminary_deadline = datetime(2026, 1, 1, 23, 30)  # 23:30 in Beijing
+        db.session.commit()
+        with pytest.raises(MoveRefused):  # 15:40 UTC is 23:40 in Beijing: too late
+            apply_move(sub, "submit", user("applicant-a"), now=datetime(2026, 1, 1, 15, 40))
+        apply_move(sub, "submit", user("applicant-a"), now=datetime(2026, 1, 1, 15, 20))
+        apply_move(sub, "county_approve", user("county-x"), comment="同意。", now=datetime(2026, 1, 1, 17, 0))
+        assert sub.opinions["preliminary"]["date"] == "2026-01-02"  # 01:00 on 2 January in Beijing
+        sid = sub.id
+    auth.login("admin")
+    page = client.get(f"/admin/submissions/{sid}").get_data(as_text=True)
+    assert "2026-01-01 23:20" in page and "2026-01-02 01:00" in page

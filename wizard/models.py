@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from flask_login import UserMixin
 from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
@@ -34,6 +34,19 @@ MIN_PASSWORD_LENGTH = 8
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+# Timestamps are stored in UTC; users read Beijing time (UTC+8, no daylight saving).  Deadlines
+# are wall-clock Beijing times as the department announces them, stored as such.
+LOCAL_OFFSET = timedelta(hours=8)
+
+
+def to_local(moment: datetime) -> datetime:
+    return moment + LOCAL_OFFSET
+
+
+def local_now() -> datetime:
+    return to_local(utcnow())
 
 
 def new_token() -> str:

@@ -15,7 +15,7 @@ from openpyxl.styles import Alignment, Font
 
 from .access import visible_submissions
 from .extensions import db
-from .models import CATEGORY_ADVANCED, CATEGORY_LABELS, CATEGORY_SME, Cluster, Edition, Region, Submission
+from .models import CATEGORY_ADVANCED, CATEGORY_LABELS, CATEGORY_SME, Cluster, Edition, Region, Submission, to_local
 from .report.model import ROUND_LABELS
 from .report.numbers import clean_text
 from .workflow import MOVES_BY_KEY, STATES, current_round, state_label
@@ -171,7 +171,7 @@ def submissions_xlsx(subs) -> bytes:
     for i, s in enumerate(subs, 1):
         region = s.cluster.region
         ws.append([i, s.cluster.name, s.cluster.category_label, region.city.name, region.government_name,
-                   state_label(s.state), ROUND_LABELS[current_round(s)], s.updated_at])
+                   state_label(s.state), ROUND_LABELS[current_round(s)], to_local(s.updated_at)])
         ws.cell(ws.max_row, len(SUMMARY_COLUMNS)).number_format = "yyyy-mm-dd hh:mm"
     ws.freeze_panes = "A2"
     ws.auto_filter.ref = ws.dimensions

@@ -4,13 +4,14 @@ from datetime import date
 from flask_login import current_user
 
 from .extensions import db
-from .models import ROLE_LABELS, Message, utcnow
+from .models import ROLE_LABELS, Message, local_now, to_local
 from .report.view import template_globals
 from .workflow import MOVES_BY_KEY, UNDO, state_label
 
 
 def time_left(deadline) -> str:
-    delta = deadline - utcnow()
+    """Time until a deadline (deadlines are Beijing wall-clock times)."""
+    delta = deadline - local_now()
     if delta.total_seconds() <= 0:
         return "已截止"
     days, hours = delta.days, delta.seconds // 3600
@@ -40,6 +41,7 @@ def init_app(app):
     app.jinja_env.globals.update(state_label=state_label, time_left=time_left, move_label=move_label,
                                  role_label=lambda r: ROLE_LABELS.get(r, r), opinion_for=opinion_for,
                                  file_size=file_size)
+    app.jinja_env.filters["local"] = lambda moment, fmt="%Y-%m-%d %H:%M": to_local(moment).strftime(fmt) if moment else ""
 
     @app.context_processor
     def limits():

@@ -18,7 +18,7 @@ from sqlalchemy import update
 from .extensions import db
 from .models import (
     ROLE_ADMIN, ROLE_APPLICANT, ROLE_COUNTY, HistoryEntry, Message, Snapshot, Submission, User,
-    utcnow,
+    to_local, utcnow,
 )
 from .report.numbers import clean_text
 
@@ -158,7 +158,7 @@ def _guard_complete(submission: Submission, round_: str, now: datetime) -> list:
 
     deadline = effective_deadline(submission, round_)
     problems = []
-    if deadline and now > deadline:
+    if deadline and to_local(now) > deadline:  # deadlines are Beijing wall-clock times
         problems.append({"message": f"提交截止时间（{deadline:%Y年%m月%d日 %H:%M}）已过，无法提交。如需延期请联系省级管理员。"})
     problems += submit_problems(submission, round_)
     from .evidence import missing
@@ -230,7 +230,7 @@ def apply_move(submission: Submission, move_key: str, actor: User, *, comment: s
         values["return_comment"] = comment
     stored = []  # files written by this move: removed again if it does not commit
     if move.key in APPROVE_MOVES:
-        opinion = {"text": comment, "date": now.date().isoformat(),
+        opinion = {"text": comment, "date": to_local(now).date().isoformat(),
                    "by": actor.region.government_name if actor.region else ""}
         if attachment is not None and attachment[1]:
             from .evidence import COUNTY_SCAN, store

@@ -187,9 +187,9 @@ def step(step_key, formdata=None):
         form.version.data = str(stale.current_version)
         return _render_step(sub, round_, step, form, 409, stale=diff)
     if fetch:
-        from ..models import utcnow
+        from ..models import local_now
 
-        return jsonify(ok=True, version=version, saved_at=utcnow().strftime("%H:%M"))
+        return jsonify(ok=True, version=version, saved_at=local_now().strftime("%H:%M"))
     form.version.data = str(version)
     if request.form.get("add_row") and _row_edit(form) or remove:
         g.saved_ok = True

@@ -4,7 +4,7 @@ from datetime import date, datetime, timedelta
 from flask import Blueprint, flash, render_template, request
 
 from ..extensions import db
-from ..models import ROLE_ADMIN, AuditEntry
+from ..models import LOCAL_OFFSET, ROLE_ADMIN, AuditEntry
 from ..security import require_role
 
 bp = Blueprint("audit", __name__, url_prefix="/admin/audit")
@@ -69,9 +69,9 @@ def index():
     if target:
         q = q.where(AuditEntry.target.contains(target, autoescape=True))
     if day_from:
-        q = q.where(AuditEntry.at >= datetime.combine(day_from, datetime.min.time()))
+        q = q.where(AuditEntry.at >= datetime.combine(day_from, datetime.min.time()) - LOCAL_OFFSET)
     if day_to:  # inclusive: everything before the next midnight
-        q = q.where(AuditEntry.at < datetime.combine(day_to + timedelta(days=1), datetime.min.time()))
+        q = q.where(AuditEntry.at < datetime.combine(day_to + timedelta(days=1), datetime.min.time()) - LOCAL_OFFSET)
     page = db.paginate(q.order_by(AuditEntry.at.desc(), AuditEntry.id.desc()), per_page=PER_PAGE, error_out=False)
 
     recorded = db.session.execute(db.select(AuditEntry.action).distinct()).scalars().all()

@@ -11,7 +11,7 @@ from ..access import current_edition, get_submission
 from ..compare import compare_rounds
 from ..extensions import db
 from ..forms import AppForm
-from ..models import ROLE_ADMIN, Edition, Snapshot, Submission, User, utcnow
+from ..models import ROLE_ADMIN, Edition, Snapshot, Submission, User, local_now, to_local
 from ..outcomes import (
     filtered_submissions, result_list, result_list_filename, result_list_xlsx, submissions_filename,
     submissions_xlsx,
@@ -46,7 +46,7 @@ def latest_snapshot(sub: Submission, round_: str) -> Snapshot | None:
 
 
 def snapshot_label(snap: Snapshot) -> str:
-    return f"{ROUND_LABELS[snap.round]}提交快照 {snap.created_at:%Y-%m-%d %H:%M} {CODE_LABEL} {snap.code}"
+    return f"{ROUND_LABELS[snap.round]}提交快照 {to_local(snap.created_at):%Y-%m-%d %H:%M} {CODE_LABEL} {snap.code}"
 
 
 @bp.route("/snapshots/<int:snapshot_id>")
@@ -129,7 +129,7 @@ def deadline(submission_id):
         current = effective_deadline(sub, round_)
         if until is None:
             form.deadline_until.errors.append("无法识别的时间，请按“2026-03-31 18:00”的格式填写。")
-        elif until <= utcnow():
+        elif until <= local_now():  # deadlines are Beijing wall-clock times
             form.deadline_until.errors.append("新的截止时间必须晚于当前时间。")
         elif current and until <= current:
             form.deadline_until.errors.append(f"新的截止时间必须晚于当前截止时间（{current:%Y-%m-%d %H:%M}）。")
@@ -186,4 +186,4 @@ def submissions_export():
     detail = "; ".join(f"{k}={v}" for k, v in args.items() if v) or "全部"
     audit("export", "submissions.xlsx", f"{detail}; {len(subs)} 条")
     db.session.commit()
-    return _xlsx(submissions_xlsx(subs), submissions_filename(utcnow()))
+    return _xlsx(submissions_xlsx(subs), submissions_filename(local_now()))
