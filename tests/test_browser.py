@@ -239,7 +239,7 @@ def test_upload_evidence_and_keep_what_was_typed(app, tab):
     expect(item).to_have_count(1)
     expect(item).to_contain_text("上市公告.pdf")
     expect(item).to_contain_text("2 页")
-    expect(item).to_contain_text("装订后为佐证材料第 1–2 页")
+    expect(item).to_contain_text("装订后见佐证材料第 1–2 页")
     expect(box.locator(".flash-success")).to_contain_text("已上传“上市公告.pdf”（2 页）")
     expect(page.locator("#revenue-y1")).to_have_value("321.5")
     tab.shot("uploaded")

@@ -36,11 +36,12 @@ def opinion_for(sub, round_):
 
 def init_app(app):
     app.jinja_env.globals.update(template_globals())
-    from .uploads import file_size
+    from .report.model import EVIDENCE_MARK
+    from .uploads import ACCEPTED_KINDS, file_size
 
     app.jinja_env.globals.update(state_label=state_label, time_left=time_left, move_label=move_label,
                                  role_label=lambda r: ROLE_LABELS.get(r, r), opinion_for=opinion_for,
-                                 file_size=file_size)
+                                 file_size=file_size, ACCEPTED_KINDS=ACCEPTED_KINDS, EVIDENCE_MARK=EVIDENCE_MARK)
     app.jinja_env.filters["local"] = lambda moment, fmt="%Y-%m-%d %H:%M": to_local(moment).strftime(fmt) if moment else ""
 
     @app.context_processor

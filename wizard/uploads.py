@@ -63,6 +63,7 @@ DEFAULT_MAX_TOTAL_BYTES = 300 * MB
 FALLBACK_STEM = "未命名文件"
 MAX_NAME_CHARS = 120
 
+ACCEPTED_KINDS = "PDF、JPG 或 PNG"  # short form for hints beside upload fields
 ACCEPTED_DESCRIPTION = "仅接受 PDF（.pdf）、JPEG（.jpg、.jpeg）和 PNG（.png）格式的文件"
 
 #: Everything pypdf (and the libraries below it) is known to raise on

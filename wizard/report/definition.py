@@ -325,7 +325,7 @@ STEPS = (
             Field("org_leader_name", "集群促进组织负责人", "text", print_label="集群促进组织负责人签字："),
             Field("park_leader_name", "集群核心承载园区负责人", "text", print_label="集群核心承载园区负责人签字："),
             Field("declaration_scan", "签字盖章的真实性声明页扫描件", "evidence", web_only=True,
-                  guidance="请将本报告的真实性声明页打印，由两位负责人签字并加盖单位公章后扫描上传（PDF、JPG 或 PNG），提交前必须上传。"),
+                  guidance="请将本报告的真实性声明页打印，由两位负责人签字并加盖单位公章后扫描上传，提交前必须上传。"),
         )),
     )),
     Step("evidence", "佐证材料", (
