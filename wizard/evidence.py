@@ -107,10 +107,6 @@ class Appendix:
     by_slot: dict = field(default_factory=dict)  # slot key -> [Placed]
     links: bool = True  # web pages link the files; the PDF does not
 
-    @property
-    def total_pages(self) -> int:
-        return self.placed[-1].end if self.placed else 0
-
 
 def appendix(submission, round_: str, links: bool = True) -> Appendix:
     result = Appendix(links=links)

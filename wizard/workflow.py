@@ -145,6 +145,13 @@ def answers_digest(answers: dict, evidence: list) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
+def latest_snapshot(submission: Submission, round_: str) -> Snapshot | None:
+    """The round's report as last submitted (None before the first submit)."""
+    return db.session.execute(
+        db.select(Snapshot).filter_by(submission_id=submission.id, round=round_).order_by(Snapshot.id.desc()).limit(1)
+    ).scalar_one_or_none()
+
+
 def evidence_manifest(submission: Submission, round_: str) -> list:
     """The applicant's evidence list as frozen in a snapshot (the county's scan is not part of it)."""
     from .evidence import manifest

@@ -12,11 +12,9 @@ import os
 
 from flask import current_app, render_template
 
-from ..extensions import db
-from ..models import Snapshot
 from ..report.definition import get_report
 from ..evidence import manifest
-from ..workflow import STATES, answers_digest, evidence_manifest
+from ..workflow import STATES, answers_digest, evidence_manifest, latest_snapshot
 from .engine import PdfRenderError, render_pdf
 
 TEMPLATE_VERSION = "1"
@@ -36,9 +34,7 @@ def _template_stamp() -> str:
 
 def verification_code(submission, round_) -> tuple[str, bool]:
     """(code, frozen): the latest snapshot's code, or a draft hash of the current answers."""
-    snap = db.session.execute(
-        db.select(Snapshot).filter_by(submission_id=submission.id, round=round_).order_by(Snapshot.id.desc()).limit(1)
-    ).scalar_one_or_none()
+    snap = latest_snapshot(submission, round_)
     draft = STATES[submission.state].editable_round == round_
     if snap is not None and not draft:
         return snap.code, True

@@ -21,7 +21,7 @@ from ..report.model import ROUND_LABELS
 from ..report.view import effective_answers
 from ..security import audit, require_role
 from ..uploads import content_disposition
-from ..workflow import STATES, MoveRefused, current_round, effective_deadline, extend_deadline
+from ..workflow import STATES, MoveRefused, current_round, effective_deadline, extend_deadline, latest_snapshot
 from .main import submission_page
 
 bp = Blueprint("results", __name__, url_prefix="/admin")
@@ -37,12 +37,6 @@ def snapshots_of(sub: Submission) -> list[Snapshot]:
     return db.session.execute(
         db.select(Snapshot).filter_by(submission_id=sub.id).order_by(Snapshot.id.desc())
     ).scalars().all()
-
-
-def latest_snapshot(sub: Submission, round_: str) -> Snapshot | None:
-    return db.session.execute(
-        db.select(Snapshot).filter_by(submission_id=sub.id, round=round_).order_by(Snapshot.id.desc()).limit(1)
-    ).scalar_one_or_none()
 
 
 def snapshot_label(snap: Snapshot) -> str:
