@@ -37,10 +37,15 @@ class Defaults:
     UPLOAD_MAX_IMAGE_PIXELS = 40_000_000
     UPLOAD_FOLDER = None  # default: instance/uploads
 
-    # Login throttling (counts kept in the database, seen by every worker).
+    # Login throttling (counts kept in the database, seen by every worker): failures per
+    # (account, client address) pair and per client address; no account-wide lock.
     LOGIN_MAX_FAILURES_PER_ACCOUNT = 5
     LOGIN_MAX_FAILURES_PER_ADDRESS = 20
     LOGIN_THROTTLE_WINDOW = timedelta(minutes=15)
+    # How many reverse proxies (nginx …) stand in front of the app and set X-Forwarded-For /
+    # X-Forwarded-Proto.  0: the headers are ignored and the peer address is the client's.
+    TRUSTED_PROXIES = 0
+    PASSWORD_HASH_METHOD = "scrypt"
 
     PDF_FONT_PATH = None
     PDF_CACHE_FOLDER = None  # default: instance/pdf-cache
@@ -62,13 +67,14 @@ ENV_OVERRIDES = {
 }
 
 
-# Upload limits from the environment: (variable without WIZARD_, config key, unit)
-SIZE_OVERRIDES = (
+# Whole numbers from the environment (upload limits, proxies): (variable without WIZARD_, config key, unit)
+NUMBER_OVERRIDES = (
     ("UPLOAD_MAX_FILE_MB", "UPLOAD_MAX_FILE_BYTES", 1024 * 1024),
     ("UPLOAD_MAX_SUBMISSION_MB", "UPLOAD_MAX_SUBMISSION_BYTES", 1024 * 1024),
     ("UPLOAD_MAX_REQUEST_MB", "MAX_CONTENT_LENGTH", 1024 * 1024),
     ("UPLOAD_MAX_PDF_PAGES", "UPLOAD_MAX_PDF_PAGES", 1),
     ("UPLOAD_MAX_IMAGE_PIXELS", "UPLOAD_MAX_IMAGE_PIXELS", 1),
+    ("TRUSTED_PROXIES", "TRUSTED_PROXIES", 1),
 )
 
 
@@ -93,7 +99,7 @@ def load_config(app, test_config=None):
     for name in ("PDF_FONT_PATH", "UPLOAD_FOLDER", "MAIL_SERVER"):
         if env.get(f"WIZARD_{name}"):
             app.config[name] = env[f"WIZARD_{name}"]
-    for name, config_key, scale in SIZE_OVERRIDES:
+    for name, config_key, scale in NUMBER_OVERRIDES:
         value = env.get(f"WIZARD_{name}", "").strip()
         if value:
             if not value.isdigit():

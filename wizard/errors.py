@@ -40,15 +40,14 @@ def _http_error(exc: HTTPException):
 
 
 def _csrf_error(exc: CSRFError):
-    """A missing or stale CSRF token.  Without a session it is an expired login:
-    send the user to log in (keeping wizard input); with one, re-show the form
-    with what the user typed where the view supports it."""
-    from .security import _guard
-
+    """A missing or stale CSRF token.  Without a logged-in user nothing is stored and the
+    session is left alone (a cross-site POST must not log the victim out); with one, the
+    form is shown again with what the user typed where the view supports it."""
     if not current_user.is_authenticated:
-        response = _guard()
-        if response is not None:
-            return response
+        if wants_json():
+            return {"ok": False, "error": "登录已过期，请重新登录后再保存。"}, 401
+        reason = exc.description if _is_chinese(exc.description) else "页面已过期（安全校验未通过），操作未执行。"
+        return error_page(400, f"{reason}请重新登录后再试。")
     endpoint = request.endpoint
     if endpoint in current_app.config.get("REDISPLAY_ENDPOINTS", ()):
         g.csrf_failed = True
@@ -58,6 +57,10 @@ def _csrf_error(exc: CSRFError):
         except HTTPException as err:  # e.g. the report became read-only: answer as that view would
             return _http_error(err)
     return error_page(400, "页面已过期（安全校验未通过），操作未执行。请刷新页面后重试。")
+
+
+def _is_chinese(text) -> bool:
+    return isinstance(text, str) and any("\u4e00" <= ch <= "\u9fff" for ch in text)
 
 
 def _server_error(exc):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta, timezone
 
+from flask import current_app
 from flask_login import UserMixin
 from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -137,7 +138,7 @@ class User(UserMixin, db.Model):
         return bool(self.active)
 
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password, method="scrypt")
+        self.password_hash = generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
         self.end_sessions()
 
     def check_password(self, password: str) -> bool:
@@ -327,6 +328,8 @@ class PendingSave(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     token: Mapped[str] = mapped_column(String(64), unique=True, default=new_token)
+    #: whose login expired: only this account can resume it (at most one row per account)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), unique=True)
     path: Mapped[str] = mapped_column(String(255))
     form: Mapped[dict] = mapped_column(db.JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

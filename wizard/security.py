@@ -6,13 +6,18 @@ cookie carries the account's ``session_token`` (see models.User), so logging
 out, changing the password or disabling the account ends every session.
 """
 from datetime import datetime, timezone
-from functools import wraps
 
 from flask import abort, current_app, flash, g, redirect, request, session, url_for
-from flask_login import current_user, logout_user
+from flask_login import current_user, login_user, logout_user
+from flask_wtf.csrf import CSRFError
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.security import check_password_hash, generate_password_hash
 
-from .extensions import db, login_manager
-from .models import AuditEntry, User
+from .extensions import csrf, db, login_manager
+from .models import AuditEntry, LoginAttempt, User, utcnow
+from .pending import SESSION_USER_KEY, stash_owner, stash_pending_save
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 PUBLIC_ENDPOINTS = frozenset({"auth.login", "static"})
 
@@ -37,9 +42,9 @@ def _now_ts() -> int:
 
 
 def start_session(user) -> None:
-    """Called at login: a fresh session (no fixation) stamped for the timeouts."""
-    from flask_login import login_user
-
+    """Called at login: a fresh session (no fixation) stamped for the timeouts, and with
+    the user it belongs to (so input posted after the login expires can be kept for
+    this user alone, see pending.py)."""
     pending = session.get("pending_save")
     session.clear()
     if pending:
@@ -47,6 +52,65 @@ def start_session(user) -> None:
     login_user(user, remember=False)
     session.permanent = True
     session["_auth_at"] = session["_seen_at"] = _now_ts()
+    session[SESSION_USER_KEY] = user.id
+
+
+def end_session() -> None:
+    """Logout: nothing of the session is kept (no stash can be bound to it afterwards)."""
+    logout_user()
+    session.clear()
+
+
+# --- passwords and login throttling -------------------------------------------------------
+
+_dummy_hash: str | None = None
+
+
+def _hash_for_unknown_names() -> str:
+    """A hash of the same kind as real accounts', checked when the name is unknown, so the
+    answer takes as long as for a real account with a wrong password (no user enumeration)."""
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = generate_password_hash("unknown-account-dummy", method=current_app.config["PASSWORD_HASH_METHOD"])
+    return _dummy_hash
+
+
+def authenticate(username: str, password: str) -> User | None:
+    """The active account with this name and password, or None; one hash check either way."""
+    user = db.session.execute(db.select(User).filter_by(username=username)).scalar_one_or_none()
+    if user is None:
+        check_password_hash(_hash_for_unknown_names(), password)
+        return None
+    return user if user.check_password(password) and user.active else None
+
+
+def login_throttled(username: str) -> bool:
+    """Too many recent failures for this account from this address, or from this address
+    at all.  There is no account-wide lock: failures elsewhere never stop a correct login
+    from an address that has none (issue #11, finding 4)."""
+    cfg = current_app.config
+    since = utcnow() - cfg["LOGIN_THROTTLE_WINDOW"]
+    q = db.select(db.func.count()).select_from(LoginAttempt).where(
+        LoginAttempt.success.is_(False), LoginAttempt.at >= since, LoginAttempt.address == client_address()
+    )
+    per_pair = db.session.execute(q.where(LoginAttempt.username == username)).scalar_one()
+    if per_pair >= cfg["LOGIN_MAX_FAILURES_PER_ACCOUNT"]:
+        return True
+    return address_throttled(q)
+
+
+def address_throttled(query=None) -> bool:
+    cfg = current_app.config
+    if query is None:
+        query = db.select(db.func.count()).select_from(LoginAttempt).where(
+            LoginAttempt.success.is_(False), LoginAttempt.at >= utcnow() - cfg["LOGIN_THROTTLE_WINDOW"],
+            LoginAttempt.address == client_address())
+    return db.session.execute(query).scalar_one() >= cfg["LOGIN_MAX_FAILURES_PER_ADDRESS"]
+
+
+def record_attempt(username: str, success: bool) -> None:
+    """Count an attempt (the caller commits)."""
+    db.session.add(LoginAttempt(username=username[:64], address=client_address(), success=success))
 
 
 def _session_expired() -> bool:
@@ -63,29 +127,55 @@ def _session_expired() -> bool:
     return False
 
 
-def _guard():
-    """before_request: the deny-by-default gate."""
-    endpoint = request.endpoint
-    if endpoint in PUBLIC_ENDPOINTS:
-        return None
+def _expire():
+    """before_request, ahead of the CSRF check: an idle or too old login ends here."""
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return
     if current_user.is_authenticated and _session_expired():
         logout_user()
         session.pop("_auth_at", None)
         flash("登录已超时，请重新登录。", "warning")
-    if current_user.is_authenticated:
+
+
+def _guard():
+    """before_request: the deny-by-default gate."""
+    endpoint = request.endpoint
+    if endpoint in PUBLIC_ENDPOINTS or current_user.is_authenticated:
         return None
     if endpoint is None:
         abort(404)
     if request.method == "POST" and endpoint in current_app.config.get("RESUMABLE_ENDPOINTS", ()):
-        from .pending import stash_pending_save
-
-        stash_pending_save()
-        flash("登录已过期。您刚才填写的内容已暂存，重新登录后将自动保存。", "warning")
+        _stash_or_refuse()
     elif request.method != "GET":
         flash("请先登录。", "warning")
     if request.headers.get("X-Requested-With") == "fetch":
         return {"ok": False, "error": "登录已过期，请重新登录后再保存。"}, 401
     return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else request.path))
+
+
+def _stash_or_refuse() -> None:
+    """A step form posted after the login expired: keep it for the same user, or refuse
+    as a CSRF failure (nothing stored, the session left alone)."""
+    owner = stash_owner()
+    if owner is None:
+        raise CSRFError("登录已过期且无法确认本次提交来自您本人，内容未暂存。")
+    if address_throttled():
+        raise CSRFError("尝试次数过多，内容未暂存。")
+    record_attempt("", success=False)  # a stash counts against this address's login throttle
+    if stash_pending_save(owner):
+        flash("登录已过期。您刚才填写的内容已暂存，重新登录后将自动保存。", "warning")
+    else:
+        db.session.commit()
+        flash("登录已过期。提交的内容超过暂存上限，未能暂存，请重新登录后再填写。", "warning")
+
+
+def _no_session_for_cookieless_changes(response):
+    """A state-changing request that arrived without a session cookie (a cross-site POST
+    under SameSite=Lax) never sets one: it must not replace, and so log out, the
+    browser's real session (issue #11, finding 1)."""
+    if request.method not in SAFE_METHODS and current_app.config["SESSION_COOKIE_NAME"] not in request.cookies:
+        session.modified = False
+    return response
 
 
 def require_role(*roles):
@@ -99,21 +189,6 @@ def require_role(*roles):
         return None
 
     return check
-
-
-def roles_required(*roles):
-    """Decorator form of require_role for single views."""
-
-    def deco(view):
-        @wraps(view)
-        def wrapped(*args, **kwargs):
-            if current_user.role not in roles:
-                abort(403)
-            return view(*args, **kwargs)
-
-        return wrapped
-
-    return deco
 
 
 def _headers(response):
@@ -152,9 +227,16 @@ def audit(action: str, target: str = "", detail: str = "", user=None) -> None:
 
 
 def init_app(app):
+    proxies = app.config.get("TRUSTED_PROXIES", 0)
+    if proxies:  # the client address and scheme come from that many reverse proxies in front
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "请先登录。"
     login_manager.login_message_category = "warning"
     app.config.setdefault("RESUMABLE_ENDPOINTS", ("applicant.step",))
+    # The gate's order: an expired login ends first, then the CSRF check, then deny-by-default.
+    app.before_request(_expire)
+    csrf.init_app(app)
     app.before_request(_guard)
     app.after_request(_headers)
+    app.after_request(_no_session_for_cookieless_changes)

@@ -3,14 +3,17 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user, logout_user
+from flask_login import current_user
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from ..extensions import db
 from ..forms import AppForm
-from ..models import MIN_PASSWORD_LENGTH, LoginAttempt, User, utcnow
-from ..security import audit, client_address, start_session
+from ..models import MIN_PASSWORD_LENGTH
+from ..pending import take_pending_save
+from ..security import (audit, authenticate, client_address, end_session, login_throttled, record_attempt,
+                        start_session)
+from .applicant import resume_pending
 
 bp = Blueprint("auth", __name__)
 
@@ -47,54 +50,48 @@ def home_for(user) -> str:
     return url_for({"applicant": "applicant.tasks", "county": "county.queue", "admin": "admin.dashboard"}[user.role])
 
 
-def _throttled(username: str) -> bool:
-    cfg = current_app.config
-    since = utcnow() - cfg["LOGIN_THROTTLE_WINDOW"]
-    q = db.select(db.func.count()).select_from(LoginAttempt).where(
-        LoginAttempt.success.is_(False), LoginAttempt.at >= since
-    )
-    per_account = db.session.execute(q.where(LoginAttempt.username == username)).scalar_one()
-    per_address = db.session.execute(q.where(LoginAttempt.address == client_address())).scalar_one()
-    return per_account >= cfg["LOGIN_MAX_FAILURES_PER_ACCOUNT"] or per_address >= cfg["LOGIN_MAX_FAILURES_PER_ADDRESS"]
-
-
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    """Log in.  Throttled per account and per address, counts in the database."""
+    """Log in.  Throttled per (account, address) and per address, counts in the database."""
     if current_user.is_authenticated:
         return redirect(home_for(current_user))
     form = LoginForm()
     error = None
     if form.validate_on_submit():
         username = form.username.data.strip()
-        minutes = int(current_app.config["LOGIN_THROTTLE_WINDOW"] / timedelta(minutes=1))
-        if _throttled(username):
-            error = f"登录失败次数过多，请 {minutes} 分钟后再试。"
+        if login_throttled(username):
+            error = _locked_message()
             audit("login_throttled", username, user=False)
             db.session.commit()
         else:
-            user = db.session.execute(db.select(User).filter_by(username=username)).scalar_one_or_none()
-            if user is None or not user.check_password(form.password.data) or not user.active:
+            user = authenticate(username, form.password.data)
+            if user is None:
                 error = "用户名或密码错误，或账号已停用。"
-                db.session.add(LoginAttempt(username=username[:64], address=client_address(), success=False))
+                record_attempt(username, success=False)
                 audit("login_failed", username, user=False)
                 db.session.commit()
                 current_app.logger.warning("Failed login for %r from %s", username, client_address())
             else:
-                db.session.add(LoginAttempt(username=username, address=client_address(), success=True))
-                audit("login", username, user=user)
-                start_session(user)
-                from ..pending import take_pending_save
-
-                pending = take_pending_save()
-                db.session.commit()
-                if pending is not None and user.is_applicant:
-                    from .applicant import resume_pending
-
-                    return resume_pending(pending)
-                flash(f"欢迎，{user.display_name or user.username}。", "success")
-                return redirect(safe_next(request.args.get("next")) or home_for(user))
+                return _logged_in(user)
     return render_template("auth/login.html", form=form, error=error)
+
+
+def _locked_message() -> str:
+    minutes = int(current_app.config["LOGIN_THROTTLE_WINDOW"] / timedelta(minutes=1))
+    return f"登录失败次数过多，请 {minutes} 分钟后再试。"
+
+
+def _logged_in(user):
+    """Start the session; save what this user typed before the login expired, if anything."""
+    record_attempt(user.username, success=True)
+    audit("login", user.username, user=user)
+    start_session(user)
+    pending = take_pending_save(user)
+    db.session.commit()
+    if pending is not None and user.is_applicant:
+        return resume_pending(pending)
+    flash(f"欢迎，{user.display_name or user.username}。", "success")
+    return redirect(safe_next(request.args.get("next")) or home_for(user))
 
 
 @bp.route("/logout", methods=["POST"])
@@ -105,19 +102,27 @@ def logout():
         user.end_sessions()
         audit("logout", user.username, user=user)
         db.session.commit()
-        logout_user()
+        end_session()
     flash("您已退出登录。", "info")
     return redirect(url_for("auth.login"))
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
 def change_password():
-    """Change one's own password; every other session of the account ends."""
+    """Change one's own password; every other session of the account ends.  Wrong current
+    passwords count against the same throttle as logins and are audited."""
     form = PasswordForm()
     if form.validate_on_submit():
         user = current_user._get_current_object()
-        if not user.check_password(form.current.data):
+        if login_throttled(user.username):
+            form.current.errors.append(_locked_message())
+            audit("password_change_throttled", user.username)
+            db.session.commit()
+        elif not user.check_password(form.current.data):
             form.current.errors.append("当前密码不正确。")
+            record_attempt(user.username, success=False)
+            audit("password_change_failed", user.username)
+            db.session.commit()
         else:
             user.set_password(form.new.data)
             audit("password_changed", user.username)
