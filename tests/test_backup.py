@@ -434,3 +434,145 @@ def test_backup_under_concurrent_writes_is_consistent(filled, runner, tmp_path, 
         assert hashlib.sha256(restored[row.stored_name]).hexdigest() == row.sha256
     for name, digest in before_files:
         assert hashlib.sha256(restored[name]).hexdigest() == digest
+
+
+# --- signed manifest ------------------------------------------------------------------------
+
+def _rewrite_backup(path, change_member=None, change_manifest=None):
+    """Rewrite a backup (archive or directory) the way someone with write access to it would:
+    change a member, recompute its SHA-256 and size in the manifest, and/or edit the manifest."""
+    members = {}
+    if path.is_dir():
+        for rel in dir_files(path):
+            members[rel] = (path / rel).read_bytes()
+    else:
+        with tarfile.open(path) as tar:
+            members = {info.name: tar.extractfile(info).read() for info in tar.getmembers()}
+    manifest = json.loads(members.pop("manifest.json"))
+    if change_member:
+        name, change = change_member
+        members[name] = change(members[name])
+        for m in manifest["members"]:
+            if m["path"] == name:
+                m["sha256"], m["size"] = hashlib.sha256(members[name]).hexdigest(), len(members[name])
+    if change_manifest:
+        change_manifest(manifest)
+    members["manifest.json"] = json.dumps(manifest, ensure_ascii=False, indent=2).encode("utf-8")
+    if path.is_dir():
+        for rel, data in members.items():
+            (path / rel).write_bytes(data)
+    else:
+        with tarfile.open(path, "w:gz") as tar:
+            for name, data in members.items():
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+
+
+def _make_admin(data):
+    """db/user.json with applicant-a turned into an administrator."""
+    doc = json.loads(data)
+    for row in doc["rows"]:
+        if row["username"] == "applicant-a":
+            row["role"], row["cluster_id"] = "admin", None
+    return json.dumps(doc, ensure_ascii=False).encode("utf-8")
+
+
+def _changed_since_backup(app):
+    """Change the data after the backup, so a restore that went ahead would show; returns the
+    state (database and upload files) that a refused restore must leave exactly as it is."""
+    with app.app_context():
+        submission_of(ALLOY).preliminary_answers = {"industry_field": "备份之后的修改"}
+        db.session.commit()
+    extra = os.path.join(app.config["UPLOAD_FOLDER"], "ef", "after-backup.pdf")
+    os.makedirs(os.path.dirname(extra), exist_ok=True)
+    with open(extra, "wb") as fh:
+        fh.write(b"%PDF-1.4 later\n")
+    return _everything(app)
+
+
+def _everything(app):
+    with app.app_context():
+        db.session.rollback()
+        return state_of_everything(), upload_bytes(app.config["UPLOAD_FOLDER"])
+
+
+def _backup(runner, tmp_path, kind, *extra):
+    target = tmp_path / ("b.tar.gz" if kind == "archive" else "b")
+    r = runner.invoke(args=["backup", str(target), *extra])
+    assert r.exit_code == 0, r.output
+    return target
+
+
+@pytest.mark.parametrize("kind", ["archive", "directory"])
+def test_rewritten_member_with_recomputed_hashes_is_refused(filled, runner, tmp_path, reseed_if_empty, kind):
+    """The review's attack: db/user.json rewritten (applicant-a made an administrator) and its
+    SHA-256 recomputed in the manifest.  The signature no longer matches: nothing is restored."""
+    app = filled
+    backup = _backup(runner, tmp_path, kind)
+    _rewrite_backup(backup, change_member=("db/user.json", _make_admin))
+    before = _changed_since_backup(app)
+    r = runner.invoke(args=["restore", "--force", str(backup)])
+    assert r.exit_code != 0
+    assert "签名无效" in r.output and "拒绝恢复" in r.output and "未做任何更改" in r.output, r.output
+    assert _everything(app) == before
+    with app.app_context():
+        assert user("applicant-a").role == "applicant"
+
+
+@pytest.mark.parametrize("kind", ["archive", "directory"])
+def test_unsigned_backup_is_refused_unless_trusted(filled, runner, tmp_path, reseed_if_empty, kind):
+    app = filled
+    backup = _backup(runner, tmp_path, kind)
+    with app.app_context():
+        wanted = state_of_everything()
+    _rewrite_backup(backup, change_manifest=lambda m: m.pop("signature", None))  # like a backup of the old format
+    before = _changed_since_backup(app)
+    r = runner.invoke(args=["restore", "--force", str(backup)])
+    assert r.exit_code != 0
+    assert "没有签名" in r.output and "拒绝恢复" in r.output and "--trust-unsigned" in r.output, r.output
+    assert _everything(app) == before
+
+    r = runner.invoke(args=["restore", "--force", "--trust-unsigned", str(backup)])
+    assert r.exit_code == 0, r.output
+    assert "没有有效签名" in r.output  # the operator is told what was skipped
+    assert _everything(app) == (wanted, UPLOADS)
+
+
+def test_wrong_key_is_refused_and_the_right_key_restores(filled, runner, tmp_path, reseed_if_empty):
+    """Signed with a key file: another key file, or the SECRET_KEY, is refused; the same key file
+    restores.  Signed with the SECRET_KEY: another SECRET_KEY is refused."""
+    app = filled
+    key, other = tmp_path / "backup.key", tmp_path / "other.key"
+    key.write_text("9f2c4e1a7b3d5f60a8c2e4b6d8f0a1c3\n")
+    other.write_text("0000000000000000000000000000000000000000\n")
+    backup = _backup(runner, tmp_path, "archive", "--key-file", str(key))
+    with tarfile.open(backup) as tar:
+        signature = json.loads(tar.extractfile("manifest.json").read())["signature"]
+    assert signature["algorithm"] == "HMAC-SHA256" and len(signature["value"]) == 64
+    with app.app_context():
+        wanted = state_of_everything()
+    before = _changed_since_backup(app)
+    for args in (["--key-file", str(other)], []):
+        r = runner.invoke(args=["restore", "--force", *args, str(backup)])
+        assert r.exit_code != 0 and "签名无效" in r.output, r.output
+        assert _everything(app) == before
+    r = runner.invoke(args=["restore", "--force", "--key-file", str(key), str(backup)])
+    assert r.exit_code == 0, r.output
+    assert _everything(app) == (wanted, UPLOADS)
+
+    by_secret = _backup(runner, tmp_path / "s", "directory")
+    app.config["SECRET_KEY"] = "another-secret-key"
+    r = runner.invoke(args=["restore", "--force", str(by_secret)])
+    assert r.exit_code != 0 and "签名无效" in r.output
+    app.config["SECRET_KEY"] = "test-secret"
+    assert runner.invoke(args=["restore", "--force", str(by_secret)]).exit_code == 0
+
+
+def test_short_or_missing_key_file_is_refused(filled, runner, tmp_path):
+    short = tmp_path / "short.key"
+    short.write_text("abc")
+    r = runner.invoke(args=["backup", str(tmp_path / "b"), "--key-file", str(short)])
+    assert r.exit_code != 0 and "太短" in r.output and not (tmp_path / "b").exists()
+    r = runner.invoke(args=["restore", "--key-file", str(tmp_path / "nope.key"), str(tmp_path / "b")])
+    assert r.exit_code != 0 and "无法读取密钥文件" in r.output

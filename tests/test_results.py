@@ -293,3 +293,90 @@ def test_submissions_export_honours_the_list_filters(app, client, auth, people):
     with app.app_context():
         details = [a.detail for a in audits("export")]
     assert len(details) == 3 and any("state=awarded" in d and "1 条" in d for d in details)
+
+
+# --- formula injection in the Excel exports -----------------------------------------------
+
+# Names an applicant or an import could give a cluster or a region: each starts like a formula
+# (or a DDE call) for Excel or LibreOffice, directly, after whitespace, or in full width.
+FORMULA_NAMES = [
+    '=HYPERLINK("http://evil.example/","点我")',
+    "+cmd|' /C calc'!A0",
+    "-2+3+cmd|' /C calc'!A0",
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+    "\t=1+1（制表符开头）",
+    "\r=1+1（回车开头）",
+    "  =1+1（空格开头）",
+    "＝1+1（全角等号）",
+    "＋1+1（全角加号）",
+    "－1+1（全角减号）",
+    "＠SUM(1)（全角at）",
+    "#N/A",
+]
+
+
+@pytest.fixture
+def formula_clusters(app, client, auth, people):
+    """Logged in as the administrator: the first name through the cluster form (it strips the
+    leading tab, the '=' survives), the others straight into the database, all awarded; plus a
+    city and a county whose names start like formulas (they show up as 市州 and 审核政府)."""
+    from wizard.models import Cluster, Region
+    from wizard.seed import ensure_submissions
+
+    auth.login("admin")
+    with app.app_context():
+        changsha = db.session.execute(db.select(Region).filter_by(name="长沙市")).scalars().first().id
+    page = client.get("/admin/clusters/new")
+    r = client.post("/admin/clusters/new", data={
+        "csrf_token": csrf_from(page), "name": "\t" + FORMULA_NAMES[0], "category": "advanced",
+        "region_id": str(changsha), "designation": "test", "active": "y"})
+    assert r.status_code == 302, r.get_data(as_text=True)[:500]
+    with app.app_context():
+        city = Region(code="T-CITY", name="@evil市", level="city")
+        county = Region(code="T-CNTY", name="=1+2县", level="county", parent_id=changsha)
+        db.session.add_all([city, county])
+        db.session.flush()
+        for i, name in enumerate(FORMULA_NAMES[1:], 1):
+            region = (changsha, city.id, county.id)[i % 3]
+            db.session.add(Cluster(name=name, category=("advanced", "sme")[i % 2], region_id=region,
+                                   designation="test"))
+        db.session.flush()
+        ensure_submissions()
+        for name in FORMULA_NAMES:
+            submission_of(name).state = "awarded"
+        db.session.commit()
+    yield
+    with app.app_context():  # the PostgreSQL test database is shared: leave no test region behind
+        db.session.rollback()
+        test_clusters = db.select(Cluster.id).where(Cluster.designation == "test")
+        db.session.execute(db.delete(Submission).where(Submission.cluster_id.in_(test_clusters)))
+        db.session.execute(db.delete(Cluster).where(Cluster.designation == "test"))
+        db.session.execute(db.delete(Region).where(Region.code.in_(["T-CNTY", "T-CITY"])))
+        db.session.commit()
+
+
+def _cells(data):
+    return [c for row in load_workbook(BytesIO(data)).active.iter_rows() for c in row if c.value is not None]
+
+
+@pytest.mark.parametrize("url", ["/admin/submissions.xlsx", "/admin/results.xlsx"])
+def test_excel_exports_keep_formula_like_text_as_inert_text(client, formula_clusters, url):
+    """No exported cell is a formula: names starting with = + - @, tab, CR, spaces, full-width
+    ＝＋－＠ arrive as text cells (marked as quoted text), exactly as typed; numbers stay numbers."""
+    r = client.get(url)
+    assert r.status_code == 200
+    cells = _cells(r.data)
+    assert [c.coordinate for c in cells if c.data_type == "f"] == []
+    by_text = {c.value: c for c in cells if isinstance(c.value, str)}
+    for name in FORMULA_NAMES:
+        cell = by_text[name]  # the visible text is kept, character for character
+        assert cell.data_type == "s", (name, cell.data_type)
+        if name != "#N/A":
+            assert cell.quotePrefix and cell.number_format == "@", name
+    for text in ("@evil市", "=1+2县人民政府"):  # 市州 / 审核政府 columns
+        assert by_text[text].data_type == "s" and by_text[text].quotePrefix
+    assert "长沙市" in by_text and not by_text["长沙市"].quotePrefix  # ordinary text left plain
+    numbers = [c.value for c in cells if c.column == 1 and c.data_type == "n"]
+    assert len(numbers) >= len(FORMULA_NAMES) and all(isinstance(n, int) for n in numbers)
+    if url == "/admin/submissions.xlsx":
+        assert all(isinstance(c.value, datetime) for c in cells if c.column == 8 and c.row > 1)

@@ -17,7 +17,13 @@ the app writes a file before committing its row and deletes it only after
 deleting the row, so every file the snapshot refers to is normally still there;
 one that vanished in between is listed in the manifest's ``missing_files``.
 
-Restoring checks every checksum before it touches anything, refuses a database
+The manifest is signed: HMAC-SHA256 over its canonical JSON (every field but ``signature``),
+with a key derived from the app's SECRET_KEY or from a key file (``--key-file``).  The member
+checksums alone prove nothing against someone who can write the backup: they rewrite a member
+and recompute its hash.  Without the key they cannot sign the new manifest, so restore refuses
+an unsigned or wrongly signed backup unless the operator says ``--trust-unsigned``.
+
+Restoring checks the signature and every checksum before it touches anything, refuses a database
 that already holds rows (unless ``force``), loads the tables in dependency
 order in one transaction and resets PostgreSQL's id sequences.
 """
@@ -25,6 +31,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import io
 import json
 import os
@@ -40,12 +47,70 @@ from flask import current_app
 from .extensions import db
 
 FORMAT = "cluster-wizard-backup"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the manifest carries a signature
 MANIFEST = "manifest.json"
+SIGNATURE_ALGORITHM = "HMAC-SHA256"
+_KEY_LABEL = b"cluster-wizard backup manifest signing key v1"
+MIN_KEY_FILE_BYTES = 16
 
 
 class BackupError(Exception):
     """A refusal with a message for the operator (Chinese, like the rest of the CLI)."""
+
+
+# --- signature ----------------------------------------------------------------------------
+
+def signing_key(key_file: str | None = None) -> bytes:
+    """The key that signs and checks manifests: derived from the contents of ``key_file`` when
+    given, otherwise from the app's SECRET_KEY (never the SECRET_KEY itself: a derived key
+    with its own label, so a manifest signature is no use for forging session cookies)."""
+    if key_file:
+        try:
+            with open(key_file, "rb") as fh:
+                material = fh.read().strip()
+        except OSError as exc:
+            raise BackupError(f"无法读取密钥文件 {key_file}（{exc.strerror or exc}），未做任何更改。") from None
+        if len(material) < MIN_KEY_FILE_BYTES:
+            raise BackupError(f"密钥文件 {key_file} 太短（至少 {MIN_KEY_FILE_BYTES} 个字符），未做任何更改。"
+                              "可用 openssl rand -hex 32 生成。")
+    else:
+        secret = current_app.config.get("SECRET_KEY") or ""
+        material = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
+        if not material:
+            raise BackupError("没有配置 SECRET_KEY，无法签名或验证备份；请使用 --key-file。")
+    return hmac.new(material, _KEY_LABEL, hashlib.sha256).digest()
+
+
+def _canonical(manifest: dict) -> bytes:
+    body = {k: v for k, v in manifest.items() if k != "signature"}
+    return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def sign_manifest(manifest: dict, key: bytes) -> dict:
+    """Add the signature (HMAC-SHA256 of every other field) to the manifest; returns it."""
+    manifest["signature"] = {"algorithm": SIGNATURE_ALGORITHM,
+                             "value": hmac.new(key, _canonical(manifest), hashlib.sha256).hexdigest()}
+    return manifest
+
+
+def signature_valid(manifest: dict, key: bytes) -> bool:
+    sig = manifest.get("signature")
+    if not isinstance(sig, dict) or sig.get("algorithm") != SIGNATURE_ALGORITHM:
+        return False
+    value = sig.get("value")
+    expected = hmac.new(key, _canonical(manifest), hashlib.sha256).hexdigest()
+    return isinstance(value, str) and hmac.compare_digest(expected, value)
+
+
+def check_signature(manifest: dict, key: bytes, trust_unsigned: bool = False) -> None:
+    """Refuse a manifest that is not signed with ``key`` (unless the operator trusts it)."""
+    if trust_unsigned or signature_valid(manifest, key):
+        return
+    if not manifest.get("signature"):
+        raise BackupError("备份清单没有签名，无法确认备份未被改动，拒绝恢复，未做任何更改。"
+                          "如确认备份来源可信（如旧版本生成的备份），可加 --trust-unsigned 恢复。")
+    raise BackupError("备份清单的签名无效：备份被改动过，或备份时使用的密钥与本次不同"
+                      "（SECRET_KEY 或 --key-file），拒绝恢复，未做任何更改。")
 
 
 # --- values -------------------------------------------------------------------------------
@@ -257,7 +322,7 @@ class _DirectoryWriter:
         pass
 
 
-def create_backup(output: str, directory: bool | None = None) -> tuple[str, dict]:
+def create_backup(output: str, directory: bool | None = None, key: bytes | None = None) -> tuple[str, dict]:
     """Write a backup; returns its path and its manifest.
 
     ``directory=False`` (the default for ``-o``): a .tar.gz archive; ``output`` is a file name, or
@@ -265,51 +330,19 @@ def create_backup(output: str, directory: bool | None = None) -> tuple[str, dict
     directory at ``output`` (created; an existing empty directory is used; in an existing
     non-empty directory a dated sub-directory is created).  ``directory=None``: a directory
     unless ``output`` ends with .tar.gz/.tgz.  The database is read in one transaction (see the
-    module docstring), then the upload files are copied, each hashed as it is written."""
+    module docstring), then the upload files are copied, each hashed as it is written.  The
+    manifest is signed with ``key`` (default: derived from SECRET_KEY, see ``signing_key``)."""
+    key = key if key is not None else signing_key()
     if directory is None:
         directory = not is_archive_name(output)
-    output = os.path.abspath(output)
-    if directory:
-        if os.path.isdir(output) and os.listdir(output):
-            output = os.path.join(output, default_name(directory=True))
-        if os.path.exists(output) and not (os.path.isdir(output) and not os.listdir(output)):
-            raise BackupError(f"{output} 已存在，未做任何更改。")
-    elif os.path.isdir(output):
-        output = os.path.join(output, default_name())
+    output = _backup_target(os.path.abspath(output), directory)
     tmp_path = output + ".part"
     if os.path.lexists(tmp_path):
         raise BackupError(f"{tmp_path} 已存在（可能有另一个备份正在进行），未做任何更改。")
-    members, table_counts, stored_names = [], {}, []
     writer = _DirectoryWriter(tmp_path) if directory else _ArchiveWriter(tmp_path)
     try:
-        revision = None
-        for name, data, count in _dump_database():
-            if not name:
-                revision = data
-                continue
-            path = f"db/{name}.json"
-            writer.add_bytes(path, data)
-            members.append({"path": path, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)})
-            table_counts[name] = count
-            if name == "evidence_file":
-                stored_names = [r["stored_name"] for r in json.loads(data)["rows"]]
-        folder = _upload_folder()
-        copied = set()
-        for rel in _upload_files(folder):
-            if rel.endswith(".part"):  # a file still being written; its row is not committed yet
-                continue
-            result = writer.add_file(f"uploads/{rel}", os.path.join(folder, rel))
-            if result is None:  # deleted while we were copying
-                continue
-            members.append({"path": f"uploads/{rel}", "sha256": result[0], "size": result[1]})
-            copied.add(rel)
-        missing_files = sorted(n for n in stored_names if n not in copied)
-        manifest = {
-            "format": FORMAT, "format_version": FORMAT_VERSION,
-            "created_at": datetime.now().isoformat(timespec="seconds"),
-            "database": db.engine.dialect.name, "alembic_revision": revision,
-            "tables": table_counts, "members": members, "missing_files": missing_files,
-        }
+        manifest = _write_members(writer)
+        sign_manifest(manifest, key)
         writer.add_bytes(MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2).encode("utf-8"))
         writer.close()
         writer = None
@@ -324,6 +357,50 @@ def create_backup(output: str, directory: bool | None = None) -> tuple[str, dict
         elif os.path.exists(tmp_path):
             os.remove(tmp_path)
     return output, manifest
+
+
+def _backup_target(output: str, directory: bool) -> str:
+    """Where the backup goes: a dated name inside an existing (non-empty) directory."""
+    if directory:
+        if os.path.isdir(output) and os.listdir(output):
+            output = os.path.join(output, default_name(directory=True))
+        if os.path.exists(output) and not (os.path.isdir(output) and not os.listdir(output)):
+            raise BackupError(f"{output} 已存在，未做任何更改。")
+    elif os.path.isdir(output):
+        output = os.path.join(output, default_name())
+    return output
+
+
+def _write_members(writer) -> dict:
+    """Dump the tables, then copy the upload files; returns the (unsigned) manifest."""
+    members, table_counts, stored_names, revision = [], {}, [], None
+    for name, data, count in _dump_database():
+        if not name:
+            revision = data
+            continue
+        path = f"db/{name}.json"
+        writer.add_bytes(path, data)
+        members.append({"path": path, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)})
+        table_counts[name] = count
+        if name == "evidence_file":
+            stored_names = [r["stored_name"] for r in json.loads(data)["rows"]]
+    folder = _upload_folder()
+    copied = set()
+    for rel in _upload_files(folder):
+        if rel.endswith(".part"):  # a file still being written; its row is not committed yet
+            continue
+        result = writer.add_file(f"uploads/{rel}", os.path.join(folder, rel))
+        if result is None:  # deleted while we were copying
+            continue
+        members.append({"path": f"uploads/{rel}", "sha256": result[0], "size": result[1]})
+        copied.add(rel)
+    return {
+        "format": FORMAT, "format_version": FORMAT_VERSION,
+        "created_at": datetime.now().isoformat(timespec="seconds"),
+        "database": db.engine.dialect.name, "alembic_revision": revision,
+        "tables": table_counts, "members": members,
+        "missing_files": sorted(n for n in stored_names if n not in copied),
+    }
 
 
 def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
@@ -341,9 +418,11 @@ def _safe_member_name(name: str) -> bool:
     return bool(name) and not name.startswith("/") and ".." not in parts and "\\" not in name and "" not in parts
 
 
-def _check_manifest(manifest) -> dict:
+def _check_manifest(manifest, authenticate) -> dict:
+    """The manifest's members by path, once the manifest is known to be ours and authentic."""
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise BackupError("这不是本系统的备份文件，拒绝恢复。")
+    authenticate(manifest)
     try:
         return {m["path"]: m for m in manifest.get("members", [])}
     except (TypeError, KeyError):
@@ -383,13 +462,13 @@ def _directory_members(root: str) -> list[str]:
     return sorted(out)
 
 
-def _verify_directory(path: str) -> dict:
+def _verify_directory(path: str, authenticate) -> dict:
     try:
         with open(os.path.join(path, MANIFEST), "rb") as fh:
             manifest = json.loads(fh.read().decode("utf-8"))
     except (OSError, ValueError):
         raise BackupError("备份目录中没有有效的 manifest.json，拒绝恢复。") from None
-    expected = _check_manifest(manifest)
+    expected = _check_manifest(manifest, authenticate)
     seen = set()
     try:
         for rel in _directory_members(path):
@@ -404,14 +483,14 @@ def _verify_directory(path: str) -> dict:
     return manifest
 
 
-def _verify_tar(path: str) -> dict:
+def _verify_tar(path: str, authenticate) -> dict:
     try:
         with tarfile.open(path, "r:gz") as tar:
             try:
                 manifest = json.loads(tar.extractfile(MANIFEST).read().decode("utf-8"))
             except (KeyError, AttributeError, ValueError):
                 raise BackupError("备份文件中没有有效的 manifest.json，拒绝恢复。") from None
-            expected = _check_manifest(manifest)
+            expected = _check_manifest(manifest, authenticate)
             seen = set()
             for info in tar:
                 if info.name == MANIFEST:
@@ -426,26 +505,39 @@ def _verify_tar(path: str) -> dict:
     return manifest
 
 
-def verify_backup(path: str) -> dict:
-    """Read the manifest of a backup (archive or directory) and check every member against it;
-    raise BackupError on any mismatch, missing or unlisted member.  Nothing is written."""
+def verify_backup(path: str, key: bytes | None = None, trust_unsigned: bool = False) -> dict:
+    """Read the manifest of a backup (archive or directory), check its signature with ``key``
+    (default: derived from SECRET_KEY), then every member against it; raise BackupError on an
+    unsigned or wrongly signed manifest (unless ``trust_unsigned``), any mismatch, missing or
+    unlisted member.  Nothing is written."""
     if os.path.isdir(path):
-        return _verify_directory(path)
-    if not os.path.isfile(path):
+        verify = _verify_directory
+    elif os.path.isfile(path):
+        verify = _verify_tar
+    else:
         raise BackupError(f"备份文件不存在：{path}")
-    return _verify_tar(path)
+    key = key if key is not None else signing_key()
+    return verify(path, lambda manifest: check_signature(manifest, key, trust_unsigned))
 
 
 verify_archive = verify_backup  # the earlier name
 
 
-def _read_members(path: str, staging: str) -> dict[str, list[dict]]:
-    """The tables of a verified backup; its upload files copied into ``staging``."""
-    tables = {}
+def _read_members(path: str, staging: str, manifest: dict) -> dict[str, list[dict]]:
+    """The tables of a verified backup; its upload files copied into ``staging``.  The backup is
+    read a second time here, so every member must still be in the (verified) manifest and every
+    table still match its checksum; upload files are checked in ``_verify_staged``."""
+    tables, expected = {}, {m["path"]: m for m in manifest.get("members", [])}
 
     def take(name, fh):
+        entry = expected.get(name)
+        if entry is None:
+            raise BackupError(f"备份文件包含清单之外的文件：{name}，拒绝恢复。")
         if name.startswith("db/"):
-            doc = json.loads(fh.read().decode("utf-8"))
+            data = fh.read()
+            if hashlib.sha256(data).hexdigest() != entry["sha256"]:
+                raise BackupError(f"校验失败：{name} 的 SHA-256 与清单不符，拒绝恢复。")
+            doc = json.loads(data.decode("utf-8"))
             tables[doc["table"]] = doc["rows"]
         elif name.startswith("uploads/"):
             target = os.path.join(staging, *name[len("uploads/"):].split("/"))
@@ -481,10 +573,10 @@ def _schema_ready() -> bool:
     return all(t.name in names for t in _tables())
 
 
-def restore_backup(path: str, force: bool = False) -> dict:
-    """Verify, then restore a backup (archive or directory) into the database and the uploads
-    folder.  Returns the manifest."""
-    manifest = verify_backup(path)
+def restore_backup(path: str, force: bool = False, key: bytes | None = None, trust_unsigned: bool = False) -> dict:
+    """Verify (signature with ``key``, see ``verify_backup``; then every checksum), then restore a
+    backup (archive or directory) into the database and the uploads folder.  Returns the manifest."""
+    manifest = verify_backup(path, key=key, trust_unsigned=trust_unsigned)
     if not _schema_ready():
         from flask_migrate import upgrade
 
@@ -506,7 +598,7 @@ def restore_backup(path: str, force: bool = False) -> dict:
     os.makedirs(parent, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=".restore-", dir=parent)
     try:
-        tables = _read_members(path, staging)
+        tables = _read_members(path, staging, manifest)
         _verify_staged(manifest, staging)  # the bytes about to be restored are the ones verified
         _load_tables(tables)
         old = None

@@ -1,5 +1,6 @@
-"""Command line: seed, seed-demo, create-user, schema, answers, pdf, backup, restore."""
+"""Command line: seed, seed-demo, create-user, schema, answers, pdf, backup, restore, cleanup."""
 import json
+from datetime import timedelta
 
 import click
 from flask import current_app
@@ -10,7 +11,7 @@ from .extensions import db
 
 def init_app(app):
     for cmd in (seed_cmd, seed_demo_cmd, create_user_cmd, schema_cmd, answers_group, pdf_cmd,
-                backup_cmd, restore_cmd):
+                backup_cmd, restore_cmd, cleanup_cmd):
         app.cli.add_command(cmd)
 
 
@@ -182,27 +183,32 @@ def pdf_cmd(submission_id, output, blank, round_):
 @click.argument("target", type=click.Path(), required=False)
 @click.option("-o", "--output", "output", type=click.Path(),
               help="备份文件（.tar.gz）或已存在的目录（在其中生成带时间的 .tar.gz 文件名）")
+@click.option("--key-file", type=click.Path(dir_okay=False),
+              help="签名密钥文件（默认用 SECRET_KEY 派生的密钥签名清单）；恢复时须给出同一个文件")
 @with_appcontext
-def backup_cmd(target, output):
+def backup_cmd(target, output, key_file):
     """Back up the database (JSON per table, read in one consistent transaction) and the uploaded
-    files, with a SHA-256 manifest, while the app keeps serving.
+    files, with a signed SHA-256 manifest, while the app keeps serving.
 
     TARGET: a backup directory (created; in an existing non-empty directory a dated
-    sub-directory is made), or a .tar.gz file.  -o/--output: always a .tar.gz archive."""
-    from .backup import BackupError, create_backup
+    sub-directory is made), or a .tar.gz file.  -o/--output: always a .tar.gz archive.
+    The manifest is signed (HMAC-SHA256) with a key derived from SECRET_KEY, or from --key-file."""
+    from .backup import BackupError, create_backup, signing_key
 
     if bool(target) == bool(output):
         raise click.UsageError("请给出备份目录（或 .tar.gz 文件名），或使用 -o 指定备份文件，二者选一。")
     try:
+        key = signing_key(key_file)
         if output:
-            path, manifest = create_backup(output, directory=False)
+            path, manifest = create_backup(output, directory=False, key=key)
         else:
-            path, manifest = create_backup(target)
+            path, manifest = create_backup(target, key=key)
     except BackupError as exc:
         raise click.ClickException(str(exc))
     rows = sum(manifest["tables"].values())
     files = sum(1 for m in manifest["members"] if m["path"].startswith("uploads/"))
-    click.echo(f"已写入备份 {path}：{len(manifest['tables'])} 个表共 {rows} 行，上传文件 {files} 个。")
+    click.echo(f"已写入备份 {path}：{len(manifest['tables'])} 个表共 {rows} 行，上传文件 {files} 个。"
+               f"清单已签名（{'密钥文件 ' + key_file if key_file else '由 SECRET_KEY 派生的密钥'}），恢复时须使用同一密钥。")
     if manifest.get("missing_files"):
         click.echo(f"注意：{len(manifest['missing_files'])} 个上传文件在备份期间被删除，未包含在备份中"
                    f"（如 {manifest['missing_files'][0]}）。", err=True)
@@ -211,16 +217,40 @@ def backup_cmd(target, output):
 @click.command("restore")
 @click.argument("source", type=click.Path())
 @click.option("--force", is_flag=True, help="覆盖已有数据（先清空数据库中的全部数据和上传文件目录）")
+@click.option("--key-file", type=click.Path(dir_okay=False), help="备份时使用的签名密钥文件（默认：SECRET_KEY）")
+@click.option("--trust-unsigned", is_flag=True,
+              help="不验证清单签名（旧版本的未签名备份，或签名密钥已丢失）；仅用于来源确实可信的备份")
 @with_appcontext
-def restore_cmd(source, force):
-    """Verify every checksum of a backup (a .tar.gz or a backup directory), then restore it into an
-    empty database and the uploads folder."""
-    from .backup import BackupError, restore_backup
+def restore_cmd(source, force, key_file, trust_unsigned):
+    """Verify the manifest's signature and every checksum of a backup (a .tar.gz or a backup
+    directory), then restore it into an empty database and the uploads folder.  An unsigned or
+    wrongly signed backup is refused unless --trust-unsigned is given."""
+    from .backup import BackupError, restore_backup, signature_valid, signing_key
 
     try:
-        manifest = restore_backup(source, force=force)
+        key = signing_key(key_file)
+        manifest = restore_backup(source, force=force, key=key, trust_unsigned=trust_unsigned)
     except BackupError as exc:
         raise click.ClickException(str(exc))
     rows = sum(manifest["tables"].values())
     files = sum(1 for m in manifest["members"] if m["path"].startswith("uploads/"))
     click.echo(f"已从 {source} 恢复：{rows} 行数据，上传文件 {files} 个。")
+    if not signature_valid(manifest, key):
+        click.echo("注意：该备份的清单没有有效签名，按 --trust-unsigned 未经签名验证即已恢复。", err=True)
+
+
+@click.command("cleanup")
+@click.option("--older-than", "minutes", type=click.IntRange(min=0), default=10, show_default=True,
+              help="只删除至少这么多分钟未修改的临时文件（正在写入的文件不受影响）")
+@with_appcontext
+def cleanup_cmd(minutes):
+    """Remove the temporary files that interrupted uploads and PDF renderings left behind
+    (*.part in the uploads folder and the PDF cache, *.pdf.<pid>.tmp in the PDF cache)."""
+    from .maintenance import format_size, remove_partial_files
+
+    count, size = remove_partial_files(current_app, older_than=timedelta(minutes=minutes))
+    folders = f"上传目录 {current_app.config['UPLOAD_FOLDER']}、PDF 缓存目录 {current_app.config['PDF_CACHE_FOLDER']}"
+    if count:
+        click.echo(f"已删除 {count} 个中断写入留下的临时文件，共 {format_size(size)}（{size} 字节）；检查了{folders}。")
+    else:
+        click.echo(f"没有需要清理的临时文件（检查了{folders}）。")

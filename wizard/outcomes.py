@@ -11,6 +11,7 @@ from datetime import datetime
 from io import BytesIO
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font
 
 from .access import visible_submissions
@@ -114,6 +115,53 @@ def filtered_submissions(user, *, state: str = "", category: str = "", city: str
 BOLD = Font(bold=True)
 CENTER = Alignment(horizontal="center", vertical="center")
 
+# What a spreadsheet may read as the start of a formula or a DDE call: = + - @, tab and CR,
+# and their full-width forms (Excel's Chinese and Japanese input turns ＝ into =).
+FORMULA_STARTS = frozenset("=+-@\t\r＝＋－＠")
+
+
+def looks_like_formula(text: str) -> bool:
+    """True when the text, also after leading whitespace, starts like a formula."""
+    return bool(text) and (text[0] in FORMULA_STARTS or text.lstrip()[:1] in FORMULA_STARTS)
+
+
+def put(cell, value):
+    """Write one value into an export cell: the only way the exports write a cell.
+
+    Numbers and datetimes stay numbers.  Text is always stored as a string cell (``t="inlineStr"``
+    in the file): Excel and LibreOffice both load a string cell as text and never evaluate it,
+    whatever it starts with.  openpyxl would otherwise store text beginning with ``=`` as a
+    formula (``=HYPERLINK(...)`` becomes a live link) and ``#N/A`` as an error.  Text that looks like
+    a formula (see ``looks_like_formula``) is additionally marked as quoted text: the cell format
+    gets ``quotePrefix="1"`` — exactly what Excel itself stores when someone types ``'=...`` — and
+    the number format ``@`` (Text), which LibreOffice honours, so that editing the cell and pressing
+    Enter keeps it text instead of turning it into a formula.
+
+    Prefixing an apostrophe to the text itself is not used: the apostrophe convention only exists
+    when typing or in CSV; in an .xlsx string cell both programs show a stored ``'`` as part of
+    the text, so the exported name would no longer be the name.  The visible text is kept as it
+    is; only characters that XML cannot carry (control characters other than tab, LF and CR)
+    are dropped."""
+    if isinstance(value, str):
+        value = ILLEGAL_CHARACTERS_RE.sub("", value)
+        cell.value = value
+        cell.data_type = "s"
+        if looks_like_formula(value):
+            cell.quotePrefix = True
+            cell.number_format = "@"
+    else:
+        cell.value = value
+    return cell
+
+
+def append_row(ws, values) -> int:
+    """Append a row, every value written through ``put``; returns the row number."""
+    ws.append([None] * len(values))
+    row = ws.max_row
+    for column, value in enumerate(values, 1):
+        put(ws.cell(row, column), value)
+    return row
+
 
 def _save(wb: Workbook) -> bytes:
     out = BytesIO()
@@ -132,25 +180,23 @@ def result_list_xlsx(results: ResultList) -> bytes:
     ws = wb.active
     ws.title = "培育对象名单"
     span = len(RESULT_COLUMNS)
-    ws.append([results.title])
+    append_row(ws, [results.title])
     ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=span)
     ws.cell(1, 1).font = Font(bold=True, size=16)
     ws.cell(1, 1).alignment = CENTER
     ws.row_dimensions[1].height = 30
     for group in results.groups:
-        ws.append([group.heading])
-        row = ws.max_row
+        row = append_row(ws, [group.heading])
         ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=span)
         ws.cell(row, 1).font = Font(bold=True, size=13)
-        ws.append(list(RESULT_COLUMNS))
-        for cell in ws[ws.max_row]:
+        for cell in ws[append_row(ws, list(RESULT_COLUMNS))]:
             cell.font = BOLD
             cell.alignment = CENTER
         for e in group.entries:
-            ws.append([e.number, e.name, e.city, e.government])
-            ws.cell(ws.max_row, 1).alignment = CENTER
+            row = append_row(ws, [e.number, e.name, e.city, e.government])
+            ws.cell(row, 1).alignment = CENTER
         if not group.entries:
-            ws.append(["", "（暂无）"])
+            append_row(ws, ["", "（暂无）"])
     _widths(ws, (8, 46, 14, 28))
     return _save(wb)
 
@@ -164,15 +210,15 @@ def submissions_xlsx(subs) -> bytes:
     wb = Workbook()
     ws = wb.active
     ws.title = "申报汇总"
-    ws.append(list(SUMMARY_COLUMNS))
+    append_row(ws, list(SUMMARY_COLUMNS))
     for cell in ws[1]:
         cell.font = BOLD
         cell.alignment = CENTER
     for i, s in enumerate(subs, 1):
         region = s.cluster.region
-        ws.append([i, s.cluster.name, s.cluster.category_label, region.city.name, region.government_name,
-                   state_label(s.state), ROUND_LABELS[current_round(s)], to_local(s.updated_at)])
-        ws.cell(ws.max_row, len(SUMMARY_COLUMNS)).number_format = "yyyy-mm-dd hh:mm"
+        row = append_row(ws, [i, s.cluster.name, s.cluster.category_label, region.city.name, region.government_name,
+                              state_label(s.state), ROUND_LABELS[current_round(s)], to_local(s.updated_at)])
+        ws.cell(row, len(SUMMARY_COLUMNS)).number_format = "yyyy-mm-dd hh:mm"
     ws.freeze_panes = "A2"
     ws.auto_filter.ref = ws.dimensions
     _widths(ws, (7, 46, 22, 12, 28, 18, 10, 18))
