@@ -35,6 +35,11 @@ class Defaults:
     UPLOAD_MAX_SUBMISSION_BYTES = 300 * 1024 * 1024
     UPLOAD_MAX_PDF_PAGES = 300
     UPLOAD_MAX_IMAGE_PIXELS = 40_000_000
+    # Memory one image may need while it is decoded and scaled to A4 at 200 dpi (checked
+    # from the header before decoding), and the size of images embedded in an uploaded PDF
+    # (pixels × colour components, 16-bit components count double).
+    UPLOAD_MAX_IMAGE_DECODE_BYTES = 128 * 1024 * 1024
+    UPLOAD_MAX_PDF_IMAGE_COMPONENTS = 50_000_000
     UPLOAD_FOLDER = None  # default: instance/uploads
 
     # Login throttling (counts kept in the database, seen by every worker): failures per
@@ -74,6 +79,8 @@ NUMBER_OVERRIDES = (
     ("UPLOAD_MAX_REQUEST_MB", "MAX_CONTENT_LENGTH", 1024 * 1024),
     ("UPLOAD_MAX_PDF_PAGES", "UPLOAD_MAX_PDF_PAGES", 1),
     ("UPLOAD_MAX_IMAGE_PIXELS", "UPLOAD_MAX_IMAGE_PIXELS", 1),
+    ("UPLOAD_MAX_IMAGE_DECODE_MB", "UPLOAD_MAX_IMAGE_DECODE_BYTES", 1024 * 1024),
+    ("UPLOAD_MAX_PDF_IMAGE_COMPONENTS", "UPLOAD_MAX_PDF_IMAGE_COMPONENTS", 1),
     ("TRUSTED_PROXIES", "TRUSTED_PROXIES", 1),
 )
 

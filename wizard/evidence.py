@@ -21,7 +21,8 @@ from .evidence_pdf import format_page_refs
 from .extensions import db
 from .models import EvidenceFile
 from .report.definition import COUNTY_SCAN, COUNTY_SCAN_LABEL, EVIDENCE_REF, get_report
-from .uploads import UploadLimits, UploadRejected, inspect_upload, total_limit_check
+from .uploads import (DEFAULT_MAX_IMAGE_DECODE_BYTES, DEFAULT_MAX_PDF_IMAGE_COMPONENTS, UploadLimits,
+                      UploadRejected, inspect_upload, total_limit_check)
 
 DECLARATION_SCAN = "declaration_scan"
 _REF_PREFIX, _, _REF_SUFFIX = EVIDENCE_REF.partition("{pages}")
@@ -129,8 +130,11 @@ def appendix(submission, round_: str, links: bool = True) -> Appendix:
 
 def limits() -> UploadLimits:
     cfg = current_app.config
+    decode_bytes = cfg.get("UPLOAD_MAX_IMAGE_DECODE_BYTES", DEFAULT_MAX_IMAGE_DECODE_BYTES)
+    pdf_image = cfg.get("UPLOAD_MAX_PDF_IMAGE_COMPONENTS", DEFAULT_MAX_PDF_IMAGE_COMPONENTS)
     return UploadLimits(max_file_bytes=cfg["UPLOAD_MAX_FILE_BYTES"], max_pdf_pages=cfg["UPLOAD_MAX_PDF_PAGES"],
-                        max_image_pixels=cfg["UPLOAD_MAX_IMAGE_PIXELS"])
+                        max_image_pixels=cfg["UPLOAD_MAX_IMAGE_PIXELS"], max_image_decode_bytes=decode_bytes,
+                        max_pdf_image_components=pdf_image)
 
 
 def _used_bytes(submission, round_: str) -> int:
@@ -162,6 +166,8 @@ def store(submission, round_: str, slot_key: str, filename: str, data: bytes, us
           check_editable: bool = True) -> EvidenceFile:
     """Check and store one upload; the file and its row are written together or not at all.
 
+    What is stored is ``checked.data`` (a sanitized PDF, a normalised image), and the row's size,
+    sha256, kind, pages and name describe those stored bytes.
     Raises UploadRejected (a Chinese sentence naming the file) for anything unacceptable.
     """
     if slot(round_, slot_key) is None:

@@ -22,7 +22,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Any, Dict, Hashable, Iterable, List, Optional, Sequence, Tuple
 
-from PIL import Image, ImageOps
+from PIL import Image
 from pypdf import PdfReader, PdfWriter
 from pypdf.generic import (
     ArrayObject,
@@ -36,7 +36,16 @@ from pypdf.generic import (
     StreamObject,
 )
 
-from wizard.uploads import PDF_ERRORS, sanitize_pdf_objects
+from wizard.uploads import (
+    MB,
+    PDF_ERRORS,
+    ImagePlan,
+    ImageTooLarge,
+    decode_image,
+    drop_unreachable_objects,
+    plan_image,
+    sanitize_pdf_objects,
+)
 
 __all__ = [
     "EvidenceSource",
@@ -60,6 +69,11 @@ MAX_IMAGE_DPI = 300  # re-encoded images are downsampled to this at print size
 MAX_UPSCALE = 1.5  # points per pixel; tiny images are not blown up further
 JPEG_QUALITY = 85
 PASSTHROUGH_FACTOR = 2  # embed originals up to 2x the pixels needed at 300 dpi
+#: Memory one image may take while it is decoded for binding.  Uploads are
+#: normalised to A4 at 200 dpi (a few MB); the budget is for files stored
+#: before that: a 40-megapixel progressive JPEG (libjpeg keeps all its DCT
+#: coefficients, ~120 MB) still fits, anything larger is refused.
+BIND_IMAGE_BUDGET = 256 * MB
 
 
 # --------------------------------------------------------------------------
@@ -241,75 +255,83 @@ def _png_passthrough(data: bytes):
 
 
 def _image_xobject(data: bytes, kind: str) -> Tuple[StreamObject, int, int]:
-    """Image XObject for an evidence image (EXIF orientation applied)."""
-    with Image.open(io.BytesIO(data)) as im:
-        try:
-            orientation = im.getexif().get(0x0112, 1)
-        except Exception:  # noqa: BLE001 - broken EXIF: ignore orientation
-            orientation = 1
-        stream = EncodedStreamObject()  # raw, already encoded data in ._data
-        # Fast paths: embed the original compressed data untouched, unless the
-        # image has more than PASSTHROUGH_FACTOR x the pixels needed for
-        # MAX_IMAGE_DPI at its printed size.
-        small_enough = im.size[0] <= PASSTHROUGH_FACTOR * _max_pixels_wide(*im.size)
-        if kind == "jpeg" and orientation in (1, None, 0) and im.mode in ("RGB", "L") \
-                and getattr(im, "n_frames", 1) == 1 and small_enough:
-            w, h = im.size
-            stream._data = data
-            stream.update({
-                NameObject("/Filter"): NameObject("/DCTDecode"),
-                NameObject("/ColorSpace"): NameObject("/DeviceRGB" if im.mode == "RGB" else "/DeviceGray"),
-            })
-            return _finish_image(stream, w, h), w, h
-        if kind == "png" and orientation in (1, None, 0) and small_enough:
-            simple = _png_passthrough(data)
-            if simple is not None:
-                w, h, colors, idat = simple
-                stream._data = idat
-                stream.update({
-                    NameObject("/Filter"): NameObject("/FlateDecode"),
-                    NameObject("/ColorSpace"): NameObject("/DeviceRGB" if colors == 3 else "/DeviceGray"),
-                    NameObject("/DecodeParms"): DictionaryObject({
-                        NameObject("/Predictor"): NumberObject(15),
-                        NameObject("/Colors"): NumberObject(colors),
-                        NameObject("/BitsPerComponent"): NumberObject(8),
-                        NameObject("/Columns"): NumberObject(w),
-                    }),
-                })
-                return _finish_image(stream, w, h), w, h
-        # Slow path: decode, rotate per EXIF, flatten transparency onto white,
-        # downsample to MAX_IMAGE_DPI at the printed size, re-encode.
-        im.seek(0)
-        img = ImageOps.exif_transpose(im)
-        if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
-            rgba = img.convert("RGBA")
-            bg = Image.new("RGB", rgba.size, (255, 255, 255))
-            bg.paste(rgba, mask=rgba.getchannel("A"))
-            img = bg
-        elif img.mode in ("L", "1", "I;16", "I", "F"):
-            img = img.convert("L")
-        else:
-            img = img.convert("RGB")
-        w, h = img.size
-        max_w = _max_pixels_wide(w, h)
-        if w > max_w:
-            new_h = max(1, round(h * max_w / w))
-            img = img.resize((max_w, new_h), Image.LANCZOS)
-            w, h = img.size
-        colorspace = "/DeviceRGB" if img.mode == "RGB" else "/DeviceGray"
-        if kind == "jpeg":
-            buf = io.BytesIO()
-            img.save(buf, "JPEG", quality=JPEG_QUALITY, optimize=False)
-            stream._data = buf.getvalue()
-            flt = "/DCTDecode"
-        else:
-            stream._data = zlib.compress(img.tobytes(), 6)
-            flt = "/FlateDecode"
+    """Image XObject for an evidence image (EXIF orientation applied).
+
+    Only the header is read up front (:func:`wizard.uploads.plan_image`).
+    Images that can be embedded as they are never get decoded; the others
+    are decoded already scaled to MAX_IMAGE_DPI at their printed size
+    (JPEG at 1/2–1/8 scale by libjpeg, PNG strip by strip), within
+    BIND_IMAGE_BUDGET bytes, so that files stored before uploads were
+    normalised cannot make binding slow or memory hungry.
+    """
+    plan = plan_image(data, kind, _bind_box())
+    passthrough = _passthrough_xobject(data, kind, plan)
+    if passthrough is not None:
+        return passthrough
+    img = decode_image(data, plan, BIND_IMAGE_BUDGET, count_colours=False).image
+    # Flatten transparency onto white, then encode: JPEG inputs as JPEG,
+    # PNG inputs losslessly (Flate).
+    if img.mode in ("RGBA", "LA"):
+        rgba = img.convert("RGBA")
+        img = Image.new("RGB", rgba.size, (255, 255, 255))
+        img.paste(rgba, mask=rgba.getchannel("A"))
+        del rgba
+    w, h = img.size
+    stream = EncodedStreamObject()  # raw, already encoded data in ._data
+    colorspace = "/DeviceRGB" if img.mode == "RGB" else "/DeviceGray"
+    if kind == "jpeg":
+        buf = io.BytesIO()
+        img.save(buf, "JPEG", quality=JPEG_QUALITY, optimize=False)
+        stream._data = buf.getvalue()
+        flt = "/DCTDecode"
+    else:
+        stream._data = zlib.compress(img.tobytes(), 6)
+        flt = "/FlateDecode"
+    stream.update({
+        NameObject("/Filter"): NameObject(flt),
+        NameObject("/ColorSpace"): NameObject(colorspace),
+    })
+    return _finish_image(stream, w, h), w, h
+
+
+def _passthrough_xobject(data: bytes, kind: str, plan: ImagePlan):
+    """Embed the original compressed data untouched (no decoding) when the
+    image is upright, in a colour model PDF takes as is, and has at most
+    PASSTHROUGH_FACTOR x the pixels needed for MAX_IMAGE_DPI at its printed
+    size; else None."""
+    w, h = plan.width, plan.height
+    if plan.orientation != 1 or w > PASSTHROUGH_FACTOR * _max_pixels_wide(w, h):
+        return None
+    stream = EncodedStreamObject()
+    if kind == "jpeg" and plan.mode in ("RGB", "L") and plan.frames == 1:
+        stream._data = data
         stream.update({
-            NameObject("/Filter"): NameObject(flt),
-            NameObject("/ColorSpace"): NameObject(colorspace),
+            NameObject("/Filter"): NameObject("/DCTDecode"),
+            NameObject("/ColorSpace"): NameObject("/DeviceRGB" if plan.mode == "RGB" else "/DeviceGray"),
         })
         return _finish_image(stream, w, h), w, h
+    simple = _png_passthrough(data) if kind == "png" else None
+    if simple is None:
+        return None
+    w, h, colors, idat = simple
+    stream._data = idat
+    stream.update({
+        NameObject("/Filter"): NameObject("/FlateDecode"),
+        NameObject("/ColorSpace"): NameObject("/DeviceRGB" if colors == 3 else "/DeviceGray"),
+        NameObject("/DecodeParms"): DictionaryObject({
+            NameObject("/Predictor"): NumberObject(15),
+            NameObject("/Colors"): NumberObject(colors),
+            NameObject("/BitsPerComponent"): NumberObject(8),
+            NameObject("/Columns"): NumberObject(w),
+        }),
+    })
+    return _finish_image(stream, w, h), w, h
+
+
+def _bind_box() -> Tuple[int, int]:
+    """Pixels needed for MAX_IMAGE_DPI across the printable area of a page."""
+    avail_w, avail_h = A4[0] - 2 * IMAGE_MARGIN, A4[1] - 2 * IMAGE_MARGIN
+    return int(avail_w / 72 * MAX_IMAGE_DPI) + 1, int(avail_h / 72 * MAX_IMAGE_DPI) + 1
 
 
 def _max_pixels_wide(w: int, h: int) -> int:
@@ -603,7 +625,9 @@ def merge_evidence(
         elif kind in ("png", "jpeg", "jpg"):
             try:
                 evidence_pages.append(_add_image_page(writer, item.data, "png" if kind == "png" else "jpeg"))
-            except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, struct.error, zlib.error) as exc:
+            except (ImageTooLarge, Image.DecompressionBombError) as exc:
+                raise EvidenceMergeError(f"{what}的图片尺寸过大，无法合并。请删除该文件后重新上传。", i) from exc
+            except (OSError, ValueError, SyntaxError, struct.error, zlib.error) as exc:
                 raise EvidenceMergeError(f"{what}不是有效的图片文件，无法合并。", i) from exc
         else:
             raise EvidenceMergeError(f"{what}的类型“{item.kind}”不受支持。", i)
@@ -625,6 +649,9 @@ def merge_evidence(
 
     if dedupe_objects:
         writer.compress_identical_objects(remove_duplicates=True, remove_unreferenced=True)
+    # Objects of removed actions and annotations (and the files behind
+    # attachments) must not stay in the file as orphans.
+    drop_unreachable_objects(writer)
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()

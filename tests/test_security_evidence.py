@@ -1,0 +1,838 @@
+"""Security review findings on evidence files (佐证材料), as an applicant or
+attacker would meet them.  Every input is a real file made here with Pillow,
+pypdf or reportlab (a few PNG variants Pillow cannot write are assembled from
+zlib-compressed rows); nothing is mocked.
+
+Finding 3 – one small image must not cost seconds and hundreds of MB when the
+report is built:
+
+* images larger than A4 at 200 dpi are stored normalised (scaled down,
+  re-encoded), and the stored row describes the stored bytes;
+* images whose decoding would exceed the memory budget are refused from
+  their header, before any pixel is decoded;
+* PDFs embedding an image larger than 50 million pixels × colour components
+  are refused, without decoding the image;
+* peak memory (process RSS, measured in a fresh subprocess) of uploading the
+  worst accepted files and of binding what was stored stays under stated
+  budgets, and so does binding images stored before this change.
+
+Budgets (RSS growth of one subprocess, measured from its current RSS before
+the operation to its peak after it):
+
+* upload of any accepted image: ``UploadLimits().max_image_decode_bytes``
+  (128 MiB);
+* binding what an upload stores now (normalised images, a PDF with an image
+  at the embedded-image budget): 64 MiB;
+* binding images stored before this change (the finding's 6300 × 6300 PNG,
+  a 40-megapixel JPEG): 96 MiB (the old code needed ~455 MiB for the PNG).
+
+Finding 5 – the PDF sanitiser must judge actions by /S, whatever /Type says,
+everywhere an action can hang; checked on the stored upload and on the bound
+report, read back with pypdf.
+"""
+
+import hashlib
+import io
+import json
+import os
+import re
+import struct
+import subprocess
+import sys
+import zlib
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:  # --import-mode=importlib does not add the rootdir
+    sys.path.insert(0, ROOT)
+
+from PIL import Image  # noqa: E402
+from pypdf import PdfReader, PdfWriter  # noqa: E402
+from pypdf.generic import (  # noqa: E402
+    ArrayObject,
+    BooleanObject,
+    DecodedStreamObject,
+    DictionaryObject,
+    EncodedStreamObject,
+    FloatObject,
+    IndirectObject,
+    NameObject,
+    NumberObject,
+    TextStringObject,
+)
+from reportlab.lib.pagesizes import A4  # noqa: E402
+from reportlab.pdfgen import canvas  # noqa: E402
+
+from wizard.evidence_pdf import EvidenceSource, merge_evidence  # noqa: E402
+from wizard.uploads import (  # noqa: E402
+    MB,
+    NORMALISED_IMAGE_BOX,
+    UploadLimits,
+    UploadRejected,
+    decode_image,
+    inspect_upload,
+    plan_image,
+)
+
+LIMITS = UploadLimits()
+UPLOAD_BUDGET = LIMITS.max_image_decode_bytes  # 128 MiB
+BIND_BUDGET = 64 * MB
+LEGACY_BIND_BUDGET = 96 * MB
+BOX_W, BOX_H = NORMALISED_IMAGE_BOX
+
+linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
+
+
+# --------------------------------------------------------------------------
+# helpers: files, subprocesses
+# --------------------------------------------------------------------------
+
+def run_python(code: str, *args) -> str:
+    result = subprocess.run([sys.executable, "-c", code, ROOT, *map(str, args)], capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+GENERATE = r"""
+import sys
+from PIL import Image
+kind, path, w, h, mode = sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
+im = Image.new(mode, (w, h))
+if kind == "png":
+    im.save(path, "PNG")
+else:
+    im.save(path, "JPEG", quality=90, progressive=(kind == "progressive"))
+"""
+
+
+def generate(tmp, name, kind, size, mode="RGB"):
+    """A blank image made by Pillow in a subprocess (keeps this process small)."""
+    path = os.path.join(tmp, name)
+    run_python(GENERATE, kind, path, size[0], size[1], mode)
+    return path
+
+
+def png_chunk(ctype, body):
+    return struct.pack(">I", len(body)) + ctype + body + struct.pack(">I", zlib.crc32(ctype + body) & 0xFFFFFFFF)
+
+
+def blank_png(width, height, *, depth=8, colour=2, interlaced=False, header_only=False):
+    """A black PNG in layouts Pillow cannot write (Adam7 interlaced, 16-bit
+    colour), assembled row by row with zlib.  *header_only*: a valid PNG
+    whose pixel data is cut short (enough for header-only planning)."""
+    channels = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}[colour]
+
+    def row_bytes(w):
+        return (w * channels * depth + 7) // 8
+
+    if interlaced:
+        passes = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)]
+        shapes = [((width - x0 + dx - 1) // dx, (height - y0 + dy - 1) // dy) for x0, y0, dx, dy in passes]
+    else:
+        shapes = [(width, height)]
+    z = zlib.compressobj(9)
+    parts = []
+    for w, h in shapes:
+        if w > 0 and h > 0:
+            row = b"\x00" * (row_bytes(w) + 1)
+            for _ in range(2 if header_only else h):
+                parts.append(z.compress(row))
+    parts.append(z.flush())
+    ihdr = struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 1 if interlaced else 0)
+    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", b"".join(parts))
+            + png_chunk(b"IEND", b""))
+
+
+PEAK = r"""
+import io, json, sys
+sys.path.insert(0, sys.argv[1])
+from PIL import Image
+from pypdf import PdfWriter
+from wizard.uploads import UploadRejected, inspect_upload
+from wizard.evidence_pdf import EvidenceSource, merge_evidence
+
+
+def rss():
+    with open("/proc/self/status") as fh:
+        return next(int(l.split()[1]) for l in fh if l.startswith("VmRSS:")) * 1024
+
+
+def peak():
+    with open("/proc/self/status") as fh:
+        return next(int(l.split()[1]) for l in fh if l.startswith("VmHWM:")) * 1024
+
+
+# warm up: every module and font the measured step needs is loaded first
+w = PdfWriter(); w.add_blank_page(100, 100); tiny = io.BytesIO(); w.write(tiny)
+for fmt, kind in (("PNG", "png"), ("JPEG", "jpeg")):
+    b = io.BytesIO(); Image.new("RGB", (8, 8)).save(b, fmt)
+    inspect_upload(b.getvalue(), "w." + kind.replace("jpeg", "jpg"))
+    merge_evidence(None, None, [EvidenceSource(tiny.getvalue(), "pdf", "w"), EvidenceSource(b.getvalue(), kind, "w")])
+action, path, name, kind, copies = sys.argv[2:7]
+with open(path, "rb") as fh:
+    data = fh.read()
+before = rss()
+result = {}
+if action == "upload":
+    try:
+        checked = inspect_upload(data, name)
+    except UploadRejected as exc:
+        result["refused"] = str(exc)
+    else:
+        with open(path + ".stored", "wb") as fh:
+            fh.write(checked.data)
+        result.update(kind=checked.kind, width=checked.width, height=checked.height, size=checked.size)
+else:
+    out = merge_evidence(None, None, [EvidenceSource(data, kind, name)] * int(copies))
+    result["size"] = len(out)
+result["peak"] = peak() - before
+print(json.dumps(result))
+"""
+
+
+def measure(action, path, name, kind, copies=1):
+    """Run one upload check or one binding in a fresh interpreter; returns
+    its result with ``peak``: the RSS high-water mark minus the RSS before."""
+    return json.loads(run_python(PEAK, action, path, name, kind, copies).strip().splitlines()[-1])
+
+
+def mib(n):
+    return f"{n / MB:.1f} MiB"
+
+
+def pdf_text_pages(pages=2, title="Evidence"):
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf, pagesize=A4)
+    for i in range(pages):
+        c.setFont("Helvetica", 12)
+        c.drawString(72, 760, f"{title} page {i + 1}")
+        c.showPage()
+    c.save()
+    return buf.getvalue()
+
+
+def write(writer):
+    buf = io.BytesIO()
+    writer.write(buf)
+    return buf.getvalue()
+
+
+# --------------------------------------------------------------------------
+# Finding 3: images are normalised at upload
+# --------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def finding_png(tmp_path_factory):
+    """The finding's file: a ~115 KB PNG of 6300 × 6300 black pixels."""
+    return generate(str(tmp_path_factory.mktemp("f3")), "zero6300.png", "png", (6300, 6300))
+
+
+def test_blank_6300px_png_is_stored_scaled_to_a4_at_200_dpi(finding_png):
+    with open(finding_png, "rb") as fh:
+        data = fh.read()
+    assert len(data) < 200_000
+    checked = inspect_upload(data, "扫描件.png", LIMITS)
+    assert checked.normalised is True
+    assert checked.kind == "png" and checked.safe_name == "扫描件.png"  # two colours: stays lossless PNG
+    stored = Image.open(io.BytesIO(checked.data))
+    assert stored.format == "PNG"
+    assert stored.size == (checked.width, checked.height) == (1654, 1654)  # fits 1654 × 2339, square kept
+    # what is recorded describes the stored bytes, not the upload
+    assert checked.size == len(checked.data) < len(data)
+    assert checked.sha256 == hashlib.sha256(checked.data).hexdigest() != checked.original_sha256
+    assert checked.original_size == len(data)
+    assert checked.page_count == 1
+    # stored once more: already normalised, kept byte for byte
+    again = inspect_upload(checked.data, "扫描件.png", LIMITS)
+    assert again.normalised is False and again.data == checked.data
+
+
+def test_photo_png_is_stored_as_jpeg_with_matching_name():
+    gradient = Image.linear_gradient("L").resize((2600, 1900))
+    photo = Image.merge("RGB", (gradient, gradient.transpose(Image.Transpose.ROTATE_180),
+                                gradient.transpose(Image.Transpose.FLIP_LEFT_RIGHT)))
+    buf = io.BytesIO()
+    photo.save(buf, "PNG")
+    checked = inspect_upload(buf.getvalue(), "厂区照片.png", LIMITS)
+    assert checked.normalised and checked.kind == "jpeg" and checked.mime_type == "image/jpeg"
+    assert checked.safe_name == "厂区照片.jpg"  # the download name matches the stored format
+    stored = Image.open(io.BytesIO(checked.data))
+    assert stored.format == "JPEG" and stored.size == (checked.width, checked.height) == (1654, 1209)
+
+
+def test_transparent_and_line_art_pngs_stay_png():
+    art = Image.new("RGBA", (3200, 2400), (0, 0, 0, 0))
+    art.paste((20, 40, 200, 255), (400, 400, 2800, 2000))
+    buf = io.BytesIO()
+    art.save(buf, "PNG")
+    checked = inspect_upload(buf.getvalue(), "标志.png", LIMITS)
+    stored = Image.open(io.BytesIO(checked.data))
+    assert (checked.kind, stored.format, stored.mode) == ("png", "PNG", "RGBA")  # transparency kept
+    assert stored.size == (1654, 1240)
+    assert stored.getpixel((0, 0))[3] == 0 and stored.getpixel((827, 620)) == (20, 40, 200, 255)
+
+    drawing = Image.new("RGB", (3000, 4200), "white")
+    for x in range(0, 3000, 60):
+        drawing.paste((0, 0, 0), (x, 0, x + 4, 4200))
+    buf = io.BytesIO()
+    drawing.save(buf, "PNG")
+    checked = inspect_upload(buf.getvalue(), "图纸.png", LIMITS)
+    assert checked.kind == "png" and (checked.width, checked.height) == (1654, 2316)
+
+
+def test_large_jpeg_is_stored_upright_and_scaled():
+    im = Image.new("RGB", (4000, 3000), (240, 240, 240))
+    im.paste((220, 0, 0), (0, 0, 1000, 750))  # red block at the top left of the stored pixels
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown rotated 90° clockwise
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=90, exif=exif.tobytes())
+    checked = inspect_upload(buf.getvalue(), "照片.jpg", LIMITS)
+    stored = Image.open(io.BytesIO(checked.data))
+    assert checked.kind == "jpeg" and stored.size == (checked.width, checked.height) == (1654, 2205)
+    assert stored.getexif().get(0x0112, 1) == 1  # pixels are upright, no orientation left to apply
+    r, g, _ = stored.getpixel((1654 - 20, 20))
+    assert r > 150 and g < 100  # the red block is where the viewer of the photo saw it: top right
+
+
+def test_image_over_the_decode_budget_is_refused_from_its_header():
+    # 5792 × 5792 (33.5 MP, under the 40 MP pixel limit), interlaced: Pillow
+    # can only decode it whole (134 MB)
+    data = blank_png(5792, 5792, interlaced=True, header_only=True)
+    with pytest.raises(UploadRejected) as info:
+        inspect_upload(data, "隔行.png", LIMITS)
+    msg = str(info.value)
+    assert "隔行.png" in msg and "5792×5792 像素" in msg and "128 MB" in msg and msg.endswith("。")
+    # 16-bit colour (reduced to 8 bits by Pillow, so also decoded whole)
+    with pytest.raises(UploadRejected, match="6000×6000 像素"):
+        inspect_upload(blank_png(6000, 6000, depth=16, header_only=True), "16位.png", LIMITS)
+    # the budget is configurable; the estimate does not depend on the data
+    assert plan_image(data, "png", NORMALISED_IMAGE_BOX).working_bytes > UPLOAD_BUDGET
+
+
+@linux_only
+def test_refusal_happens_before_any_pixel_is_decoded(tmp_path):
+    path = tmp_path / "interlaced.png"
+    path.write_bytes(blank_png(5792, 5792, interlaced=True))  # complete pixel data this time
+    assert Image.open(path).size == (5792, 5792)
+    result = measure("upload", path, "隔行.png", "png")
+    assert "5792×5792" in result["refused"]
+    assert result["peak"] < 16 * MB, mib(result["peak"])  # decoding would take ~134 MB
+
+
+# --------------------------------------------------------------------------
+# Finding 3: images embedded in PDFs
+# --------------------------------------------------------------------------
+
+_ZEROS = {}
+
+
+def blank_flate(n_bytes):
+    """Flate data of *n_bytes* zero bytes (compressed in 1 MB steps)."""
+    if n_bytes not in _ZEROS:
+        z = zlib.compressobj(9)
+        step = b"\x00" * MB
+        parts = [z.compress(step) for _ in range(n_bytes // MB)]
+        parts += [z.compress(b"\x00" * (n_bytes % MB)), z.flush()]
+        _ZEROS[n_bytes] = b"".join(parts)
+    return _ZEROS[n_bytes]
+
+
+def image_xobject(writer, width, height, cs="/DeviceGray", bpc=8, components=1):
+    img = EncodedStreamObject()
+    img._data = blank_flate(-(-width * components * bpc // 8) * height)
+    img.update({
+        NameObject("/Type"): NameObject("/XObject"), NameObject("/Subtype"): NameObject("/Image"),
+        NameObject("/Width"): NumberObject(width), NameObject("/Height"): NumberObject(height),
+        NameObject("/ColorSpace"): NameObject(cs), NameObject("/BitsPerComponent"): NumberObject(bpc),
+        NameObject("/Filter"): NameObject("/FlateDecode"),
+    })
+    return writer._add_object(img)
+
+
+def form_xobject(writer, content, resources):
+    form = DecodedStreamObject()
+    form.set_data(content)
+    form.update({
+        NameObject("/Type"): NameObject("/XObject"), NameObject("/Subtype"): NameObject("/Form"),
+        NameObject("/BBox"): ArrayObject([NumberObject(v) for v in (0, 0, 500, 500)]),
+        NameObject("/Resources"): resources,
+    })
+    return writer._add_object(form)
+
+
+def xobjects(**refs):
+    return DictionaryObject({NameObject("/XObject"): DictionaryObject(
+        {NameObject("/" + k): v for k, v in refs.items()})})
+
+
+def pdf_with_image(place, width, height, cs="/DeviceGray", bpc=8, components=1):
+    """A 2-page PDF (text from reportlab) whose first page shows one image
+    of *width* × *height*, reached in the way *place* says."""
+    w = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf_text_pages(2))))
+    page = w.pages[0]
+    draw = b"q 400 0 0 400 50 50 cm /Im0 Do Q"
+
+    def set_content(data):
+        content = DecodedStreamObject()
+        content.set_data(data)
+        page[NameObject("/Contents")] = w._add_object(content)
+
+    if place == "inline":
+        head = f"BI /W {width} /H {height} /CS /G /BPC {bpc} /F /Fl ID ".encode()
+        set_content(b"q 400 0 0 400 50 50 cm " + head + blank_flate(-(-width * bpc // 8) * height) + b"\nEI Q")
+        return write(w)
+    img = image_xobject(w, width, height, cs, bpc, components)
+    if place == "page":
+        page[NameObject("/Resources")] = xobjects(Im0=img)
+        set_content(draw)
+    elif place == "nested form":
+        inner = form_xobject(w, b"/Im0 Do", xobjects(Im0=img))
+        outer = form_xobject(w, b"/Fm1 Do", xobjects(Fm1=inner))
+        page[NameObject("/Resources")] = xobjects(Fm0=outer)
+        set_content(b"/Fm0 Do")
+    elif place == "soft mask":
+        small = image_xobject(w, 10, 10)
+        small.get_object()[NameObject("/SMask")] = img
+        page[NameObject("/Resources")] = xobjects(Im0=small)
+        set_content(draw)
+    elif place == "annotation appearance":
+        appearance = form_xobject(w, b"/Im0 Do", xobjects(Im0=img))
+        annot = w._add_object(DictionaryObject({
+            NameObject("/Type"): NameObject("/Annot"), NameObject("/Subtype"): NameObject("/Stamp"),
+            NameObject("/Rect"): ArrayObject([NumberObject(v) for v in (50, 50, 450, 450)]),
+            NameObject("/AP"): DictionaryObject({NameObject("/N"): appearance}),
+        }))
+        page[NameObject("/Annots")] = ArrayObject([annot])
+    elif place == "inherited resources":
+        del page["/Resources"]
+        w._root_object["/Pages"][NameObject("/Resources")] = xobjects(Im0=img)
+        set_content(draw)
+    elif place == "inline in form":
+        head = f"BI /W {width} /H {height} /CS /G /BPC {bpc} /F /Fl ID ".encode()
+        form = form_xobject(w, head + blank_flate(-(-width * bpc // 8) * height) + b"\nEI", DictionaryObject())
+        page[NameObject("/Resources")] = xobjects(Fm0=form)
+        set_content(b"/Fm0 Do")
+    return write(w)
+
+
+PDF_IMAGE_PLACES = ["page", "nested form", "soft mask", "annotation appearance", "inherited resources", "inline",
+                    "inline in form"]
+
+
+def test_pdf_with_a_32768px_image_is_refused():
+    # the finding's file: a ~130 KB PDF holding a 32768 × 32768 image
+    data = pdf_with_image("page", 32768, 32768, bpc=1)
+    assert len(data) < 1 * MB
+    with pytest.raises(UploadRejected) as info:
+        inspect_upload(data, "巨图.pdf", LIMITS)
+    msg = str(info.value)
+    assert "巨图.pdf" in msg and "第 1 页" in msg and "32768×32768 像素" in msg and "5000 万" in msg
+    assert msg.endswith("。")
+
+
+@pytest.mark.parametrize("place", PDF_IMAGE_PLACES)
+def test_pdf_image_over_the_budget_is_refused_wherever_it_is_drawn(place):
+    # 7072 × 7072 grey = 50,013,184 pixel-components: just over 50 million
+    with pytest.raises(UploadRejected, match="7072×7072 像素"):
+        inspect_upload(pdf_with_image(place, 7072, 7072), "扫描.pdf", LIMITS)
+
+
+@pytest.mark.parametrize("place", ["page", "nested form", "inline"])
+def test_pdf_image_at_the_budget_is_accepted(place):
+    checked = inspect_upload(pdf_with_image(place, 7071, 7071), "扫描.pdf", LIMITS)  # 49,999,041
+    assert checked.kind == "pdf" and checked.page_count == 2
+
+
+def test_pdf_image_budget_counts_colour_components():
+    rgb = pdf_with_image("page", 4083, 4083, cs="/DeviceRGB", components=3)  # 50,013,267
+    with pytest.raises(UploadRejected, match="4083×4083 像素，3 个颜色通道"):
+        inspect_upload(rgb, "彩色.pdf", LIMITS)
+    assert inspect_upload(pdf_with_image("page", 4082, 4082, cs="/DeviceRGB", components=3), "彩色.pdf",
+                          LIMITS).page_count == 2
+
+
+# --------------------------------------------------------------------------
+# Finding 3: memory budgets, measured
+# --------------------------------------------------------------------------
+
+def largest_accepted(make, kind, low=500, high=9000):
+    """Largest n for which the header-only plan of make(n) fits the budget."""
+    while low < high:
+        mid = (low + high + 1) // 2
+        if plan_image(make(mid), kind, NORMALISED_IMAGE_BOX).working_bytes <= UPLOAD_BUDGET:
+            low = mid
+        else:
+            high = mid - 1
+    return low
+
+
+def progressive_jpeg_header(width, height):
+    """A tiny progressive JPEG made by Pillow with its frame header set to
+    *width* × *height* (enough for header-only planning)."""
+    buf = io.BytesIO()
+    Image.new("RGB", (16, 16)).save(buf, "JPEG", progressive=True)
+    data = bytearray(buf.getvalue())
+    sof = data.index(b"\xff\xc2")
+    data[sof + 5:sof + 9] = struct.pack(">HH", height, width)
+    return bytes(data)
+
+
+@pytest.fixture(scope="module")
+def worst_uploads(tmp_path_factory):
+    """The heaviest files the new limits accept, one per decoding method."""
+    tmp = str(tmp_path_factory.mktemp("worst"))
+    files = {
+        # 40 MP (the pixel limit), 4 bytes per pixel, decoded strip by strip
+        "png-rgba-40mp": (generate(tmp, "rgba.png", "png", (6324, 6324), "RGBA"), "png"),
+        # 40 MP baseline JPEG, decoded at 1/4 scale by libjpeg
+        "jpeg-40mp": (generate(tmp, "photo.jpg", "jpeg", (7300, 5479)), "jpeg"),
+    }
+    # progressive JPEG: libjpeg holds every DCT coefficient; the largest square accepted
+    side = largest_accepted(lambda n: progressive_jpeg_header(n, n), "jpeg")
+    files["jpeg-progressive-edge"] = (generate(tmp, "progressive.jpg", "progressive", (side, side)), "jpeg")
+    # interlaced PNG: decoded whole; the largest square accepted
+    side = largest_accepted(lambda n: blank_png(n, n, interlaced=True, header_only=True), "png")
+    path = os.path.join(tmp, "interlaced.png")
+    with open(path, "wb") as fh:
+        fh.write(blank_png(side, side, interlaced=True))
+    files["png-interlaced-edge"] = (path, "png")
+    # a PDF embedding an RGB image at the 50 M pixel-component budget
+    path = os.path.join(tmp, "scan.pdf")
+    with open(path, "wb") as fh:
+        fh.write(pdf_with_image("page", 4082, 4082, cs="/DeviceRGB", components=3))
+    files["pdf-image-at-budget"] = (path, "pdf")
+    return files
+
+
+WORST = ["png-rgba-40mp", "jpeg-40mp", "jpeg-progressive-edge", "png-interlaced-edge", "pdf-image-at-budget"]
+
+
+@linux_only
+@pytest.mark.parametrize("name", WORST)
+def test_worst_accepted_upload_then_binding_stays_within_memory_budget(worst_uploads, name):
+    path, kind = worst_uploads[name]
+    ext = {"png": "png", "jpeg": "jpg", "pdf": "pdf"}[kind]
+    upload = measure("upload", path, f"最大.{ext}", kind)
+    assert "refused" not in upload, upload
+    print(f"\n{name}: upload peak {mib(upload['peak'])}", end="")
+    assert upload["peak"] <= UPLOAD_BUDGET, mib(upload["peak"])
+    if kind != "pdf":
+        assert upload["width"] <= BOX_W and upload["height"] <= BOX_H
+    bind = measure("bind", path + ".stored", f"最大.{ext}", upload["kind"])
+    print(f", binding the stored file: {mib(bind['peak'])}", end="")
+    assert bind["peak"] <= BIND_BUDGET, mib(bind["peak"])
+
+
+@linux_only
+def test_binding_images_stored_before_normalisation_stays_within_memory_budget(finding_png, tmp_path):
+    # three copies of the finding's PNG as stored by the old code (the
+    # original bytes): the old binding needed ~455 MiB and 1.3 s per copy
+    result = measure("bind", finding_png, "旧.png", "png", copies=3)
+    print(f"\nlegacy 6300x6300 PNG x3: bind peak {mib(result['peak'])}", end="")
+    assert result["peak"] <= LEGACY_BIND_BUDGET, mib(result["peak"])
+    photo = generate(str(tmp_path), "legacy.jpg", "jpeg", (7300, 5479))
+    result = measure("bind", photo, "旧.jpg", "jpeg")
+    print(f"; legacy 40 MP JPEG: {mib(result['peak'])}", end="")
+    assert result["peak"] <= LEGACY_BIND_BUDGET, mib(result["peak"])
+
+
+def test_legacy_oversized_image_is_bound_scaled_down(finding_png):
+    with open(finding_png, "rb") as fh:
+        data = fh.read()
+    out = merge_evidence(None, None, [EvidenceSource(data, "png", "旧.png")])
+    page = PdfReader(io.BytesIO(out)).pages[0]
+    xobjects_ = page["/Resources"]["/XObject"]
+    (img,) = [xobjects_[k].get_object() for k in xobjects_ if xobjects_[k].get_object()["/Subtype"] == "/Image"]
+    assert img["/Width"] == img["/Height"] <= 2127  # 300 dpi across the printable width of A4
+
+
+def noise_png(mode, size=(517, 733), **save):
+    """A PNG of smooth noise (every filter type gets used) in *mode*."""
+    import random
+
+    rnd = random.Random(7)
+    small = Image.frombytes("RGBA", (size[0] // 8, size[1] // 8),
+                            bytes(rnd.getrandbits(8) for _ in range((size[0] // 8) * (size[1] // 8) * 4)))
+    im = small.resize(size, Image.Resampling.BICUBIC)
+    if mode == "P":
+        im = im.convert("RGB").quantize(2 ** save.get("bits", 8))
+    elif mode == "I;16":
+        im = im.convert("I").point(lambda v: v * 257).convert("I;16")
+    else:
+        im = im.convert(mode)
+    transparency = save.pop("transparency", None)
+    if transparency is not None:
+        save["transparency"] = im.getpixel((0, 0)) if transparency == "corner" else transparency
+    buf = io.BytesIO()
+    im.save(buf, "PNG", **save)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("mode, save", [
+    ("RGB", {}), ("RGBA", {}), ("L", {}), ("LA", {}), ("1", {}), ("I;16", {}),
+    ("P", {}), ("P", {"bits": 4}), ("P", {"bits": 1}),
+    ("RGB", {"transparency": "corner"}), ("L", {"transparency": "corner"}), ("P", {"transparency": 3}),
+])
+def test_strip_decoding_gives_the_same_pixels_as_pillow(mode, save):
+    # the memory-saving decoder must not change what reviewers see
+    data = noise_png(mode, **save)
+    for box in ((200, 300), (517, 733), (60, 900)):
+        plan = plan_image(data, "png", box)
+        assert plan.method == "png-strips"
+        got = decode_image(data, plan, UPLOAD_BUDGET).image
+        ref = Image.open(io.BytesIO(data))
+        if "transparency" in ref.info:
+            ref = ref.convert("LA" if ref.mode == "L" else "RGBA")
+        elif ref.mode == "I;16":
+            ref = ref.convert("I").point(lambda v: v * (1 / 257)).convert("L")
+        elif ref.mode not in ("L", "LA", "RGB", "RGBA"):
+            ref = ref.convert("L" if ref.mode == "1" else "RGB")
+        if plan.needs_resize:
+            ref = ref.resize(plan.target, Image.Resampling.LANCZOS)
+        assert got.mode == ref.mode and got.size == ref.size
+        assert got.tobytes() == ref.tobytes(), (mode, save, box)
+
+
+# --------------------------------------------------------------------------
+# Finding 3: through the web
+# --------------------------------------------------------------------------
+
+@pytest.fixture
+def applicant(client, auth, people):
+    auth.login("applicant-a")
+    return client
+
+
+def test_stored_evidence_row_describes_the_normalised_file(app, applicant, finding_png):
+    from factories import ALLOY, csrf_from, submission_of
+    from wizard.evidence import files_of, path_of
+
+    with open(finding_png, "rb") as fh:
+        data = fh.read()
+    page = applicant.get("/applicant/step/indicators")
+    version = re.search(r'name="version"[^>]*value="(\d+)"', page.get_data(as_text=True)).group(1)
+    applicant.post("/applicant/step/indicators", data={
+        "csrf_token": csrf_from(page), "version": version, "action": "upload",
+        "evidence-listed_enterprises": [(io.BytesIO(data), "挂牌证书.png")]})
+    with app.app_context():
+        (row,) = files_of(submission_of(ALLOY), "preliminary")
+        with open(path_of(row), "rb") as fh:
+            on_disk = fh.read()
+        file_id = row.id
+        assert (row.kind, row.pages, row.original_name) == ("png", 1, "挂牌证书.png")
+        assert row.size == len(on_disk) < len(data)
+        assert row.sha256 == hashlib.sha256(on_disk).hexdigest()
+    assert Image.open(io.BytesIO(on_disk)).size == (1654, 1654)
+    r = applicant.get(f"/evidence/{file_id}")
+    assert r.status_code == 200 and r.mimetype == "image/png" and r.data == on_disk
+
+
+# --------------------------------------------------------------------------
+# Finding 5: actions are judged by /S wherever they hang
+# --------------------------------------------------------------------------
+
+MARK = "evil-marker"
+ACTION_KINDS = ["/JavaScript", "/Launch", "/SubmitForm", "/ImportData", "/URI", "/GoToR", "/GoToE",
+                "/RichMediaExecute", "/Rendition", "/Sound", "/Movie", "/ResetForm", "/Hide", "/SetOCGState",
+                "/Named"]
+
+
+def action_dict(kind, typ="/Foo"):
+    """An action of *kind* carrying MARK; /Type is *typ* (None: no /Type)."""
+    d = DictionaryObject({NameObject("/S"): NameObject(kind)})
+    if typ is not None:
+        d[NameObject("/Type")] = NameObject(typ)
+    text = TextStringObject(f"{MARK} {kind}")
+    extra = {
+        "/JavaScript": {"/JS": TextStringObject(f"app.alert('{MARK}')")},
+        "/Launch": {"/F": TextStringObject(f"{MARK}.exe")},
+        "/SubmitForm": {"/F": TextStringObject(f"http://{MARK}.example/submit")},
+        "/ImportData": {"/F": TextStringObject(f"{MARK}.fdf")},
+        "/URI": {"/URI": TextStringObject(f"http://{MARK}.example/")},
+        "/GoToR": {"/F": TextStringObject(f"{MARK}.pdf"), "/D": ArrayObject([NumberObject(0), NameObject("/Fit")])},
+        "/GoToE": {"/T": DictionaryObject({NameObject("/R"): NameObject("/C"), NameObject("/N"): text})},
+        "/RichMediaExecute": {"/CMD": DictionaryObject({NameObject("/C"): text})},
+        "/Rendition": {"/OP": NumberObject(0)},
+        "/Sound": {"/Volume": FloatObject(1)},
+        "/Movie": {"/Operation": NameObject("/Play")},
+        "/ResetForm": {"/Fields": ArrayObject([text])},
+        "/Hide": {"/H": BooleanObject(True)},
+        "/SetOCGState": {"/State": ArrayObject([NameObject("/OFF")])},
+        "/Named": {"/N": NameObject("/Print")},
+    }[kind]
+    for k, v in extra.items():
+        d[NameObject(k)] = v
+    d[NameObject("/T" if kind in ("/Hide", "/Movie") else "/Marker")] = text
+    return d
+
+
+def goto(writer, target_page, **extra):
+    d = DictionaryObject({NameObject("/Type"): NameObject("/Action"), NameObject("/S"): NameObject("/GoTo"),
+                          NameObject("/D"): ArrayObject([target_page.indirect_reference, NameObject("/Fit")])})
+    for k, v in extra.items():
+        d[NameObject("/" + k)] = v
+    return writer._add_object(d)
+
+
+def add_annotation(writer, page, subtype, **extra):
+    annot = DictionaryObject({
+        NameObject("/Type"): NameObject("/Annot"), NameObject("/Subtype"): NameObject(subtype),
+        NameObject("/Rect"): ArrayObject([NumberObject(v) for v in (72, 72, 200, 100)]),
+    })
+    for k, v in extra.items():
+        annot[NameObject("/" + k)] = v
+    ref = writer._add_object(annot)
+    if "/Annots" not in page:
+        page[NameObject("/Annots")] = ArrayObject()
+    page["/Annots"].append(ref)
+    return ref
+
+
+def form_field(writer, page, **extra):
+    widget = add_annotation(writer, page, "/Widget", FT=NameObject("/Tx"), T=TextStringObject("name"),
+                            P=page.indirect_reference, **extra)
+    writer._root_object[NameObject("/AcroForm")] = DictionaryObject({NameObject("/Fields"): ArrayObject([widget])})
+    return widget
+
+
+def place_parent_field_aa(writer, page, action):
+    parent = writer._add_object(DictionaryObject({
+        NameObject("/FT"): NameObject("/Tx"), NameObject("/T"): TextStringObject("group"),
+        NameObject("/AA"): DictionaryObject({NameObject("/K"): action}), NameObject("/Kids"): ArrayObject(),
+    }))
+    widget = add_annotation(writer, page, "/Widget", Parent=parent, P=page.indirect_reference)
+    parent.get_object()["/Kids"].append(widget)
+    writer._root_object[NameObject("/AcroForm")] = DictionaryObject({NameObject("/Fields"): ArrayObject([parent])})
+
+
+def place_outline(writer, page, action):
+    writer.add_outline_item(title="Click me", page_number=0)
+    writer._root_object["/Outlines"]["/First"].get_object()[NameObject("/A")] = action
+
+
+PLACES = {
+    "document OpenAction": lambda w, p, a: w._root_object.__setitem__(NameObject("/OpenAction"), a),
+    "document AA": lambda w, p, a: w._root_object.__setitem__(
+        NameObject("/AA"), DictionaryObject({NameObject("/WC"): a})),
+    "page AA": lambda w, p, a: p.__setitem__(NameObject("/AA"), DictionaryObject({NameObject("/O"): a})),
+    "link A": lambda w, p, a: add_annotation(w, p, "/Link", A=a),
+    "link PA": lambda w, p, a: add_annotation(w, p, "/Link", PA=a, Dest=ArrayObject(
+        [w.pages[1].indirect_reference, NameObject("/Fit")])),
+    "annotation AA": lambda w, p, a: add_annotation(w, p, "/Square", AA=DictionaryObject({NameObject("/E"): a})),
+    "widget A": lambda w, p, a: form_field(w, p, A=a),
+    "widget AA": lambda w, p, a: form_field(w, p, AA=DictionaryObject({NameObject("/K"): a})),
+    "parent field AA": place_parent_field_aa,
+    "outline item A": place_outline,
+    "names JavaScript": lambda w, p, a: w._root_object.__setitem__(NameObject("/Names"), DictionaryObject({
+        NameObject("/JavaScript"): DictionaryObject({
+            NameObject("/Names"): ArrayObject([TextStringObject("init"), a])})})),
+    "Next after a link GoTo": lambda w, p, a: add_annotation(w, p, "/Link", A=goto(w, w.pages[1], Next=a)),
+    "Next array after OpenAction GoTo": lambda w, p, a: w._root_object.__setitem__(
+        NameObject("/OpenAction"), goto(w, w.pages[1], Next=ArrayObject([goto(w, w.pages[0]), a]))),
+    "Next two deep": lambda w, p, a: add_annotation(w, p, "/Link", A=goto(
+        w, w.pages[1], Next=goto(w, w.pages[0], Next=a))),
+}
+
+_BASE_PDF = pdf_text_pages(2, "Hostile")
+
+
+def hostile_pdf(place, kind, typ="/Foo", indirect=True):
+    w = PdfWriter(clone_from=PdfReader(io.BytesIO(_BASE_PDF)))
+    action = action_dict(kind, typ)
+    PLACES[place](w, w.pages[0], w._add_object(action) if indirect else action)
+    return write(w)
+
+
+def all_dictionaries(pdf_bytes):
+    """Every dictionary reachable from the trailer, plus every object in the
+    cross-reference table (orphans included)."""
+    reader = PdfReader(io.BytesIO(pdf_bytes))
+    seen, found = set(), []
+    stack = [reader.trailer]
+    for gen, table in reader.xref.items():
+        stack.extend(IndirectObject(idnum, gen, reader) for idnum in table)
+    stack.extend(IndirectObject(idnum, 0, reader) for idnum in getattr(reader, "xref_objStm", {}))
+    while stack:
+        obj = stack.pop()
+        if isinstance(obj, IndirectObject):
+            if (obj.idnum, obj.generation) in seen:
+                continue
+            seen.add((obj.idnum, obj.generation))
+            obj = obj.get_object()
+        if isinstance(obj, DictionaryObject):
+            found.append(obj)
+            stack.extend(obj.values())
+        elif isinstance(obj, ArrayObject):
+            stack.extend(obj)
+    return found
+
+
+def actions_in(pdf_bytes, kind):
+    return [d for d in all_dictionaries(pdf_bytes) if d.get("/S") == kind or "/JS" in d]
+
+
+def assert_action_gone(pdf_bytes, kind):
+    assert actions_in(pdf_bytes, kind) == []
+    for d in all_dictionaries(pdf_bytes):
+        assert "/AA" not in d and "/JavaScript" not in d
+        assert not any(isinstance(v, str) and MARK in v for v in d.values()), dict(d)
+    assert MARK.encode() not in pdf_bytes
+    reader = PdfReader(io.BytesIO(pdf_bytes))
+    assert "Hostile page 2" in reader.pages[-1].extract_text()
+
+
+@pytest.mark.parametrize("place", list(PLACES))
+@pytest.mark.parametrize("kind", ACTION_KINDS)
+def test_action_is_removed_whatever_its_type(kind, place):
+    data = hostile_pdf(place, kind)  # << /Type /Foo /S <kind> … >>
+    assert actions_in(data, kind), "the test PDF must carry the action"
+    checked = inspect_upload(data, "恶意.pdf", LIMITS)
+    assert checked.sanitized is True
+    assert_action_gone(checked.data, kind)
+    # binding a file stored before the fix sanitizes it too
+    bound = merge_evidence(None, None, [EvidenceSource(data, "pdf", "恶意.pdf")])
+    assert len(PdfReader(io.BytesIO(bound)).pages) == 2
+    assert_action_gone(bound, kind)
+
+
+@pytest.mark.parametrize("indirect", [True, False], ids=["indirect", "direct"])
+@pytest.mark.parametrize("typ", [None, "/Action", "/Foo", "/Annot", "/XObject"])
+@pytest.mark.parametrize("place", ["document OpenAction", "link A", "widget A", "outline item A",
+                                   "Next after a link GoTo"])
+def test_launch_action_is_removed_with_any_type_direct_or_indirect(place, typ, indirect):
+    data = hostile_pdf(place, "/Launch", typ, indirect)
+    checked = inspect_upload(data, "恶意.pdf", LIMITS)
+    assert checked.sanitized is True
+    assert_action_gone(checked.data, "/Launch")
+    assert_action_gone(merge_evidence(None, None, [EvidenceSource(data, "pdf", "x")]), "/Launch")
+
+
+def test_goto_inside_the_document_is_kept_whatever_its_type():
+    w = PdfWriter(clone_from=PdfReader(io.BytesIO(_BASE_PDF)))
+    jump = w._add_object(DictionaryObject({
+        NameObject("/Type"): NameObject("/Foo"), NameObject("/S"): NameObject("/GoTo"),
+        NameObject("/D"): ArrayObject([w.pages[1].indirect_reference, NameObject("/Fit")])}))
+    add_annotation(w, w.pages[0], "/Link", A=jump)
+    data = write(w)
+    checked = inspect_upload(data, "目录.pdf", LIMITS)
+    assert checked.sanitized is False and checked.data == data  # nothing dangerous: stored unchanged
+    for out in (checked.data, merge_evidence(None, None, [EvidenceSource(data, "pdf", "目录.pdf")])):
+        reader = PdfReader(io.BytesIO(out))
+        (link,) = [a.get_object() for a in reader.pages[0]["/Annots"]]
+        assert link["/A"]["/S"] == "/GoTo"
+        assert link["/A"].raw_get("/D")[0].idnum == reader.pages[1].indirect_reference.idnum  # still jumps to p. 2
+
+
+def test_embedded_files_and_goto_e_are_removed():
+    w = PdfWriter(clone_from=PdfReader(io.BytesIO(_BASE_PDF)))
+    w.add_attachment(f"{MARK}.exe", f"MZ {MARK} payload".encode())
+    add_annotation(w, w.pages[0], "/Link", A=w._add_object(action_dict("/GoToE")))
+    data = write(w)
+    assert b"/EmbeddedFiles" in data
+    checked = inspect_upload(data, "附件.pdf", LIMITS)
+    assert checked.sanitized is True
+    assert_action_gone(checked.data, "/GoToE")
+    assert b"/EmbeddedFiles" not in checked.data and b"/EmbeddedFile" not in checked.data
