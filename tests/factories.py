@@ -1,5 +1,6 @@
 """Factories and helpers shared by the tests."""
 import re
+from datetime import datetime, timezone
 
 from wizard.extensions import db
 from wizard.models import Cluster, Region, Submission, User
@@ -65,6 +66,31 @@ def csrf_from(response) -> str:
     return m.group(1)
 
 
+
+
+# --- sessions and logins -------------------------------------------------------------------
+
+LOCKED = "登录失败次数过多"
+
+
+def now_ts():
+    return int(datetime.now(timezone.utc).timestamp())
+
+
+def age_session(client, *, idle=None, since_login=None):
+    """Pretend the last request was ``idle`` ago and the login ``since_login`` ago."""
+    with client.session_transaction() as s:
+        if idle is not None:
+            s["_seen_at"] = now_ts() - int(idle.total_seconds())
+        if since_login is not None:
+            s["_auth_at"] = now_ts() - int(since_login.total_seconds())
+
+
+def login_from(client, username, password, address="127.0.0.1"):
+    env = {"REMOTE_ADDR": address}
+    token = csrf_from(client.get("/login", environ_base=env))
+    return client.post("/login", data={"username": username, "password": password, "csrf_token": token},
+                       environ_base=env)
 
 
 # --- evidence files -------------------------------------------------------------------------

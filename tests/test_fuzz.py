@@ -23,6 +23,8 @@ NASTY = [
     "1,234.5", "12.34567", "9" * 40, "100.0001", "101", "−5", "\x00", "a\x00b", "\x07\x1b[31m", "\u202etxet",
     "\u200b", "\ufeff", "\r\n\r\n", "<script>alert(1)</script>", "\"'><img src=x>", "{{ 7*7 }}", "' OR 1=1 --",
     "%", "_", "\\", "字" * 6000, "x" * 70000, "🀄️👨‍👩‍👧", "国家级", "省级", "y", "on", "None",
+    "10²", "²", "①", "١٢", "𝟏", "1,5", "12,345,678", "２１４７４８３６４８", str(2**31), str(2**63),
+    "\u2066x\u2069", "a\u200db", "\u061c\u200e\u200f",
 ]
 VALUE = st.one_of(
     st.sampled_from(NASTY),
@@ -91,7 +93,11 @@ def fuzz_steps(app, client, round_, cluster, category):
     texts = text_keys(round_)
     token = csrf_from(client.get(f"/applicant/step/{report.steps[0].key}"))
 
+    table_step = next(s for s in report.steps if any(f.kind == "table" for f in s.fields))
+    table = next(f.key for f in table_step.fields if f.kind == "table")
+
     @FUZZ
+    @example((table_step.key, {f"{table}-²-name": "x", f"{table}-١-name": "y", f"{table}-{2**63}-name": "z"}))
     @example((report.steps[0].key, {"add_row": report.steps[0].fields[0].key}))  # a row button naming a plain field
     @example((report.steps[0].key, {report.steps[0].fields[0].key: "a\x00b\x1b" + "字" * 100}))
     @given(st.sampled_from([s.key for s in report.steps]).flatmap(

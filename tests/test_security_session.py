@@ -7,8 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from factories import ALLOY, PASSWORD, csrf_from, submission_of
-from test_sessions import LOCKED, age_session, login_from
+from factories import ALLOY, LOCKED, PASSWORD, age_session, csrf_from, login_from, submission_of
 from wizard.extensions import db
 from wizard.models import AuditEntry, LoginAttempt, PendingSave
 

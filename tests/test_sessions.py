@@ -5,25 +5,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from factories import PASSWORD, AuthActions, csrf_from
+from factories import LOCKED, PASSWORD, AuthActions, age_session, csrf_from, login_from, now_ts
 from wizard.extensions import db
 from wizard.models import AuditEntry, LoginAttempt
-
-LOCKED = "登录失败次数过多"
-
-
-def now_ts():
-    return int(datetime.now(timezone.utc).timestamp())
-
-
-def age_session(client, *, idle=None, since_login=None):
-    """Pretend the last request was ``idle`` ago and the login ``since_login`` ago."""
-    with client.session_transaction() as s:
-        if idle is not None:
-            s["_seen_at"] = now_ts() - int(idle.total_seconds())
-        if since_login is not None:
-            s["_auth_at"] = now_ts() - int(since_login.total_seconds())
-
 
 def assert_sent_to_login(client, path="/applicant/"):
     r = client.get(path)
@@ -95,13 +79,6 @@ def test_expired_session_cannot_post(app, client, auth, people):
 
 
 # --- throttling -------------------------------------------------------------------------
-
-def login_from(client, username, password, address="127.0.0.1"):
-    env = {"REMOTE_ADDR": address}
-    token = csrf_from(client.get("/login", environ_base=env))
-    return client.post("/login", data={"username": username, "password": password, "csrf_token": token},
-                       environ_base=env)
-
 
 def test_account_is_locked_from_one_address_after_repeated_failures(app, client, people):
     limit = app.config["LOGIN_MAX_FAILURES_PER_ACCOUNT"]

@@ -1,6 +1,7 @@
 """The applicant wizard: saving steps, numbers, growth, limits, tables, stale saves,
 session expiry, consistency checks, submit gating and access."""
 import html
+from datetime import timedelta
 import io
 import json
 import re
@@ -92,6 +93,8 @@ def test_save_keeps_values_and_normalises_numbers(applicant, app):
     ("market_share-y1", "120", "0 到 100"),
     ("cloud_ratio-y2", "-1", "不能为负数"),
     ("output_total-y2", "1.123456", "小数"),
+    ("output_total-y1", "10²", "不能使用上标、下标、圈码等特殊数字"),  # was saved as 102
+    ("employees-y2", "1,5", "逗号只能用作千位分隔符"),  # was saved as 15
 ])
 def test_bad_numbers_are_refused_and_input_kept(applicant, app, field, value, message):
     r = post_step(applicant, "indicators", {field: value, "tax-y1": "7.25"})
@@ -197,10 +200,11 @@ def test_autosave_answers_json(applicant, app):
 
 
 def test_expired_session_keeps_what_was_typed(app, client, auth, people):
+    from factories import age_session
+
     auth.login("applicant-a")
     page, token, version = open_step(client, "quality")
-    with client.session_transaction() as s:  # the session expires while the user types
-        s.clear()
+    age_session(client, idle=app.config["SESSION_IDLE_TIMEOUT"] + timedelta(minutes=1))  # the login expires while the user types
     text = "登录过期前写下的自评报告内容。"
     r = client.post("/applicant/step/quality", data={"csrf_token": token, "version": version,
                                                      "self_assessment": text, "action": "save"})

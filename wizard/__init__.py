@@ -6,7 +6,9 @@ import uuid
 from flask import Flask, g
 
 from .config import load_config
-from .extensions import csrf, db, login_manager, migrate
+from .extensions import db, login_manager, migrate
+from .maintenance import remove_partial_files
+from .pdf import cjk_patch
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 PROJECT_DIR = os.path.dirname(PACKAGE_DIR)
@@ -24,11 +26,14 @@ def create_app(test_config=None):
     os.makedirs(app.instance_path, exist_ok=True)
     load_config(app, test_config)
     _configure_logging(app)
+    cjk_patch.check_version()  # the PDF engine patches this exact xhtml2pdf release
+    removed, freed = remove_partial_files(app)  # interrupted uploads and renders (only files >10 min old)
+    if removed:
+        app.logger.info("Start-up cleanup: removed %d partial files (%d bytes)", removed, freed)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(PROJECT_DIR, "migrations"), render_as_batch=True)
     login_manager.init_app(app)
-    csrf.init_app(app)
     with app.app_context():
         from .dbsetup import configure_engine
 
@@ -37,6 +42,10 @@ def create_app(test_config=None):
     @app.before_request
     def _request_id():
         g.request_id = uuid.uuid4().hex[:12]
+
+    from .params import IdConverter
+
+    app.url_map.converters["int"] = IdConverter  # every <int:…> id: ASCII digits, 1..2³¹−1, else 404
 
     from . import security, errors, cli
     from .views import admin, applicant, audit, auth, county, evidence, main, results, verify

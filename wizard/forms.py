@@ -1,6 +1,8 @@
 """The base of the app's own forms (login, accounts, clusters, deadlines): WTForms'
 built-in messages in Chinese, and every text field cleaned of control characters
-(PostgreSQL refuses NUL; nothing else of the kind belongs in stored text)."""
+(PostgreSQL refuses NUL; nothing else of the kind belongs in stored text), bidi controls
+(a right-to-left override makes text display other than it reads) and zero-width
+characters.  The report's forms clean their text fields with the same ``clean_text``."""
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField, TextAreaField
 from wtforms.fields.core import UnboundField

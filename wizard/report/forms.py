@@ -12,6 +12,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, FieldList, Form, FormField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import Length, Optional, Regexp, ValidationError
 
+from ..params import parse_index
 from .definition import LEVELS, get_report
 from .model import Column, Field, fill_years
 from .numbers import NumberError, clean_text, count_chars, format_decimal, parse_number
@@ -48,6 +49,26 @@ class LevelField(SelectField):
             self.data = ""
         if self.data not in ("",) + tuple(LEVELS):
             raise ValidationError("请选择“国家级”或“省级”。")
+
+
+def row_indices(prefix: str, names) -> set[int]:
+    """The row numbers posted for a table (``<prefix>-<index>-<column>``): ASCII digits in
+    range only, so ``green_list-²-name`` or ``green_list-١-name`` is no row at all."""
+    start = len(prefix) + 1
+    found = set()
+    for name in names:
+        if name.startswith(f"{prefix}-"):
+            index = parse_index(name[start:].split("-", 1)[0])
+            if index is not None:
+                found.add(index)
+    return found
+
+
+class RowList(FieldList):
+    """A table's rows; WTForms' own index parsing takes str.isdigit() for a number."""
+
+    def _extract_indices(self, prefix, formdata):
+        return row_indices(prefix, formdata)
 
 
 def _text_filter(multiline=False):
@@ -116,7 +137,7 @@ def _wtf_field(field: Field, years: dict):
     if field.kind in ("indicator", "park_indicator", "target"):
         return FormField(_values_form(field, years), label=label)
     if field.kind == "table":
-        return FieldList(FormField(_row_form(field, years)), label=label, min_entries=1, max_entries=field.max_rows)
+        return RowList(FormField(_row_form(field, years)), label=label, min_entries=1, max_entries=field.max_rows)
     if field.kind == "agree":
         return BooleanField(label)
     return None  # derived, opinion, evidence: not the applicant's to type
@@ -138,16 +159,7 @@ class StepBase(FlaskForm):
 
 def _posted_rows(form, field: Field) -> int:
     data = getattr(form, "_raw_formdata", None)
-    if not data:
-        return 0
-    prefix = f"{field.key}-"
-    idx = set()
-    for name in data.keys():
-        if name.startswith(prefix):
-            part = name[len(prefix):].split("-", 1)[0]
-            if part.isdigit():
-                idx.add(int(part))
-    return len(idx)
+    return len(row_indices(field.key, data.keys())) if data else 0
 
 
 @lru_cache(maxsize=None)

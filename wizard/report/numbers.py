@@ -1,7 +1,10 @@
 """Numbers and text as the official form wants them.
 
-Parsing accepts what people type or paste: ``1,234.5``, full-width digits and
-punctuation (``１２３４．５``), surrounding spaces.  Values are kept as
+Parsing accepts what people type or paste: ``1,234.5`` (a comma only between groups
+of three digits), full-width digits and punctuation (``１２３４．５``, what Chinese input
+methods type), surrounding spaces.  Superscripts, subscripts, circled and other
+look-alike digits (``10²``, ``①``, ``١``) are refused, never read as plain digits, and so
+is a decimal comma (``1,5``).  Forms and imports use this one parser.  Values are kept as
 normalised decimal strings (no float rounding).  Growth is computed, never
 typed.  Character limits count every non-whitespace character, as the
 browser counter (static/js/wizard.js) does.
@@ -14,28 +17,56 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 MAX_MAGNITUDE = Decimal("1e12")
 MAX_DECIMALS = 4
-_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\ufeff]")
+_NUMBER = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$")
+_GROUPED = re.compile(r"^[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]*)?$")  # 1,234.5 · 12,345,678
+_FULL_WIDTH_DIGITS = frozenset("０１２３４５６７８９")
+# Characters no stored text keeps: C0 controls but tab and line feed (PostgreSQL refuses NUL),
+# DEL, bidi controls (U+202A–E, U+2066–9, LRM/RLM, ALM: text that displays other than it reads)
+# and zero-width characters (U+200B–D, WORD JOINER, BOM).
+_BIDI = "\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c"
+_ZERO_WIDTH = "\u200b-\u200d\u2060\ufeff"
+_CONTROL = re.compile(f"[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f{_BIDI}{_ZERO_WIDTH}]")
+LOOKALIKE_MESSAGE = "请用数字 0–9 填写，不能使用上标、下标、圈码等特殊数字（如 ²、₂、①）。"
+COMMA_MESSAGE = "逗号只能用作千位分隔符（每三位一组，如 1,234.5）；小数请用小数点“.”。"
 
 
 class NumberError(ValueError):
     """A Chinese message saying what is wrong with a typed number."""
 
 
+def has_lookalike_digits(value: str) -> bool:
+    """True when a character is a digit of some kind other than 0–9 or full-width ０–９:
+    superscripts, subscripts, circled, Roman, fractions, other scripts' digits (categories N*)."""
+    return any(not ch.isascii() and ch not in _FULL_WIDTH_DIGITS and unicodedata.category(ch)[0] == "N"
+               for ch in value)
+
+
 def normalise_text(value: str) -> str:
-    """Full-width digits/punctuation to ASCII (NFKC), thousands separators and spaces removed."""
+    """Full-width digits/punctuation to ASCII (NFKC), spaces removed (commas are kept)."""
     text = unicodedata.normalize("NFKC", value).strip()
-    text = text.replace(",", "").replace("，", "").replace(" ", "").replace("\u3000", "")
+    text = text.replace(" ", "").replace("\u3000", "")
     return text.replace("−", "-").replace("－", "-")
+
+
+def _without_thousands(text: str) -> str:
+    """``1,234.5`` → ``1234.5``; any other comma is a mistake, most often a decimal comma."""
+    if "," not in text or _GROUPED.match(text):
+        return text.replace(",", "")
+    if _NUMBER.match(text.replace(",", "")):
+        raise NumberError(COMMA_MESSAGE)
+    return text  # not a number whatever the commas: the general message
 
 
 def parse_number(raw, *, integer=False, signed=False, percent=False) -> Decimal | None:
     """Parse a typed number; None when blank.  Raises NumberError with a Chinese message."""
     if raw is None:
         return None
+    if has_lookalike_digits(str(raw)):
+        raise NumberError(LOOKALIKE_MESSAGE)
     text = normalise_text(str(raw))
     if text == "":
         return None
+    text = _without_thousands(text)
     if not _NUMBER.match(text):
         raise NumberError("请输入数字（可带小数点），不能包含文字或符号。")
     try:
@@ -69,13 +100,15 @@ def format_decimal(value: Decimal | None) -> str:
 
 
 def to_decimal(stored) -> Decimal | None:
+    """A stored answer, or text typed into a form shown again (its growth column), as a Decimal;
+    None for whatever parse_number refuses, so no huge (1e30) or look-alike value reaches the
+    growth arithmetic."""
     if stored in (None, ""):
         return None
     try:
-        value = Decimal(str(stored))
-    except InvalidOperation:
+        return parse_number(stored, signed=True)
+    except NumberError:
         return None
-    return value if value.is_finite() else None
 
 
 def _two(value: Decimal) -> Decimal:
@@ -118,8 +151,8 @@ def count_chars(text: str | None) -> int:
 
 
 def clean_text(value: str | None, *, multiline=False) -> str:
-    """Remove NUL and other control characters (PostgreSQL refuses NUL in text);
-    keep line breaks and tabs only in multi-line text."""
+    """Remove NUL and other control characters (PostgreSQL refuses NUL in text), bidi controls
+    and zero-width characters; keep line breaks and tabs only in multi-line text."""
     if value is None:
         return ""
     value = value.replace("\r\n", "\n").replace("\r", "\n")

@@ -1,6 +1,4 @@
 """The provincial department: dashboard, submissions and rounds, accounts, clusters."""
-import re
-
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from wtforms import BooleanField, PasswordField, SelectField, StringField
@@ -12,6 +10,7 @@ from ..forms import AppForm
 from ..models import (
     CATEGORY_LABELS, MIN_PASSWORD_LENGTH, ROLE_ADMIN, ROLE_LABELS, Cluster, Region, Submission, User,
 )
+from ..params import choice_id, clean_param, is_digits, parse_id, parse_page
 from ..security import audit, require_role
 from ..workflow import MOVES, STATES, MoveRefused, apply_move, current_round
 from .main import submission_page
@@ -40,7 +39,7 @@ def dashboard():
         by_category[s.cluster.category] = by_category.get(s.cluster.category, 0) + 1
         city = s.cluster.region.city.name
         by_city[city] = by_city.get(city, 0) + 1
-    from ..pdf_status import font_status_message
+    from ..pdf.status import font_status_message
 
     return render_template("admin/dashboard.html", edition=edition, total=len(subs), by_state=by_state,
                            by_category=by_category, by_city=sorted(by_city.items()), states=STATES,
@@ -54,8 +53,8 @@ def submissions():
 
     args = request.args
     q = filtered_submissions(current_user, state=args.get("state", ""), category=args.get("category", ""),
-                             city=args.get("city", ""), q=args.get("q", ""), sort=args.get("sort", "name"))
-    page = db.paginate(q, per_page=20, error_out=False)
+                             city=clean_param(args.get("city"), 64), q=args.get("q", ""), sort=args.get("sort", "name"))
+    page = db.paginate(q, page=parse_page(args.get("page")), per_page=20, error_out=False)
     cities = db.session.execute(db.select(Region).where(Region.level.in_(("province", "city"))).order_by(Region.code)).scalars().all()
     return render_template("admin/submissions.html", page=page, states=STATES, categories=CATEGORY_LABELS,
                            cities=cities, moves=[m for m in MOVES if m.role == ROLE_ADMIN], args=request.args,
@@ -67,12 +66,14 @@ def bulk_move():
     """One move applied to many submissions, each checked on its own."""
     move = request.form.get("move", "")
     comment = request.form.get("comment")
-    ids = [int(x) for x in request.form.getlist("ids") if re.fullmatch(r"[0-9]{1,18}", x)][:500]
+    ids = [x for x in request.form.getlist("ids") if is_digits(x)][:500]  # boxes of the list: ASCII ids
     moved, refused = [], []
-    for sid in ids:
-        sub = db.session.execute(visible_submissions(current_user).where(Submission.id == sid)).scalar_one_or_none()
+    for raw in ids:
+        sid = parse_id(raw)  # None beyond 2³¹−1: no such submission, and no query PostgreSQL refuses
+        query = visible_submissions(current_user).where(Submission.id == sid)
+        sub = db.session.execute(query).scalar_one_or_none() if sid else None
         if sub is None:
-            refused.append((f"#{sid}", "不存在或无权操作"))
+            refused.append((f"#{sid or raw}", "不存在或无权操作"))
             continue
         try:
             apply_move(sub, move, current_user._get_current_object(), comment=comment)
@@ -94,8 +95,8 @@ class AccountForm(AppForm):
     display_name = StringField("姓名或单位", validators=[Length(max=128)])
     email = StringField("电子邮箱", validators=[Optional(), Length(max=256)])
     role = SelectField("角色", choices=list(ROLE_LABELS.items()))
-    cluster_id = SelectField("所属集群（申报单位）", coerce=int)
-    region_id = SelectField("所属政府（审核人）", coerce=int)
+    cluster_id = SelectField("所属集群（申报单位）", coerce=choice_id)
+    region_id = SelectField("所属政府（审核人）", coerce=choice_id)
     password = PasswordField("密码", validators=[Optional(), Length(min=MIN_PASSWORD_LENGTH, max=1024,
                                                                       message=f"密码至少 {MIN_PASSWORD_LENGTH} 个字符。")])
     active = BooleanField("启用", default=True)
@@ -166,7 +167,7 @@ def account(user_id=None):
 class ClusterForm(AppForm):
     name = StringField("集群名称", validators=[DataRequired("请输入集群名称。"), Length(max=128)])
     category = SelectField("申报类别", choices=list(CATEGORY_LABELS.items()))
-    region_id = SelectField("审核政府（集群所在地县以上人民政府）", coerce=int)
+    region_id = SelectField("审核政府（集群所在地县以上人民政府）", coerce=choice_id)
     designation = StringField("认定情况", validators=[Length(max=64)])
     active = BooleanField("有效", default=True)
 

@@ -7,6 +7,7 @@ from wtforms import FieldList
 from ..access import own_submission
 from ..extensions import db
 from ..models import ROLE_APPLICANT, HistoryEntry, Submission
+from ..params import parse_id, parse_version
 from .. import evidence
 from ..evidence import appendix
 from ..report.checks import STATUS_LABELS, review_lists, step_status
@@ -122,7 +123,8 @@ def _evidence_actions(sub, round_, step) -> str | None:
             flash(f"已上传“{row.original_name}”（{row.pages} 页）。", f"success ev-{slot.key}")
     verb, _, file_id = (request.form.get("evidence_action") or "").partition(":")
     if verb in ("remove", "up", "down"):
-        row = evidence.get_own(sub, round_, file_id)
+        file_id = parse_id(file_id)  # ASCII digits within the id column's range, else no file
+        row = evidence.get_own(sub, round_, file_id) if file_id else None
         slot = evidence.slot(round_, row.slot) if row else None
         try:
             if slot is None or slot.step != step.key:
@@ -174,10 +176,7 @@ def step(step_key, formdata=None):
             return jsonify(ok=False, error="有填写错误，未自动保存。请检查标红的内容后点击保存。"), 422
         return _render_step(sub, round_, step, form, 422)
     values = form_to_answers(form)
-    try:
-        expected = int(form.version.data or 0)
-    except ValueError:
-        expected = 0
+    expected = parse_version(form.version.data, blank=0)  # missing or not a version: a stale page
     try:
         version = save_answers(sub, round_, values, expected)
     except StaleSave as stale:
@@ -196,6 +195,11 @@ def step(step_key, formdata=None):
         flash("已保存。", "success")
         return _render_step(sub, round_, step, form)
     flash("已保存。", "success")
+    return _after_save(report, step, touched)
+
+
+def _after_save(report, step, touched):
+    """Where a saved page goes: beside the files just touched, the next step, or the same step."""
     if touched:  # stay beside the files, where the upload's messages are shown (also for 保存并继续)
         return redirect(url_for("applicant.step", step_key=step.key, saved=1, _anchor=f"ev-{touched}"))
     if request.form.get("action") == "next":
@@ -230,7 +234,7 @@ def resume_pending(pending):
         form.version.data = str(sub.version)
         return _render_step(sub, round_, step, form, 422)
     try:
-        save_answers(sub, round_, form_to_answers(form), int(md.get("version") or 0))
+        save_answers(sub, round_, form_to_answers(form), parse_version(md.get("version"), blank=0))
     except (StaleSave, ValueError):
         flash("登录前填写的内容已恢复，但报告在此期间已被更改，尚未保存。请核对后点击保存。", "warning")
         form.version.data = str(sub.version)
@@ -266,10 +270,7 @@ def submit():
     if round_ is None:
         return _refuse_readonly()
     move = "submit" if round_ == "preliminary" else "submit_final"
-    try:
-        version = int(request.form.get("version", ""))
-    except ValueError:
-        version = None
+    version = parse_version(request.form.get("version"))
     try:
         apply_move(sub, move, current_user._get_current_object(), expected_version=version)
     except MoveRefused as refused:

@@ -5,6 +5,7 @@ from flask import Blueprint, flash, render_template, request
 
 from ..extensions import db
 from ..models import LOCAL_OFFSET, ROLE_ADMIN, AuditEntry
+from ..params import ParamError, clean_param, parse_date, parse_page
 from ..security import require_role
 
 bp = Blueprint("audit", __name__, url_prefix="/admin/audit")
@@ -20,6 +21,8 @@ ACTION_LABELS = {
     "login_throttled": "登录受限（失败次数过多）",
     "logout": "退出登录",
     "password_changed": "修改密码",
+    "password_change_failed": "修改密码失败（当前密码不正确）",
+    "password_change_throttled": "修改密码受限（失败次数过多）",
     "account_saved": "保存账号",
     "cluster_saved": "保存集群",
     "move": "流程操作",
@@ -41,13 +44,11 @@ def action_label(key: str) -> str:
 
 
 def _parse_day(text: str, name: str) -> date | None:
-    text = (text or "").strip()
-    if not text:
-        return None
+    """A filter date (2000–2100); a bad one is ignored with a message, the page still shown."""
     try:
-        return date.fromisoformat(text)
-    except ValueError:
-        flash(f"“{name}”不是有效日期（格式：2024-01-31），已忽略此条件。", "warning")
+        return parse_date(text, name)
+    except ParamError as exc:
+        flash(f"{exc}，已忽略此条件。", "warning")
         return None
 
 
@@ -55,9 +56,9 @@ def _parse_day(text: str, name: str) -> date | None:
 def index():
     """Audit entries, newest first, filtered by action, account, date range and target; 50 per page."""
     args = request.args
-    action = args.get("action", "").strip()
-    username = args.get("username", "").strip()[:64]
-    target = args.get("target", "").strip()[:128]
+    action = clean_param(args.get("action"), 64)  # no NUL or other control character reaches SQL
+    username = clean_param(args.get("username"), 64)
+    target = clean_param(args.get("target"), 128)
     day_from = _parse_day(args.get("from", ""), "开始日期")
     day_to = _parse_day(args.get("to", ""), "结束日期")
 
@@ -72,7 +73,8 @@ def index():
         q = q.where(AuditEntry.at >= datetime.combine(day_from, datetime.min.time()) - LOCAL_OFFSET)
     if day_to:  # inclusive: everything before the next midnight
         q = q.where(AuditEntry.at < datetime.combine(day_to + timedelta(days=1), datetime.min.time()) - LOCAL_OFFSET)
-    page = db.paginate(q.order_by(AuditEntry.at.desc(), AuditEntry.id.desc()), per_page=PER_PAGE, error_out=False)
+    page = db.paginate(q.order_by(AuditEntry.at.desc(), AuditEntry.id.desc()), page=parse_page(args.get("page")),
+                       per_page=PER_PAGE, error_out=False)
 
     recorded = db.session.execute(db.select(AuditEntry.action).distinct()).scalars().all()
     actions = [(k, action_label(k)) for k in sorted(set(ACTION_LABELS) | set(recorded), key=_action_order)]

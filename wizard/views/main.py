@@ -5,6 +5,7 @@ from flask_login import current_user
 from ..access import get_submission
 from ..extensions import db
 from ..models import HistoryEntry, Message, utcnow
+from ..params import parse_version
 from ..workflow import MoveRefused, apply_move
 from .auth import home_for
 
@@ -40,10 +41,7 @@ def move(submission_id):
     if current_user.is_applicant:
         abort(403)
     sub = get_submission(submission_id, current_user)
-    try:
-        version = int(request.form.get("version", ""))
-    except ValueError:
-        version = None
+    version = parse_version(request.form.get("version"))  # not a version number: refused as a stale page
     scan = request.files.get("scan")
     attachment = (scan.filename or "", scan.read()) if scan and scan.filename else None
     try:

@@ -1,7 +1,5 @@
 """Administrators: the result list of an edition (附件3 style), snapshots, the round comparison,
 deadline extensions and the Excel downloads."""
-from datetime import datetime
-
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 from wtforms import StringField, TextAreaField
@@ -16,6 +14,7 @@ from ..outcomes import (
     filtered_submissions, result_list, result_list_filename, result_list_xlsx, submissions_filename,
     submissions_xlsx,
 )
+from ..params import ParamError, clean_param, parse_datetime, parse_id
 from ..report.definition import CODE_LABEL, get_report
 from ..report.model import ROUND_LABELS
 from ..report.view import effective_answers
@@ -82,15 +81,6 @@ def compare(submission_id):
 
 # --- deadline ----------------------------------------------------------------------------
 
-def _parse_datetime(text: str) -> datetime | None:
-    for fmt in DATETIME_FORMATS:
-        try:
-            return datetime.strptime(text.strip(), fmt)
-        except ValueError:
-            continue
-    return None
-
-
 class DeadlineForm(AppForm):
     deadline_until = StringField("延长至", validators=[DataRequired("请填写新的截止时间。")],
                                  render_kw={"type": "datetime-local"})
@@ -112,6 +102,17 @@ def admin_extras(sub: Submission) -> dict:
             "form": g.get("deadline_form") or DeadlineForm(formdata=None)}
 
 
+def _deadline_error(until, current) -> str | None:
+    """Why ``until`` (a Beijing wall-clock time) cannot be the new deadline, or None."""
+    if until is None:
+        return "请填写新的截止时间。"
+    if until <= local_now():
+        return "新的截止时间必须晚于当前时间。"
+    if current and until <= current:
+        return f"新的截止时间必须晚于当前截止时间（{current:%Y-%m-%d %H:%M}）。"
+    return None
+
+
 @bp.route("/submissions/<int:submission_id>/deadline", methods=["POST"])
 def deadline(submission_id):
     """Extend the submission's deadline for its current round; bad input shows the page again."""
@@ -119,14 +120,13 @@ def deadline(submission_id):
     round_ = current_round(sub)
     form = DeadlineForm()
     if form.validate_on_submit():
-        until = _parse_datetime(form.deadline_until.data)
-        current = effective_deadline(sub, round_)
-        if until is None:
-            form.deadline_until.errors.append("无法识别的时间，请按“2026-03-31 18:00”的格式填写。")
-        elif until <= local_now():  # deadlines are Beijing wall-clock times
-            form.deadline_until.errors.append("新的截止时间必须晚于当前时间。")
-        elif current and until <= current:
-            form.deadline_until.errors.append(f"新的截止时间必须晚于当前截止时间（{current:%Y-%m-%d %H:%M}）。")
+        try:  # ASCII digits, years 2000–2100
+            until = parse_datetime(form.deadline_until.data, DATETIME_FORMATS)
+            error = _deadline_error(until, effective_deadline(sub, round_))
+        except ParamError as exc:
+            until, error = None, f"{exc}。"
+        if error:
+            form.deadline_until.errors.append(error)
         else:
             audit("deadline", f"submission:{sub.id}", f"{round_}: {until:%Y-%m-%d %H:%M}")
             try:
@@ -143,8 +143,20 @@ def deadline(submission_id):
 
 # --- result list and downloads -----------------------------------------------------------
 
+def _edition_id() -> int | None:
+    """``?edition=``: None when not given; an id that cannot exist (not ASCII digits, beyond
+    2³¹−1) answers 404 like a missing edition."""
+    raw = request.args.get("edition", "")
+    if not raw:
+        return None
+    edition_id = parse_id(raw)
+    if edition_id is None:
+        abort(404)
+    return edition_id
+
+
 def _edition() -> Edition:
-    edition_id = request.args.get("edition", type=int)
+    edition_id = _edition_id()
     edition = db.session.get(Edition, edition_id) if edition_id else current_edition()
     if edition is None:
         abort(404)
@@ -174,10 +186,11 @@ def results_xlsx():
 def submissions_export():
     """The submissions summary with the same filters as the administrators' list."""
     args = request.args
-    filters = {k: args.get(k, "") for k in ("state", "category", "city", "q", "sort")}
-    query = filtered_submissions(current_user, edition_id=args.get("edition", type=int), **filters)
+    edition_id = _edition_id()
+    filters = {k: clean_param(args.get(k), 64) for k in ("state", "category", "city", "q", "sort")}
+    query = filtered_submissions(current_user, edition_id=edition_id, **filters)
     subs = db.session.execute(query).scalars().all()
-    detail = "; ".join(f"{k}={v}" for k, v in args.items() if v) or "全部"
+    detail = "; ".join(f"{clean_param(k, 32)}={clean_param(v)}" for k, v in args.items() if v) or "全部"
     audit("export", "submissions.xlsx", f"{detail}; {len(subs)} 条")
     db.session.commit()
     return _xlsx(submissions_xlsx(subs), submissions_filename(local_now()))
