@@ -7,13 +7,8 @@ from email.message import EmailMessage
 from flask import current_app, has_app_context
 
 
-def queue_mail(submission, text, roles) -> None:
-    if not has_app_context() or not current_app.config.get("MAIL_SERVER"):
-        return
-    from .workflow import _recipients
-
-    to = [u.email for role in roles for u in _recipients(submission, role) if u.email]
-    if not to:
+def send_mail(to: list[str], text: str) -> None:
+    if not to or not has_app_context() or not current_app.config.get("MAIL_SERVER"):
         return
     msg = EmailMessage()
     msg["Subject"] = "湖南省产业集群竞赛申报系统通知"

@@ -7,14 +7,15 @@ out, changing the password or disabling the account ends every session.
 """
 from datetime import datetime, timezone
 
-from flask import abort, current_app, flash, g, redirect, request, session, url_for
+from flask import abort, current_app, flash, g, has_request_context, redirect, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .extensions import csrf, db, login_manager
-from .models import AuditEntry, LoginAttempt, User, utcnow
+from .auditlog import record
+from .models import LoginAttempt, User, utcnow
 from .pending import SESSION_USER_KEY, stash_owner, stash_pending_save
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -206,24 +207,14 @@ def _headers(response):
 
 
 def client_address() -> str:
-    from flask import has_request_context
-
     return (request.remote_addr or "")[:64] if has_request_context() else "cli"
 
 
 def audit(action: str, target: str = "", detail: str = "", user=None) -> None:
-    """Add an audit row to the current transaction (the caller commits)."""
+    """Add an audit row for this request (the caller commits): the actor is ``user``, or the
+    logged-in user; ``user=False`` records an anonymous attempt."""
     actor = user if user is not None else (current_user if current_user.is_authenticated else None)
-    db.session.add(
-        AuditEntry(
-            user_id=getattr(actor, "id", None),
-            username=getattr(actor, "username", "") or "",
-            action=action,
-            target=target[:128],
-            detail=detail,
-            address=client_address(),
-        )
-    )
+    record(actor or None, action, target, detail, client_address())
 
 
 def init_app(app):

@@ -1,12 +1,11 @@
 """Template globals: labels from the workflow and report definition, the unread count."""
-from datetime import date
-
 from flask_login import current_user
+from markupsafe import Markup
 
 from .extensions import db
 from .models import ROLE_LABELS, Message, local_now, to_local
-from .report.view import template_globals
-from .workflow import MOVES_BY_KEY, UNDO, state_label
+from .report.view import opinion_for, template_globals
+from .workflow.states import STATES, move_label, state_label
 
 
 def time_left(deadline) -> str:
@@ -18,20 +17,10 @@ def time_left(deadline) -> str:
     return f"剩余 {days} 天 {hours} 小时" if days else f"剩余 {hours} 小时 {delta.seconds % 3600 // 60} 分钟"
 
 
-def move_label(key: str) -> str:
-    if key == "undo":
-        return UNDO.label
-    if key == "deadline":
-        return "延长截止时间"
-    return MOVES_BY_KEY[key].label if key in MOVES_BY_KEY else key
-
-
-def opinion_for(sub, round_):
-    op = (sub.opinions or {}).get(round_) if sub else None
-    if not op:
-        return None
-    d = date.fromisoformat(op["date"])
-    return {**op, "date_text": f"{d.year}年{d.month}月{d.day}日"}
+def state_badge(key: str) -> Markup:
+    """A state's badge: its label in the style of its State (static/css/app.css)."""
+    css = STATES[key].badge if key in STATES else ""
+    return Markup('<span class="state-badge {}">{}</span>').format(css, state_label(key))
 
 
 def init_app(app):
@@ -39,7 +28,7 @@ def init_app(app):
     from .report.model import EVIDENCE_MARK
     from .uploads import ACCEPTED_KINDS, file_size
 
-    app.jinja_env.globals.update(state_label=state_label, time_left=time_left, move_label=move_label,
+    app.jinja_env.globals.update(state_label=state_label, state_badge=state_badge, time_left=time_left, move_label=move_label,
                                  role_label=lambda r: ROLE_LABELS.get(r, r), opinion_for=opinion_for,
                                  file_size=file_size, ACCEPTED_KINDS=ACCEPTED_KINDS, EVIDENCE_MARK=EVIDENCE_MARK)
     app.jinja_env.filters["local"] = lambda moment, fmt="%Y-%m-%d %H:%M": to_local(moment).strftime(fmt) if moment else ""

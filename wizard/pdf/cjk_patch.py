@@ -317,6 +317,21 @@ def split_bl_para_hard(blPara, start: int, stop: int) -> list:
     return out
 
 
+#: the xhtml2pdf release whose private paragraph code these replacements were written against
+PATCHED_XHTML2PDF = "0.2.28"
+
+
+def check_version() -> None:
+    """Refuse to start on another xhtml2pdf release: its private internals may differ."""
+    from importlib.metadata import version
+
+    found = version("xhtml2pdf")
+    if found != PATCHED_XHTML2PDF:
+        raise RuntimeError(
+            f"xhtml2pdf {PATCHED_XHTML2PDF} is required (wizard/pdf/cjk_patch.py patches its private "
+            f"paragraph code), but {found} is installed: run `pip install -e .` to install the pinned version.")
+
+
 def apply() -> None:
     """Install the replacements into ``xhtml2pdf.reportlab_paragraph`` (once)."""
     rp.cjkFragSplit = cjk_frag_split

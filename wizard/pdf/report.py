@@ -13,6 +13,7 @@ import os
 from flask import current_app, render_template
 
 from ..report.definition import get_report
+from ..report.view import opinion_for
 from ..evidence import manifest
 from ..workflow import STATES, answers_digest, evidence_manifest, latest_snapshot
 from .engine import PdfRenderError, render_pdf
@@ -48,7 +49,6 @@ def report_html(submission=None, round_="preliminary", blank=False, years=None) 
         return render_template("print/report.html", report=report, answers={}, sub=None, blank=True,
                                years=years, draft=False, code=None, opinion=None, ev=None)
     from ..evidence import appendix
-    from ..templating import opinion_for
 
     draft = STATES[submission.state].editable_round == round_
     code, _ = verification_code(submission, round_)

@@ -1,6 +1,8 @@
 """Showing answers: the text of a value, defaults, and the helpers templates use."""
 from __future__ import annotations
 
+from datetime import date
+
 from .definition import (
     CODE_LABEL, DATE_BLANK, EVIDENCE_NONE, EVIDENCE_REF, EVIDENCE_TOC_HEADERS, GROWTH_HEADER, INDICATOR_HEADER, PARK_CLUSTER, PARK_GROWTH_HEADER, PARK_TOTAL, SEAL,
     TARGET_BASE, TARGET_YEAR, UNIT_SEAL, YEAR, YEARS_HEADER, get_report,
@@ -21,6 +23,15 @@ def display_value(field, value, years) -> str:
     if field.kind == "agree":
         return "已同意" if value else ""
     return str(value)
+
+
+def opinion_for(sub, round_):
+    """The county's standing opinion of the round, with its date written in Chinese."""
+    op = (sub.opinions or {}).get(round_) if sub else None
+    if not op:
+        return None
+    d = date.fromisoformat(op["date"])
+    return {**op, "date_text": f"{d.year}年{d.month}月{d.day}日"}
 
 
 def step_defaults(step, submission, answers: dict) -> dict:

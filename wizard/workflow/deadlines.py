@@ -1,0 +1,31 @@
+"""Submission deadlines: the round's, or a later one given to one submission."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from ..extensions import db
+from ..models import ROLE_ADMIN, HistoryEntry, Submission, User
+from ..report.numbers import clean_text
+from .states import MoveRefused
+
+
+def effective_deadline(submission: Submission, round_: str) -> datetime | None:
+    base = submission.edition.deadline(round_)
+    override = submission.deadline_override
+    if override and (base is None or override > base):
+        return override
+    return base
+
+
+def extend_deadline(submission: Submission, actor: User, until: datetime, reason: str) -> None:
+    """Give one submission a later deadline; recorded in its history."""
+    reason = clean_text(reason, multiline=True)
+    if actor.role != ROLE_ADMIN:
+        raise MoveRefused("只有省级管理员可以延长截止时间。")
+    if not reason:
+        raise MoveRefused("请填写延期原因。")
+    submission.deadline_override = until
+    db.session.add(HistoryEntry(submission_id=submission.id, user_id=actor.id, role=actor.role, move="deadline",
+                                from_state=submission.state, to_state=submission.state,
+                                comment=f"截止时间延长至 {until:%Y-%m-%d %H:%M}：{reason}"))
+    db.session.commit()
