@@ -11,7 +11,7 @@ from ..models import (
     CATEGORY_LABELS, MIN_PASSWORD_LENGTH, ROLE_ADMIN, ROLE_LABELS, Cluster, Region, Submission, User,
 )
 from ..params import choice_id, clean_param, is_digits, parse_id, parse_page
-from ..security import audit, require_role
+from ..security import audit, client_address, require_role
 from ..workflow import MOVES, STATES, MoveRefused, apply_move, current_round
 from .main import submission_page
 
@@ -76,7 +76,7 @@ def bulk_move():
             refused.append((f"#{sid or raw}", "不存在或无权操作"))
             continue
         try:
-            apply_move(sub, move, current_user._get_current_object(), comment=comment)
+            apply_move(sub, move, current_user._get_current_object(), comment=comment, address=client_address())
             moved.append(sub.cluster.name)
         except MoveRefused as exc:
             refused.append((sub.cluster.name, exc.message))

@@ -15,7 +15,7 @@ from ..report.definition import get_report
 from ..report.forms import form_to_answers, make_step_form
 from ..report.service import StaleSave, save_answers
 from ..report.view import display_value, effective_answers, step_defaults
-from ..security import audit, require_role
+from ..security import audit, client_address, require_role
 from ..uploads import UploadRejected
 from ..workflow import STATES, MoveRefused, apply_move, effective_deadline
 
@@ -272,7 +272,8 @@ def submit():
     move = "submit" if round_ == "preliminary" else "submit_final"
     version = parse_version(request.form.get("version"))
     try:
-        apply_move(sub, move, current_user._get_current_object(), expected_version=version)
+        apply_move(sub, move, current_user._get_current_object(), expected_version=version,
+                   address=client_address())
     except MoveRefused as refused:
         if not refused.problems:
             abort(409, description=refused.message)

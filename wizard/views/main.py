@@ -6,6 +6,7 @@ from ..access import get_submission
 from ..extensions import db
 from ..models import HistoryEntry, Message, utcnow
 from ..params import parse_version
+from ..security import client_address
 from ..workflow import MoveRefused, apply_move
 from .auth import home_for
 
@@ -46,7 +47,8 @@ def move(submission_id):
     attachment = (scan.filename or "", scan.read()) if scan and scan.filename else None
     try:
         apply_move(sub, request.form.get("move", ""), current_user._get_current_object(),
-                   comment=request.form.get("comment"), expected_version=version, attachment=attachment)
+                   comment=request.form.get("comment"), expected_version=version, attachment=attachment,
+                   address=client_address())
     except MoveRefused as refused:
         # the page again, with the reason and the opinion as typed (the file must be chosen again)
         return submission_page(sub, move_error=refused.message,
