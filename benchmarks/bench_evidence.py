@@ -1,4 +1,4 @@
-"""Benchmark for wizard.evidence_pdf.merge_evidence.
+"""Benchmark for wizard.evidence.binding.merge_evidence.
 
 Run:  .venv/bin/python benchmarks/bench_evidence.py [--runs 5] [--pdfs 10] [--pages 20] [--photos 2]
 
@@ -29,8 +29,8 @@ from PIL import Image, ImageDraw, ImageFilter  # noqa: E402
 from reportlab.lib.pagesizes import A4  # noqa: E402
 from reportlab.pdfgen import canvas  # noqa: E402
 
-from wizard.evidence_pdf import EvidenceSource, merge_evidence, plan_pages  # noqa: E402
-from wizard.uploads import UploadLimits, inspect_upload  # noqa: E402
+from wizard.evidence.binding import EvidenceSource, merge_evidence, plan_pages  # noqa: E402
+from wizard.evidence.checks import UploadLimits, inspect_upload  # noqa: E402
 
 WORDS = (
     "evidence indicator report annual teaching research project quality "

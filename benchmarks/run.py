@@ -34,7 +34,7 @@ from factories import attach
 from wizard.report.definition import get_report
 with app.app_context():
     from flask_migrate import upgrade
-    from wizard.seed import seed_all
+    from wizard.ops.seed import seed_all
     upgrade(); seed_all()
     sub = db.session.get(Submission, 1)
     a = complete_answers("preliminary")
@@ -55,7 +55,7 @@ with app.app_context():
 RENDER = PRELUDE + r'''
 import io, os
 from pypdf import PdfReader
-from wizard.evidence import files_of
+from wizard.evidence.storage import files_of
 from wizard.pdf.engine import render_pdf
 from wizard.pdf.report import bind_evidence, report_html
 with app.app_context(), app.test_request_context():

@@ -28,7 +28,7 @@ def _config(tmp, uri):
 def _upgrade_and_seed(app):
     from flask_migrate import upgrade
 
-    from wizard.seed import seed_all
+    from wizard.ops.seed import seed_all
 
     with app.app_context():
         upgrade()

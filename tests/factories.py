@@ -122,14 +122,14 @@ def png_bytes(size=(60, 40), color=(200, 30, 30)):
 
 def attach(sub, slot, round_="preliminary", name="声明页扫描件.pdf", data=None, pages=1):
     """Store an evidence file as the applicant would (needs an app context)."""
-    from wizard.evidence import store
+    from wizard.evidence.storage import store
 
     return store(sub, round_, slot, name, data if data is not None else pdf_bytes(pages), None, check_editable=False)
 
 
 def attach_declarations(sub):
     """The signed declaration scans both rounds require at submit."""
-    from wizard.evidence import DECLARATION_SCAN, files_of
+    from wizard.evidence.storage import DECLARATION_SCAN, files_of
 
     for round_ in ("preliminary", "final"):
         if not any(f.slot == DECLARATION_SCAN for f in files_of(sub, round_)):
@@ -144,7 +144,7 @@ def submitted(cluster_name=ALLOY, applicant="applicant-a") -> Submission:
     """The cluster's complete preliminary report, with its signed declaration, submitted by
     its applicant (needs an app context)."""
     from fill import complete_answers
-    from wizard.workflow import apply_move
+    from wizard.workflow.moves import apply_move
 
     sub = submission_of(cluster_name)
     sub.preliminary_answers = complete_answers("preliminary", sub.cluster.category)

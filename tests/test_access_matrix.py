@@ -52,6 +52,7 @@ ENDPOINTS = {
     "main.messages": EVERY_USER,
     "main.mark_read": EVERY_USER,
     "main.blank_pdf": EVERY_USER,
+    "main.report_pdf_of": WHO_SEES_A,
     "main.move": REVIEWERS_OF_A,
     "applicant.tasks": APPLICANTS,
     "applicant.step": APPLICANTS,
@@ -61,7 +62,6 @@ ENDPOINTS = {
     "applicant.report_pdf": APPLICANTS,
     "county.queue": COUNTIES,
     "county.submission": COUNTY_OF_A,
-    "county.report_pdf": COUNTY_OF_A,
     "evidence.download": WHO_SEES_A,
 }
 # Blueprints whose every endpoint has one rule (their before_request enforces the role and

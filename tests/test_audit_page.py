@@ -8,7 +8,7 @@ import pytest
 from factories import ALLOY, submission_of
 from wizard.extensions import db
 from wizard.models import AuditEntry, User, utcnow
-from wizard.workflow import apply_move
+from wizard.workflow.moves import apply_move
 
 
 def rows(page_html):

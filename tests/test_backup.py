@@ -13,7 +13,7 @@ from factories import ALLOY, AuthActions, submission_of
 from fill import complete_answers
 from wizard.extensions import db
 from wizard.models import AuditEntry, HistoryEntry, Region, Snapshot, Submission, User
-from wizard.workflow import apply_move
+from wizard.workflow.moves import apply_move
 
 UPLOADS = {
     "ab/evidence-1.pdf": b"%PDF-1.4\n" + bytes(range(256)) * 40 + b"\n%%EOF\n",
@@ -89,7 +89,7 @@ def reseed_if_empty(app):
     with app.app_context():
         db.session.rollback()
         if db.session.execute(db.select(db.func.count()).select_from(Region)).scalar_one() == 0:
-            from wizard.seed import seed_all
+            from wizard.ops.seed import seed_all
 
             seed_all()
 
@@ -314,7 +314,7 @@ def test_backup_under_concurrent_writes_is_consistent(filled, runner, tmp_path, 
     import sqlalchemy as sa
 
     from factories import LINXIANG, attach, pdf_bytes
-    from wizard.evidence import DECLARATION_SCAN
+    from wizard.evidence.storage import DECLARATION_SCAN
     from wizard.models import EvidenceFile, Message
 
     app = filled

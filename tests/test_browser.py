@@ -16,8 +16,8 @@ import pytest
 from werkzeug.serving import make_server
 
 from factories import ALLOY, PASSWORD, attach, pdf_bytes, submission_of, submitted
-from wizard.evidence import files_of
-from wizard.uploads import file_size
+from wizard.evidence.storage import files_of
+from wizard.evidence.names import file_size
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')")
 expect = sync_api.expect

@@ -1,4 +1,4 @@
-"""Tests for wizard.evidence_pdf: page planning, reference strings, merging
+"""Tests for wizard.evidence.binding: page planning, reference strings, merging
 with stamps.  Real PDFs/images are generated here and read back with pypdf."""
 
 import io
@@ -30,7 +30,7 @@ from pypdf.generic import (  # noqa: E402
 from reportlab.lib.pagesizes import A4  # noqa: E402
 from reportlab.pdfgen import canvas  # noqa: E402
 
-from wizard.evidence_pdf import (  # noqa: E402
+from wizard.evidence.binding import (  # noqa: E402
     EvidenceMergeError,
     EvidenceSource,
     PlannedItem,
@@ -39,7 +39,7 @@ from wizard.evidence_pdf import (  # noqa: E402
     merge_evidence,
     plan_pages,
 )
-from wizard.uploads import inspect_upload  # noqa: E402
+from wizard.evidence.checks import inspect_upload  # noqa: E402
 
 STAMP_RE = re.compile(r"- (\d+) -")
 

@@ -10,7 +10,7 @@ from pypdf import PdfReader, PdfWriter
 
 from factories import ALLOY, attach, csrf_from, pdf_bytes, png_bytes, submission_of, submitted
 from fill import complete_answers, step_data
-from wizard.evidence import files_of
+from wizard.evidence.storage import files_of
 from wizard.extensions import db
 from wizard.models import EvidenceFile, Snapshot
 
@@ -193,7 +193,7 @@ def test_evidence_cannot_change_after_submit(app, client, auth, people):
 
 
 def test_a_failed_database_write_leaves_no_file(app, monkeypatch):
-    from wizard.evidence import store
+    from wizard.evidence.storage import store
 
     with app.app_context():
         sub = submission_of(ALLOY)
@@ -242,7 +242,7 @@ def test_county_attaches_its_sealed_opinion_and_a_bad_file_refuses_the_approval(
         assert submission_of(ALLOY).state == "submitted"
     r = approve("意见.jpg", _jpeg())
     assert r.status_code == 302
-    pdf = client.get(f"/county/submissions/{sid}/report.pdf").data
+    pdf = client.get(f"/submissions/{sid}/report.pdf").data
     pages = [re.sub(r"\s+", "", t) for t in text_of(pdf)]
     assert "县级以上人民政府审核意见盖章扫描件" in "".join(pages)
     assert "佐证材料第2页" in pages[-1]  # declaration scan (1 page), then the opinion scan
@@ -270,7 +270,7 @@ def test_a_refused_file_keeps_the_user_on_the_step_even_with_next(app, applicant
 
 def test_an_earlier_approval_scan_and_opinion_leave_with_a_return(app, client, auth, people):
     from factories import user_named
-    from wizard.workflow import apply_move
+    from wizard.workflow.moves import apply_move
 
     with app.app_context():
         sub = submitted()
@@ -288,7 +288,7 @@ def test_an_earlier_approval_scan_and_opinion_leave_with_a_return(app, client, a
 
 def test_files_carried_into_the_final_round_do_not_count_twice(app, people):
     from factories import user_named
-    from wizard.workflow import apply_move
+    from wizard.workflow.moves import apply_move
 
     with app.app_context():
         big = pdf_bytes(3)
@@ -304,7 +304,8 @@ def test_files_carried_into_the_final_round_do_not_count_twice(app, people):
 
 def test_a_refused_move_with_a_file_leaves_nothing_on_disk(app, people):
     from factories import user_named
-    from wizard.workflow import MoveRefused, apply_move
+    from wizard.workflow.states import MoveRefused
+    from wizard.workflow.moves import apply_move
 
     with app.app_context():
         sub = submitted()
@@ -318,7 +319,7 @@ def test_a_refused_move_with_a_file_leaves_nothing_on_disk(app, people):
 
 def test_no_file_enters_a_submitted_report(app, people):
     """The state is checked again, under a row lock, in the transaction that writes the file."""
-    from wizard.evidence import EvidenceLocked, remove, store
+    from wizard.evidence.storage import EvidenceLocked, remove, store
 
     with app.app_context():
         attach(submission_of(ALLOY), "listed_enterprises")

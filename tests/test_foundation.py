@@ -66,7 +66,7 @@ def test_each_role_sees_its_navigation(client, auth, people, user, home, nav):
 
 def test_every_route_denies_anonymous_users(app, client):
     """Deny by default: every registered route except the allow-list sends anonymous users to login."""
-    from wizard.security import PUBLIC_ENDPOINTS
+    from wizard.web.security import PUBLIC_ENDPOINTS
 
     checked = 0
     for rule in app.url_map.iter_rules():

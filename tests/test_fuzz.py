@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from factories import ALLOY, LINXIANG, PASSWORD, AuthActions, csrf_from, submission_of
 from wizard.extensions import db
 from wizard.report.definition import get_report
-from wizard.report.numbers import _CONTROL, clean_text
+from wizard.text import _CONTROL, clean_text
 
 FUZZ = settings(max_examples=25, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -240,7 +240,7 @@ def scan_file():
     return st.one_of(st.none(), st.tuples(data, names))
 
 
-MOVE_KEYS = [m.key for m in __import__("wizard.workflow", fromlist=["MOVES"]).MOVES] + ["undo"]
+MOVE_KEYS = [m.key for m in __import__("wizard.workflow.states", fromlist=["MOVES"]).MOVES] + ["undo"]
 
 
 def fuzz_moves(app, client, cluster, start_states, valid_move):
@@ -248,7 +248,7 @@ def fuzz_moves(app, client, cluster, start_states, valid_move):
     import io
 
     from wizard.models import HistoryEntry
-    from wizard.workflow import MOVES_BY_KEY, STATES
+    from wizard.workflow.states import MOVES_BY_KEY, STATES
 
     with app.app_context():
         sid = submission_of(cluster).id
@@ -298,7 +298,7 @@ def test_fuzz_county_move_form(app, client, auth, people):
 
 
 def test_fuzz_admin_move_form(app, client, auth, people):
-    from wizard.workflow import STATES
+    from wizard.workflow.states import STATES
 
     auth.login("admin")
     fuzz_moves(app, client, LINXIANG, ["county_approved", "preliminary", "final_approved", "final"] +
@@ -309,7 +309,7 @@ def test_fuzz_admin_move_form(app, client, auth, people):
 def test_fuzz_admin_bulk_move(app, client, auth, people):
     """Random ids (real ones of every region, missing, negative, huge, non-integer, Unicode digits)."""
     from wizard.models import HistoryEntry, Submission
-    from wizard.workflow import STATES
+    from wizard.workflow.states import STATES
 
     auth.login("admin")
     with app.app_context():
@@ -418,7 +418,7 @@ def test_fuzz_admin_cluster_form(app, client, auth, people, cleanup_clusters):
         mine = Cluster(name="模糊测试集群", category="sme", region_id=int(region_ids[0]), designation="test")
         db.session.add(mine)
         db.session.flush()
-        from wizard.seed import ensure_submissions
+        from wizard.accounts import ensure_submissions
 
         ensure_submissions()
         db.session.commit()

@@ -24,6 +24,6 @@ def test_every_migration_downgrades_and_upgrades(app):
         upgrade()
         tables = set(inspect(db.engine).get_table_names())
         assert {"user", "submission", "cluster", "region", "history_entry"} <= tables
-        from wizard.seed import seed_all
+        from wizard.ops.seed import seed_all
 
         seed_all()  # leave the shared PostgreSQL database as the other tests expect it

@@ -64,7 +64,7 @@ def test_submitted_report_has_no_watermark(app, client, auth, people):
     with app.app_context():
         sid = submitted().id
     auth.login("county-x")
-    r = client.get(f"/county/submissions/{sid}/report.pdf")
+    r = client.get(f"/submissions/{sid}/report.pdf")
     assert r.status_code == 200 and "草稿" not in squash(text_of(r.data))
 
 
@@ -72,10 +72,10 @@ def test_pdf_access_is_scoped(app, client, auth, people):
     with app.app_context():
         alloy = submission_of(ALLOY).id
     auth.login("county-y")
-    assert client.get(f"/county/submissions/{alloy}/report.pdf").status_code == 404
+    assert client.get(f"/submissions/{alloy}/report.pdf").status_code == 404
     auth.logout()
     auth.login("applicant-b")
-    assert client.get(f"/admin/submissions/{alloy}/report.pdf").status_code == 403
+    assert client.get(f"/submissions/{alloy}/report.pdf").status_code == 404
 
 
 @pytest.mark.skipif(shutil.which("pdffonts") is None, reason="poppler-utils not installed")

@@ -9,11 +9,12 @@ from openpyxl import load_workbook
 
 from factories import ALLOY, LINXIANG, SMART_CAR, csrf_from, submission_of
 from fill import complete_answers
-from wizard.compare import compare_rounds
+from wizard.report.compare import compare_rounds
 from wizard.extensions import db
 from wizard.models import AuditEntry, EvidenceFile, Snapshot, Submission, User
 from wizard.report.definition import get_report
-from wizard.workflow import MoveRefused, apply_move
+from wizard.workflow.states import MoveRefused
+from wizard.workflow.moves import apply_move
 
 YEARS = {"y1": 2021, "y2": 2022, "t1": 2023, "t2": 2024, "t3": 2025}
 
@@ -321,7 +322,7 @@ def formula_clusters(app, client, auth, people):
     leading tab, the '=' survives), the others straight into the database, all awarded; plus a
     city and a county whose names start like formulas (they show up as 市州 and 审核政府)."""
     from wizard.models import Cluster, Region
-    from wizard.seed import ensure_submissions
+    from wizard.accounts import ensure_submissions
 
     auth.login("admin")
     with app.app_context():

@@ -64,16 +64,10 @@ from pypdf.generic import (  # noqa: E402
 from reportlab.lib.pagesizes import A4  # noqa: E402
 from reportlab.pdfgen import canvas  # noqa: E402
 
-from wizard.evidence_pdf import EvidenceSource, merge_evidence  # noqa: E402
-from wizard.uploads import (  # noqa: E402
-    MB,
-    NORMALISED_IMAGE_BOX,
-    UploadLimits,
-    UploadRejected,
-    decode_image,
-    inspect_upload,
-    plan_image,
-)
+from wizard.evidence.binding import EvidenceSource, merge_evidence  # noqa: E402
+from wizard.evidence.checks import NORMALISED_IMAGE_BOX, UploadLimits, UploadRejected, inspect_upload  # noqa: E402
+from wizard.evidence.images import decode_image, plan_image  # noqa: E402
+from wizard.evidence.names import MB  # noqa: E402
 
 LIMITS = UploadLimits()
 UPLOAD_BUDGET = LIMITS.max_image_decode_bytes  # 128 MiB
@@ -150,8 +144,8 @@ import io, json, sys
 sys.path.insert(0, sys.argv[1])
 from PIL import Image
 from pypdf import PdfWriter
-from wizard.uploads import UploadRejected, inspect_upload
-from wizard.evidence_pdf import EvidenceSource, merge_evidence
+from wizard.evidence.checks import UploadRejected, inspect_upload
+from wizard.evidence.binding import EvidenceSource, merge_evidence
 
 
 def rss():
@@ -608,7 +602,7 @@ def applicant(client, auth, people):
 
 def test_stored_evidence_row_describes_the_normalised_file(app, applicant, finding_png):
     from factories import ALLOY, csrf_from, submission_of
-    from wizard.evidence import files_of, path_of
+    from wizard.evidence.storage import files_of, path_of
 
     with open(finding_png, "rb") as fh:
         data = fh.read()

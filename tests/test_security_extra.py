@@ -288,7 +288,7 @@ def test_downloads_and_exports_are_audited(app, client, auth, world):  # noqa: F
 
 def test_report_pdf_downloads_are_audited(app, client, auth, world):  # noqa: F811
     auth.login("county-x")
-    r = client.get(f"/county/submissions/{world['submission_id']}/report.pdf")
+    r = client.get(f"/submissions/{world['submission_id']}/report.pdf")
     assert r.status_code == 200 and r.mimetype == "application/pdf"
     with app.app_context():
         actions = audit_actions()

@@ -1,5 +1,5 @@
 """Operations findings of the security review: temporary files left by interrupted writes are
-removed (`flask cleanup`, and wizard.maintenance.remove_partial_files at start-up), without
+removed (`flask cleanup`, and wizard.ops.maintenance.remove_partial_files at start-up), without
 touching a write still in progress or anything outside the configured folders."""
 import os
 import secrets
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from wizard.maintenance import remove_partial_files
+from wizard.ops.maintenance import remove_partial_files
 
 HOUR_AGO = time.time() - 3600
 

@@ -210,7 +210,7 @@ def test_behind_a_trusted_proxy_each_client_has_its_own_count(proxied_app, peopl
 def test_without_trusted_proxies_a_forged_forwarded_for_is_ignored(app, client, people):
     limit = app.config["LOGIN_MAX_FAILURES_PER_ACCOUNT"]
     for i in range(limit):
-        r = client.post("/login", headers={"X-Forwarded-For": f"192.0.2.{i}"},
+        client.post("/login", headers={"X-Forwarded-For": f"192.0.2.{i}"},
                         data={"username": "admin", "password": "wrong", "csrf_token": csrf_from(client.get("/login"))})
     page = client.post("/login", headers={"X-Forwarded-For": "192.0.2.99"},
                        data={"username": "admin", "password": PASSWORD,

@@ -1,7 +1,7 @@
 """Session timeouts (idle and absolute) and login throttling (per account, per address).
 
 Time is moved by rewriting the session's stamps and the attempts' times, never by sleeping."""
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 

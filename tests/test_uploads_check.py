@@ -1,4 +1,4 @@
-"""Tests for wizard.uploads: content checks, names, headers, PDF sanitizing.
+"""Tests for wizard.evidence.checks: content checks, names, headers, PDF sanitizing.
 
 All inputs are real files generated here (reportlab, pypdf, Pillow)."""
 
@@ -29,17 +29,10 @@ from pypdf.generic import (  # noqa: E402
 from reportlab.lib.pagesizes import A4  # noqa: E402
 from reportlab.pdfgen import canvas  # noqa: E402
 
-from wizard.uploads import (  # noqa: E402
-    MB,
-    CheckedFile,
-    UploadLimits,
-    UploadRejected,
-    content_disposition,
-    inspect_upload,
-    safe_filename,
-    strip_active_content,
-    total_limit_check,
-)
+from wizard.evidence.checks import CheckedFile, UploadLimits, UploadRejected, inspect_upload, total_limit_check  # noqa: E402
+from wizard.evidence.names import MB, safe_filename  # noqa: E402
+from wizard.evidence.sanitise import strip_active_content  # noqa: E402
+from wizard.web.http import content_disposition  # noqa: E402
 
 
 # --------------------------------------------------------------------------

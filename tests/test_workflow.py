@@ -8,9 +8,10 @@ import pytest
 from factories import ALLOY, LINXIANG, attach, attach_declarations, csrf_from, pdf_bytes, submission_of
 from fill import complete_answers
 from wizard.extensions import db
-from wizard.evidence import files_of
+from wizard.evidence.storage import files_of
 from wizard.models import HistoryEntry, Message, Snapshot, Submission, User
-from wizard.workflow import MOVES, STATES, MoveRefused, apply_move
+from wizard.workflow.states import MOVES, STATES, MoveRefused
+from wizard.workflow.moves import apply_move
 
 ROLES = {"applicant": "applicant-a", "county": "county-x", "admin": "admin"}
 
@@ -233,7 +234,7 @@ def test_undo_is_recorded_and_walks_back(app, people):
 def test_deadline_closes_submitting(app, people):
     from datetime import datetime
 
-    from wizard.workflow import extend_deadline
+    from wizard.workflow.deadlines import extend_deadline
 
     with app.app_context():
         sub = submission_of(ALLOY)

@@ -3,11 +3,11 @@ import logging
 import os
 import uuid
 
-from flask import Flask, g
+from flask import Flask, g, has_request_context
 
 from .config import load_config
 from .extensions import db, login_manager, migrate
-from .maintenance import remove_partial_files
+from .ops.maintenance import remove_partial_files
 from .pdf import cjk_patch
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -47,8 +47,9 @@ def create_app(test_config=None):
 
     app.url_map.converters["int"] = IdConverter  # every <int:…> id: ASCII digits, 1..2³¹−1, else 404
 
-    from . import security, errors, cli
+    from .ops import cli
     from .views import admin, applicant, audit, auth, county, evidence, main, results, verify
+    from .web import errors, security
 
     security.init_app(app)
     errors.init_app(app)
@@ -56,7 +57,7 @@ def create_app(test_config=None):
     for bp in (auth.bp, main.bp, applicant.bp, county.bp, admin.bp, results.bp, audit.bp, evidence.bp, verify.bp):
         app.register_blueprint(bp)
 
-    from . import templating
+    from .web import templating
 
     templating.init_app(app)
     return app
@@ -64,7 +65,6 @@ def create_app(test_config=None):
 
 class _RequestIdFilter(logging.Filter):
     def filter(self, record):
-        from flask import has_request_context
 
         record.request_id = g.get("request_id", "-") if has_request_context() else "-"
         return True

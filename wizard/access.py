@@ -2,7 +2,9 @@
 from flask import abort
 
 from .extensions import db
-from .models import ROLE_ADMIN, ROLE_APPLICANT, ROLE_COUNTY, Cluster, Edition, Submission
+from .models import CATEGORY_LABELS, ROLE_ADMIN, ROLE_APPLICANT, ROLE_COUNTY, Cluster, Edition, Region, Submission
+from .text import clean_text
+from .workflow.states import STATES
 
 
 def visible_submissions(user):
@@ -38,3 +40,26 @@ def own_submission(user) -> Submission | None:
     return db.session.execute(
         visible_submissions(user).where(Submission.edition_id == edition.id)
     ).scalar_one_or_none()
+
+
+def filtered_submissions(user, *, state: str = "", category: str = "", city: str = "", q: str = "",
+                         edition_id: int | None = None, sort: str = "name"):
+    """A select() of the submissions this user may see, with the administrator list's filters:
+    state key, category key, city region code (the city and its counties), name search, edition."""
+    query = visible_submissions(user).join(Cluster.region)
+    if state in STATES:
+        query = query.where(Submission.state == state)
+    if category in CATEGORY_LABELS:
+        query = query.where(Cluster.category == category)
+    if city:
+        city_region = db.session.execute(db.select(Region).filter_by(code=city)).scalar_one_or_none()
+        if city_region:
+            query = query.where((Region.id == city_region.id) | (Region.parent_id == city_region.id))
+    q = clean_text(q or "").strip()
+    if q:
+        query = query.where(Cluster.name.contains(q[:64], autoescape=True))
+    if edition_id is not None:
+        query = query.where(Submission.edition_id == edition_id)
+    order = {"name": Cluster.name, "state": Submission.state,
+             "updated": Submission.updated_at.desc()}.get(sort, Cluster.name)
+    return query.order_by(order, Submission.id)

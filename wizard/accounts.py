@@ -1,6 +1,6 @@
-"""Account rules shared by the admin pages and the CLI."""
+"""Accounts and clusters: the rules shared by the admin pages, the seed and the CLI."""
 from .extensions import db
-from .models import ROLE_ADMIN, ROLE_APPLICANT, ROLE_COUNTY, ROLE_LABELS, Cluster, Region
+from .models import ROLE_ADMIN, ROLE_APPLICANT, ROLE_COUNTY, ROLE_LABELS, Cluster, Edition, Region, Submission
 
 
 def bind_account(user, *, role, cluster_id=None, region_id=None) -> str | None:
@@ -21,3 +21,16 @@ def bind_account(user, *, role, cluster_id=None, region_id=None) -> str | None:
         user.end_sessions()
     user.role, user.cluster_id, user.region_id = role, cluster_id, region_id
     return None
+
+
+def ensure_submissions() -> None:
+    """Every active cluster has its submission in the current edition."""
+    edition = db.session.execute(db.select(Edition).filter_by(is_current=True)).scalar_one_or_none()
+    if edition is None:
+        return
+    have = set(db.session.execute(db.select(Submission.cluster_id).filter_by(edition_id=edition.id)).scalars())
+    for cluster in db.session.execute(db.select(Cluster).filter_by(active=True)).scalars():
+        if cluster.id not in have:
+            db.session.add(Submission(cluster_id=cluster.id, edition_id=edition.id, preliminary_answers={},
+                                      final_answers={}, opinions={}))
+    db.session.flush()

@@ -26,7 +26,7 @@ class Defaults:
 
     # The CSRF token lives as long as the session: no separate expiry.
     WTF_CSRF_TIME_LIMIT = None
-    WTF_I18N_ENABLED = False  # WTForms' own messages come from its Chinese catalogue (wizard/forms.py)
+    WTF_I18N_ENABLED = False  # WTForms' own messages come from its Chinese catalogue (wizard/web/forms.py)
     WTF_CSRF_SSL_STRICT = True
 
     # Uploads (evidence files): the request limit is a little above one file.

@@ -8,6 +8,7 @@ IMMEDIATE takes the write lock first, so concurrent writers queue on the busy
 timeout instead.  GET/HEAD requests never write (a rule of this app), so they
 start plain deferred transactions and keep WAL's concurrent reads.
 """
+from flask import has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -16,7 +17,6 @@ BUSY_TIMEOUT_MS = 30000
 
 
 def _begin_statement() -> str:
-    from flask import has_request_context, request
 
     if has_request_context() and request.method in SAFE_METHODS:
         return "BEGIN"

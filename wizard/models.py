@@ -11,15 +11,13 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .extensions import db
+from .roles import ROLE_ADMIN, ROLE_APPLICANT, ROLE_COUNTY, ROLE_LABELS  # noqa: F401  (re-exported: the models' vocabulary)
+from .workflow.states import ROUNDS, STATES
 
-ROLE_APPLICANT = "applicant"
-ROLE_COUNTY = "county"
-ROLE_ADMIN = "admin"
-ROLE_LABELS = {
-    ROLE_APPLICANT: "申报单位（集群促进组织）",
-    ROLE_COUNTY: "县级以上人民政府审核人",
-    ROLE_ADMIN: "省级管理员",
-}
+def _one_of(column: str, values) -> str:
+    """SQL of a CHECK constraint: the column holds one of these keys."""
+    return f"{column} in ({', '.join(repr(v) for v in values)})"
+
 
 CATEGORY_ADVANCED = "advanced"
 CATEGORY_SME = "sme"
@@ -200,7 +198,7 @@ class Edition(db.Model):
         return {"y1": self.data_year_1, "y2": self.data_year_2, "t1": t[0], "t2": t[1], "t3": t[2]}
 
     def deadline(self, round_: str) -> datetime | None:
-        return self.preliminary_deadline if round_ == "preliminary" else self.final_deadline
+        return getattr(self, f"{round_}_deadline") if round_ in ROUNDS else None
 
 
 class Submission(db.Model):
@@ -225,10 +223,15 @@ class Submission(db.Model):
     cluster: Mapped[Cluster] = relationship()
     edition: Mapped[Edition] = relationship()
 
-    __table_args__ = (UniqueConstraint("cluster_id", "edition_id", name="cluster_edition"),)
+    __table_args__ = (
+        UniqueConstraint("cluster_id", "edition_id", name="cluster_edition"),
+        CheckConstraint(_one_of("state", STATES), name="state"),
+    )
 
     def answers_for(self, round_: str) -> dict:
-        return (self.preliminary_answers if round_ == "preliminary" else self.final_answers) or {}
+        if round_ not in ROUNDS:
+            return {}
+        return getattr(self, f"{round_}_answers") or {}
 
     @property
     def region(self) -> Region:
@@ -246,6 +249,7 @@ class Snapshot(db.Model):
     digest: Mapped[str] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    __table_args__ = (CheckConstraint(_one_of("round", ROUNDS), name="round"),)
 
     @property
     def code(self) -> str:
@@ -290,6 +294,7 @@ class EvidenceFile(db.Model):
     round: Mapped[str] = mapped_column(String(16))
     slot: Mapped[str] = mapped_column(String(64))
     position: Mapped[int] = mapped_column(default=0)
+    __table_args__ = (CheckConstraint(_one_of("round", ROUNDS), name="round"),)
     original_name: Mapped[str] = mapped_column(String(255))
     stored_name: Mapped[str] = mapped_column(String(64), unique=True)
     kind: Mapped[str] = mapped_column(String(8))

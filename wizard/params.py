@@ -15,7 +15,7 @@ from datetime import date, datetime
 
 from werkzeug.routing import BaseConverter, ValidationError
 
-from .report.numbers import clean_text
+from .text import clean_text
 
 MAX_ID = 2**31 - 1  # PostgreSQL INTEGER: every id column and the report's version
 STALE = -1  # a version no report has: a save or move carrying it is refused as from a stale page

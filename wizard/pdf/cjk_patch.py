@@ -60,9 +60,9 @@ The patch is applied once per process (idempotent) by importing
 from __future__ import annotations
 
 import unicodedata
+from importlib.metadata import version
 
 from reportlab.lib.textsplit import ALL_CANNOT_END, ALL_CANNOT_START
-
 from xhtml2pdf import reportlab_paragraph as rp
 
 #: Characters that must not start a line: ReportLab's list plus Chinese
@@ -323,7 +323,6 @@ PATCHED_XHTML2PDF = "0.2.28"
 
 def check_version() -> None:
     """Refuse to start on another xhtml2pdf release: its private internals may differ."""
-    from importlib.metadata import version
 
     found = version("xhtml2pdf")
     if found != PATCHED_XHTML2PDF:

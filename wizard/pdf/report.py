@@ -12,11 +12,15 @@ import os
 
 from flask import current_app, render_template
 
-from ..report.definition import get_report
+from ..evidence.binding import EvidenceMergeError, EvidenceSource, merge_evidence
+from ..evidence.storage import appendix, files_of, manifest, read
+from ..report import definition
+from ..report.definition import EVIDENCE_STAMP, get_report
 from ..report.view import opinion_for
-from ..evidence import manifest
-from ..workflow import STATES, answers_digest, evidence_manifest, latest_snapshot
+from ..workflow.snapshots import answers_digest, evidence_manifest, latest_snapshot
+from ..workflow.states import STATES
 from .engine import PdfRenderError, render_pdf
+from .fonts import register_cjk_fonts
 
 TEMPLATE_VERSION = "1"
 
@@ -27,7 +31,6 @@ def _template_stamp() -> str:
     parts = [TEMPLATE_VERSION]
     for rel in ("print/report.html", "report/_body.html", "report/_evidence_toc.html"):
         parts.append(str(os.path.getmtime(os.path.join(root, rel))))
-    from ..report import definition
 
     parts.append(str(os.path.getmtime(definition.__file__)))  # the labels and fixed texts
     return "|".join(parts)
@@ -48,7 +51,6 @@ def report_html(submission=None, round_="preliminary", blank=False, years=None) 
     if blank or submission is None:
         return render_template("print/report.html", report=report, answers={}, sub=None, blank=True,
                                years=years, draft=False, code=None, opinion=None, ev=None)
-    from ..evidence import appendix
 
     draft = STATES[submission.state].editable_round == round_
     code, _ = verification_code(submission, round_)
@@ -88,10 +90,6 @@ def report_pdf(submission=None, round_="preliminary", blank=False, years=None) -
 
 def bind_evidence(report: bytes, submission, round_) -> bytes:
     """The report followed by every evidence file, each page stamped 佐证材料第 N 页."""
-    from ..evidence import files_of, read
-    from ..evidence_pdf import EvidenceMergeError, EvidenceSource, merge_evidence
-    from ..report.definition import EVIDENCE_STAMP
-    from .fonts import register_cjk_fonts
 
     rows = files_of(submission, round_)
     if not rows:

@@ -7,13 +7,14 @@ from decimal import Decimal
 from .definition import get_report
 from .model import fill_years
 from .numbers import count_chars, to_decimal
+from .view import effective_answers
 
 NOT_STARTED, IN_PROGRESS, COMPLETE, ERROR = "not-started", "in-progress", "complete", "error"
 OPTIONAL = "optional"  # a step of files only (佐证材料): nothing it holds blocks submitting
 STATUS_LABELS = {NOT_STARTED: "未开始", IN_PROGRESS: "进行中", COMPLETE: "已完成", ERROR: "有错误", OPTIONAL: "选填"}
 
 
-def _problem(step, field, message, kind="missing", anchor=None):
+def problem(step, field, message, kind="missing", anchor=None):
     return {"step": step.key, "step_title": step.title, "field": field.key if field else None,
             "anchor": anchor or (f"f-{field.key}" if field else ""), "message": message, "kind": kind}
 
@@ -34,29 +35,29 @@ def field_problems(step, field, value, category, years) -> list:
         name = f"{field.group}·{name}"
     if field.kind in ("text", "phone"):
         if field.required and not (value or "").strip():
-            out.append(_problem(step, field, f"请填写“{name}”。"))
+            out.append(problem(step, field, f"请填写“{name}”。"))
     elif field.kind == "longtext":
         n = count_chars(value)
         if field.required and n == 0:
-            out.append(_problem(step, field, f"请填写“{name}”。"))
+            out.append(problem(step, field, f"请填写“{name}”。"))
         if field.max_chars and n > field.max_chars:
-            out.append(_problem(step, field, f"“{name}”已输入 {n} 字，超出 {field.max_chars} 字的限制，请删减 {n - field.max_chars} 字。", "error"))
+            out.append(problem(step, field, f"“{name}”已输入 {n} 字，超出 {field.max_chars} 字的限制，请删减 {n - field.max_chars} 字。", "error"))
     elif field.kind in ("indicator", "park_indicator", "target"):
         value = value or {}
         missing = [k for k in field.value_keys if value.get(k) in (None, "")]
         if field.required and missing:
-            out.append(_problem(step, field, f"请填写“{name}”的全部数值。"))
+            out.append(problem(step, field, f"请填写“{name}”的全部数值。"))
     elif field.kind == "table":
         for i, row in enumerate(value or [], start=1):
             gaps = [c.label for c in field.columns if c.required and not row.get(c.key)]
             if gaps:
                 cols = "、".join(fill_years(g, years) for g in gaps)
-                out.append(_problem(step, field, f"“{name}”第 {i} 行缺少：{cols}。"))
+                out.append(problem(step, field, f"“{name}”第 {i} 行缺少：{cols}。"))
         if len(value or []) > field.max_rows:
-            out.append(_problem(step, field, f"“{name}”最多 {field.max_rows} 行。", "error"))
+            out.append(problem(step, field, f"“{name}”最多 {field.max_rows} 行。", "error"))
     elif field.kind == "agree":
         if not value:
-            out.append(_problem(step, field, "请阅读并勾选同意真实性声明。"))
+            out.append(problem(step, field, "请阅读并勾选同意真实性声明。"))
     return out
 
 
@@ -82,8 +83,6 @@ def report_problems(round_, answers, category, years) -> list:
 
 
 def submit_problems(submission, round_) -> list:
-    from .view import effective_answers
-
     return report_problems(round_, effective_answers(submission, round_), submission.cluster.category,
                            submission.edition.years)
 
@@ -102,7 +101,7 @@ def consistency_warnings(round_, answers, years) -> list:
         step = report.step_of(field_key)
         field = report.field(field_key)
         if step and field:
-            warnings.append(_problem(step, field, message, "warning"))
+            warnings.append(problem(step, field, message, "warning"))
 
     def name(key):
         return report.field(key).name
@@ -141,14 +140,3 @@ def consistency_warnings(round_, answers, years) -> list:
             warn("rd_growth", f"{years['y2']}年“{name('rd_growth')}”（{stated}%）与按集群研发经费计算的增速"
                               f"（{computed.quantize(Decimal('0.01'))}%）不一致。")
     return warnings
-
-
-def review_lists(submission, round_, answers) -> tuple[list, list]:
-    """(problems, warnings) of a submission as the review, county and administrator pages show them:
-    the report's gaps and checks plus the evidence files still missing."""
-    from ..evidence import missing
-
-    years = submission.edition.years
-    evidence_problems, evidence_warnings = missing(submission, round_, answers)
-    return (report_problems(round_, answers, submission.cluster.category, years) + evidence_problems,
-            consistency_warnings(round_, answers, years) + evidence_warnings)

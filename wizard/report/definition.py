@@ -7,9 +7,7 @@ years) are filled from the competition edition.
 """
 from functools import lru_cache
 
-from .model import (
-    BOTH, FINAL, PRELIMINARY, Column, Field, Report, Section, Step, Variant, resolve,
-)
+from .model import BOTH, FINAL, PRELIMINARY, Column, Field, Report, Section, Step, Variant, resolve
 
 TITLES = {
     "preliminary": "湖南省产业集群竞赛参赛报告（初赛）",

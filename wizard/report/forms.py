@@ -13,9 +13,10 @@ from wtforms import BooleanField, FieldList, Form, FormField, HiddenField, Selec
 from wtforms.validators import Length, Optional, Regexp, ValidationError
 
 from ..params import parse_index
-from .definition import LEVELS, get_report
+from ..text import clean_text
+from .definition import LEVELS, PARK_CLUSTER, PARK_TOTAL, TARGET_BASE, TARGET_YEAR, YEAR, get_report
 from .model import Column, Field, fill_years
-from .numbers import NumberError, clean_text, count_chars, format_decimal, parse_number
+from .numbers import NumberError, count_chars, format_decimal, parse_number
 
 PHONE = re.compile(r"^[0-9+()\-－（）\s转]{7,30}$")
 
@@ -100,7 +101,6 @@ def _column_field(col: Column, years: dict):
 
 def value_labels(field: Field, years: dict) -> dict:
     """What each value of an indicator row is called (for messages and screen readers)."""
-    from .definition import PARK_CLUSTER, PARK_TOTAL, TARGET_BASE, TARGET_YEAR, YEAR
 
     y1, y2 = YEAR.format(year=years["y1"]), YEAR.format(year=years["y2"])
     return {

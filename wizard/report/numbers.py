@@ -20,12 +20,6 @@ MAX_DECIMALS = 4
 _NUMBER = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$")
 _GROUPED = re.compile(r"^[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]*)?$")  # 1,234.5 · 12,345,678
 _FULL_WIDTH_DIGITS = frozenset("０１２３４５６７８９")
-# Characters no stored text keeps: C0 controls but tab and line feed (PostgreSQL refuses NUL),
-# DEL, bidi controls (U+202A–E, U+2066–9, LRM/RLM, ALM: text that displays other than it reads)
-# and zero-width characters (U+200B–D, WORD JOINER, BOM).
-_BIDI = "\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c"
-_ZERO_WIDTH = "\u200b-\u200d\u2060\ufeff"
-_CONTROL = re.compile(f"[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f{_BIDI}{_ZERO_WIDTH}]")
 LOOKALIKE_MESSAGE = "请用数字 0–9 填写，不能使用上标、下标、圈码等特殊数字（如 ²、₂、①）。"
 COMMA_MESSAGE = "逗号只能用作千位分隔符（每三位一组，如 1,234.5）；小数请用小数点“.”。"
 
@@ -148,17 +142,3 @@ def count_chars(text: str | None) -> int:
     if not text:
         return 0
     return sum(1 for ch in text if not ch.isspace())
-
-
-def clean_text(value: str | None, *, multiline=False) -> str:
-    """Remove NUL and other control characters (PostgreSQL refuses NUL in text), bidi controls
-    and zero-width characters; keep line breaks and tabs only in multi-line text."""
-    if value is None:
-        return ""
-    value = value.replace("\r\n", "\n").replace("\r", "\n")
-    value = _CONTROL.sub("", value)
-    if not multiline:
-        value = value.replace("\n", " ").replace("\t", " ").strip()
-    else:
-        value = value.strip("\n ")
-    return value

@@ -7,6 +7,7 @@ from werkzeug.datastructures import MultiDict
 from ..extensions import db
 from ..models import Submission, utcnow
 from .definition import get_report
+from .forms import form_to_answers, make_step_form
 
 
 class StaleSave(Exception):
@@ -73,7 +74,6 @@ def answers_to_formdata(round_: str, step_key: str, answers: dict) -> MultiDict:
 
 def validate_answers(submission: Submission, round_: str, answers: dict) -> tuple[dict, list[str]]:
     """Validate a whole answers document with the web forms; returns (clean answers, problems)."""
-    from .forms import make_step_form, form_to_answers
 
     report = get_report(round_)
     known = {f.key for f in report.fields}

@@ -4,8 +4,23 @@ from __future__ import annotations
 from datetime import date
 
 from .definition import (
-    CODE_LABEL, DATE_BLANK, EVIDENCE_NONE, EVIDENCE_REF, EVIDENCE_TOC_HEADERS, GROWTH_HEADER, INDICATOR_HEADER, PARK_CLUSTER, PARK_GROWTH_HEADER, PARK_TOTAL, SEAL,
-    TARGET_BASE, TARGET_YEAR, UNIT_SEAL, YEAR, YEARS_HEADER, get_report,
+    CODE_LABEL,
+    DATE_BLANK,
+    EVIDENCE_NONE,
+    EVIDENCE_REF,
+    EVIDENCE_TOC_HEADERS,
+    GROWTH_HEADER,
+    INDICATOR_HEADER,
+    PARK_CLUSTER,
+    PARK_GROWTH_HEADER,
+    PARK_TOTAL,
+    SEAL,
+    TARGET_BASE,
+    TARGET_YEAR,
+    UNIT_SEAL,
+    YEAR,
+    YEARS_HEADER,
+    get_report,
 )
 from .model import ROUND_LABELS, fill_years
 from .numbers import change, count_chars

@@ -4,16 +4,17 @@ from flask_login import current_user
 from wtforms import BooleanField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
-from ..access import current_edition, get_submission, visible_submissions
+from ..access import current_edition, filtered_submissions, get_submission, visible_submissions
+from ..accounts import bind_account, ensure_submissions
 from ..extensions import db
-from ..forms import AppForm
-from ..models import (
-    CATEGORY_LABELS, MIN_PASSWORD_LENGTH, ROLE_ADMIN, ROLE_LABELS, Cluster, Region, Submission, User,
-)
+from ..models import CATEGORY_LABELS, MIN_PASSWORD_LENGTH, ROLE_ADMIN, ROLE_LABELS, Cluster, Region, Submission, User
 from ..params import choice_id, clean_param, is_digits, parse_id, parse_page
-from ..security import audit, client_address, require_role
-from ..workflow import MOVES, STATES, MoveRefused, apply_move, current_round
-from .main import submission_page
+from ..pdf.status import font_status_message
+from ..web.forms import AppForm
+from ..web.security import audit, client_address, require_role
+from ..workflow.moves import apply_move
+from ..workflow.states import MOVES, STATES, MoveRefused
+from .shared import submission_page
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 bp.before_request(require_role(ROLE_ADMIN))
@@ -39,7 +40,6 @@ def dashboard():
         by_category[s.cluster.category] = by_category.get(s.cluster.category, 0) + 1
         city = s.cluster.region.city.name
         by_city[city] = by_city.get(city, 0) + 1
-    from ..pdf.status import font_status_message
 
     return render_template("admin/dashboard.html", edition=edition, total=len(subs), by_state=by_state,
                            by_category=by_category, by_city=sorted(by_city.items()), states=STATES,
@@ -49,7 +49,6 @@ def dashboard():
 @bp.route("/submissions")
 def submissions():
     """All submissions with filters, search, sorting and pagination; bulk moves."""
-    from ..outcomes import filtered_submissions
 
     args = request.args
     q = filtered_submissions(current_user, state=args.get("state", ""), category=args.get("category", ""),
@@ -108,7 +107,6 @@ class AccountForm(AppForm):
 
 def _apply_account(form, user: User) -> str | None:
     """Copy form values onto a user; returns a Chinese error or None."""
-    from ..accounts import bind_account
 
     return bind_account(user, role=form.role.data, cluster_id=form.cluster_id.data or None,
                         region_id=form.region_id.data or None)
@@ -199,7 +197,6 @@ def cluster(cluster_id=None):
             if obj is None:
                 db.session.add(target)
                 db.session.flush()
-                from ..seed import ensure_submissions
 
                 ensure_submissions()
             audit("cluster_saved", name)
@@ -207,12 +204,3 @@ def cluster(cluster_id=None):
             flash("集群已保存。", "success")
             return redirect(url_for("admin.clusters"))
     return render_template("admin/cluster.html", form=form, cluster=obj)
-
-
-@bp.route("/submissions/<int:submission_id>/report.pdf")
-def report_pdf(submission_id):
-    """The report PDF of a submission this user may see (any other id answers 404)."""
-    from .main import send_report_pdf
-
-    sub = get_submission(submission_id, current_user)
-    return send_report_pdf(sub, current_round(sub))

@@ -5,19 +5,23 @@ from werkzeug.datastructures import MultiDict
 from wtforms import FieldList
 
 from ..access import own_submission
+from ..evidence import storage as evidence
+from ..evidence.checks import UploadRejected
+from ..evidence.storage import appendix
 from ..extensions import db
-from ..models import ROLE_APPLICANT, HistoryEntry, Submission
+from ..models import ROLE_APPLICANT, HistoryEntry, Submission, local_now
 from ..params import parse_id, parse_version
-from .. import evidence
-from ..evidence import appendix
-from ..report.checks import STATUS_LABELS, review_lists, step_status
+from ..report.checks import STATUS_LABELS, step_status
 from ..report.definition import get_report
 from ..report.forms import form_to_answers, make_step_form
 from ..report.service import StaleSave, save_answers
 from ..report.view import display_value, effective_answers, step_defaults
-from ..security import audit, client_address, require_role
-from ..uploads import UploadRejected
-from ..workflow import STATES, MoveRefused, apply_move, effective_deadline
+from ..web.security import audit, client_address, require_role
+from ..workflow.deadlines import effective_deadline
+from ..workflow.moves import apply_move
+from ..workflow.readiness import review_lists
+from ..workflow.states import STATES, MoveRefused, current_round
+from .shared import send_report_pdf
 
 bp = Blueprint("applicant", __name__, url_prefix="/applicant")
 bp.before_request(require_role(ROLE_APPLICANT))
@@ -186,7 +190,6 @@ def step(step_key, formdata=None):
         form.version.data = str(stale.current_version)
         return _render_step(sub, round_, step, form, 409, stale=diff)
     if fetch:
-        from ..models import local_now
 
         return jsonify(ok=True, version=version, saved_at=local_now().strftime("%H:%M"))
     form.version.data = str(version)
@@ -295,8 +298,5 @@ def history():
 @bp.route("/report.pdf")
 def report_pdf():
     """The applicant's report as PDF (草稿 watermark while it is a draft)."""
-    from .main import send_report_pdf
-    from ..workflow import current_round
-
     sub = _submission()
     return send_report_pdf(sub, current_round(sub))

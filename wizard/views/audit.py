@@ -6,7 +6,7 @@ from flask import Blueprint, flash, render_template, request
 from ..extensions import db
 from ..models import LOCAL_OFFSET, ROLE_ADMIN, AuditEntry
 from ..params import ParamError, clean_param, parse_date, parse_page
-from ..security import require_role
+from ..web.security import require_role
 
 bp = Blueprint("audit", __name__, url_prefix="/admin/audit")
 bp.before_request(require_role(ROLE_ADMIN))

@@ -8,12 +8,20 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from ..extensions import db
-from ..forms import AppForm
 from ..models import MIN_PASSWORD_LENGTH
-from ..pending import take_pending_save
-from ..security import (audit, authenticate, client_address, end_session, login_throttled, record_attempt,
-                        start_session)
+from ..web.forms import AppForm
+from ..web.pending import take_pending_save
+from ..web.security import (
+    audit,
+    authenticate,
+    client_address,
+    end_session,
+    login_throttled,
+    record_attempt,
+    start_session,
+)
 from .applicant import resume_pending
+from .shared import home_for
 
 bp = Blueprint("auth", __name__)
 
@@ -44,10 +52,6 @@ def safe_next(target: str | None) -> str | None:
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return None
     return target
-
-
-def home_for(user) -> str:
-    return url_for({"applicant": "applicant.tasks", "county": "county.queue", "admin": "admin.dashboard"}[user.role])
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -5,13 +5,13 @@ from flask_login import current_user
 from ..access import get_submission, visible_submissions
 from ..extensions import db
 from ..models import ROLE_COUNTY
-from ..security import require_role
-from ..workflow import current_round
-from .main import submission_page
+from ..web.security import require_role
+from ..workflow.states import states_waiting_for
+from .shared import submission_page
 
 bp = Blueprint("county", __name__, url_prefix="/county")
 bp.before_request(require_role(ROLE_COUNTY))
-WAITING = ("submitted", "final_submitted")
+WAITING = states_waiting_for(ROLE_COUNTY)
 
 
 @bp.route("/")
@@ -25,12 +25,3 @@ def queue():
 @bp.route("/submissions/<int:submission_id>")
 def submission(submission_id):
     return submission_page(get_submission(submission_id, current_user))
-
-
-@bp.route("/submissions/<int:submission_id>/report.pdf")
-def report_pdf(submission_id):
-    """The report PDF of a submission this user may see (any other id answers 404)."""
-    from .main import send_report_pdf
-
-    sub = get_submission(submission_id, current_user)
-    return send_report_pdf(sub, current_round(sub))

@@ -3,11 +3,11 @@ from flask import Blueprint, Response, abort
 from flask_login import current_user
 
 from ..access import get_submission
-from ..evidence import read
+from ..evidence.storage import read
 from ..extensions import db
 from ..models import EvidenceFile
-from ..security import audit
-from ..uploads import content_disposition
+from ..web.http import content_disposition
+from ..web.security import audit
 
 bp = Blueprint("evidence", __name__, url_prefix="/evidence")
 

@@ -1,14 +1,17 @@
-"""Pages every logged-in user has: home, messages, a submission's moves and history."""
+"""Pages every logged-in user has: home, messages, a submission's moves, its report PDF and the
+blank templates."""
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ..access import get_submission
+from ..access import current_edition, get_submission
 from ..extensions import db
-from ..models import HistoryEntry, Message, utcnow
+from ..models import Message, utcnow
 from ..params import parse_version
-from ..security import client_address
-from ..workflow import MoveRefused, apply_move
-from .auth import home_for
+from ..pdf.report import pdf_filename, report_pdf
+from ..web.security import client_address
+from ..workflow.moves import apply_move
+from ..workflow.states import ROUNDS, MoveRefused, current_round
+from .shared import home_for, pdf_response, send_report_pdf, submission_page
 
 bp = Blueprint("main", __name__)
 
@@ -58,66 +61,19 @@ def move(submission_id):
                             submission_id=sub.id))
 
 
-def submission_page(sub, move_error=None, typed=None, status=200):
-    """The read-only report of a submission with its moves and history (county and admin pages)."""
-    from flask import render_template
-
-    from ..evidence import appendix
-    from ..report.checks import review_lists
-    from ..report.definition import COUNTY_SCAN_LABEL, get_report
-    from ..report.view import effective_answers
-    from ..workflow import current_round, moves_for
-
-    round_ = current_round(sub)
-    answers = effective_answers(sub, round_)
-    problems, warnings = review_lists(sub, round_, answers)
-    return render_template("shared/submission.html", sub=sub, report=get_report(round_), answers=answers,
-                           round_=round_, moves=moves_for(sub, current_user.role), history=history_of(sub),
-                           problems=problems, warnings=warnings, ev=appendix(sub, round_),
-                           move_error=move_error, typed=typed or {}, scan_label=COUNTY_SCAN_LABEL), status
-
-
-def history_of(sub):
-    return db.session.execute(
-        db.select(HistoryEntry).filter_by(submission_id=sub.id).order_by(HistoryEntry.id.desc())
-    ).scalars().all()
-
-
-def send_report_pdf(sub, round_):
-    """The report PDF of a submission the caller has already been allowed to see."""
-    from flask import Response
-
-    from ..pdf import PdfRenderError
-    from ..pdf.report import pdf_filename, report_pdf
-    from ..uploads import content_disposition
-
-    from ..security import audit
-
-    try:
-        pdf = report_pdf(sub, round_)
-    except PdfRenderError:
-        from flask import current_app
-
-        current_app.logger.exception("PDF render failed for submission %s", sub.id)
-        abort(500)
-    audit("report_download", f"submission:{sub.id}", round_)
-    db.session.commit()
-    return Response(pdf, mimetype="application/pdf",
-                    headers={"Content-Disposition": content_disposition(pdf_filename(sub, round_))})
-
-
 @bp.route("/report/blank/<round_>.pdf")
 def blank_pdf(round_):
     """A blank template of the preliminary or final report, to prepare offline."""
-    from flask import Response
-
-    from ..access import current_edition
-    from ..pdf.report import pdf_filename, report_pdf
-    from ..uploads import content_disposition
-
-    if round_ not in ("preliminary", "final"):
+    if round_ not in ROUNDS:
         abort(404)
     edition = current_edition()
     pdf = report_pdf(None, round_, blank=True, years=edition.years if edition else None)
-    return Response(pdf, mimetype="application/pdf",
-                    headers={"Content-Disposition": content_disposition(pdf_filename(None, round_, blank=True))})
+    return pdf_response(pdf, pdf_filename(None, round_, blank=True))
+
+
+@bp.route("/submissions/<int:submission_id>/report.pdf")
+def report_pdf_of(submission_id):
+    """The report PDF of a submission this user may see (any other id answers 404): one route
+    for the applicant, the county reviewer and the administrator."""
+    sub = get_submission(submission_id, current_user)
+    return send_report_pdf(sub, current_round(sub))

@@ -5,23 +5,23 @@ from flask_login import current_user
 from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from ..access import current_edition, get_submission
-from ..compare import compare_rounds
+from ..access import current_edition, filtered_submissions, get_submission
+from ..exports.excel import submissions_filename, submissions_xlsx
+from ..exports.results import result_list, result_list_filename, result_list_xlsx
 from ..extensions import db
-from ..forms import AppForm
 from ..models import ROLE_ADMIN, Edition, Snapshot, Submission, User, local_now, to_local
-from ..outcomes import (
-    filtered_submissions, result_list, result_list_filename, result_list_xlsx, submissions_filename,
-    submissions_xlsx,
-)
 from ..params import ParamError, clean_param, parse_datetime, parse_id
+from ..report.compare import compare_rounds
 from ..report.definition import CODE_LABEL, get_report
 from ..report.model import ROUND_LABELS
 from ..report.view import effective_answers
-from ..security import audit, require_role
-from ..uploads import content_disposition
-from ..workflow import STATES, MoveRefused, current_round, effective_deadline, extend_deadline, latest_snapshot
-from .main import submission_page
+from ..web.forms import AppForm
+from ..web.http import content_disposition
+from ..web.security import audit, require_role
+from ..workflow.deadlines import effective_deadline, extend_deadline
+from ..workflow.snapshots import latest_snapshot
+from ..workflow.states import STATES, MoveRefused, current_round
+from .shared import submission_page
 
 bp = Blueprint("results", __name__, url_prefix="/admin")
 bp.before_request(require_role(ROLE_ADMIN))

@@ -7,7 +7,7 @@ from flask import Blueprint, render_template, request
 from ..extensions import db
 from ..models import ROLE_ADMIN, Snapshot, Submission
 from ..report.definition import CODE_LABEL
-from ..security import audit, require_role
+from ..web.security import audit, require_role
 
 bp = Blueprint("verify", __name__, url_prefix="/admin/verify")
 bp.before_request(require_role(ROLE_ADMIN))

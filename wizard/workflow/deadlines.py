@@ -5,7 +5,7 @@ from datetime import datetime
 
 from ..extensions import db
 from ..models import ROLE_ADMIN, HistoryEntry, Submission, User
-from ..report.numbers import clean_text
+from ..text import clean_text
 from .states import MoveRefused
 
 

@@ -14,20 +14,30 @@ from datetime import datetime
 
 from sqlalchemy import update
 
-from .. import evidence
 from ..auditlog import record
+from ..evidence import storage as evidence
+from ..evidence.checks import UploadRejected
 from ..extensions import db
 from ..models import ROLE_ADMIN, HistoryEntry, Submission, User, to_local, utcnow
-from ..report.checks import submit_problems
 from ..report.definition import get_report
-from ..report.numbers import clean_text
 from ..report.view import effective_answers
-from ..uploads import UploadRejected
-from .deadlines import effective_deadline
+from ..text import clean_text
 from .notifications import notify
+from .readiness import submit_guard
 from .snapshots import freeze
 from .states import (
-    APPROVE, FINAL, MOVES, MOVES_BY_KEY, PRELIMINARY, RETURN, STATES, SUBMIT, UNDO, Move, MoveRefused, state_label,
+    APPROVE,
+    FINAL,
+    MOVES,
+    MOVES_BY_KEY,
+    PRELIMINARY,
+    RETURN,
+    STATES,
+    SUBMIT,
+    UNDO,
+    Move,
+    MoveRefused,
+    state_label,
 )
 
 COMMENT_MAX = 5000
@@ -134,17 +144,6 @@ def _check(m: _Moving, expected_version: int | None) -> None:
             raise MoveRefused("报告尚不能提交，请先处理以下问题。", problems)
     if m.attachment is not None and m.attachment[1] and not m.move.takes_scan:
         raise MoveRefused("此操作不能附加文件。")
-
-
-def submit_guard(submission: Submission, round_: str, now: datetime) -> list:
-    """What stops the applicant submitting this round's report now: the deadline, gaps, files."""
-    deadline = effective_deadline(submission, round_)
-    problems = []
-    if deadline and to_local(now) > deadline:  # deadlines are Beijing wall-clock times
-        problems.append({"message": f"提交截止时间（{deadline:%Y年%m月%d日 %H:%M}）已过，无法提交。如需延期请联系省级管理员。"})
-    problems += submit_problems(submission, round_)
-    problems += evidence.missing(submission, round_, effective_answers(submission, round_))[0]
-    return problems
 
 
 def _collect_values(m: _Moving) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from ..evidence import manifest
+from ..evidence.storage import manifest
 from ..extensions import db
 from ..models import Snapshot, Submission
 from ..report.definition import COUNTY_SCAN

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..models import ROLE_ADMIN, ROLE_APPLICANT, ROLE_COUNTY
+from ..roles import ROLE_ADMIN, ROLE_APPLICANT, ROLE_COUNTY
 
 PRELIMINARY, FINAL = "preliminary", "final"
 ROUNDS = (PRELIMINARY, FINAL)

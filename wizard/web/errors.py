@@ -4,6 +4,9 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from ..evidence.names import file_size
+from ..extensions import db
+
 MESSAGES = {
     400: ("请求无效", "提交的内容无法处理，请返回上一页重试。"),
     403: ("没有权限", "您的账号没有访问此页面的权限。"),
@@ -24,7 +27,6 @@ def error_page(code: int, message: str | None = None):
     title, default = MESSAGES.get(code, MESSAGES[500])
     text = message or default
     if code == 413:
-        from .uploads import file_size
 
         limit = file_size(current_app.config.get("MAX_CONTENT_LENGTH") or 0)
         text = f"上传的内容超过大小限制：单次上传不能超过 {limit}。请压缩或拆分文件后重新上传；已保存的内容不受影响。"
@@ -66,7 +68,6 @@ def _is_chinese(text) -> bool:
 def _server_error(exc):
     current_app.logger.exception("Unhandled error on %s %s", request.method, request.path)
     try:
-        from .extensions import db
 
         db.session.rollback()
     except Exception:  # pragma: no cover - best effort

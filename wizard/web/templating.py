@@ -1,11 +1,15 @@
 """Template globals: labels from the workflow and report definition, the unread count."""
+from flask import has_request_context
 from flask_login import current_user
 from markupsafe import Markup
 
-from .extensions import db
-from .models import ROLE_LABELS, Message, local_now, to_local
-from .report.view import opinion_for, template_globals
-from .workflow.states import STATES, move_label, state_label
+from ..evidence.checks import ACCEPTED_KINDS
+from ..evidence.names import file_size
+from ..extensions import db
+from ..models import ROLE_LABELS, Message, local_now, to_local
+from ..report.model import EVIDENCE_MARK
+from ..report.view import opinion_for, template_globals
+from ..workflow.states import STATES, move_label, state_label
 
 
 def time_left(deadline) -> str:
@@ -25,8 +29,6 @@ def state_badge(key: str) -> Markup:
 
 def init_app(app):
     app.jinja_env.globals.update(template_globals())
-    from .report.model import EVIDENCE_MARK
-    from .uploads import ACCEPTED_KINDS, file_size
 
     app.jinja_env.globals.update(state_label=state_label, state_badge=state_badge, time_left=time_left, move_label=move_label,
                                  role_label=lambda r: ROLE_LABELS.get(r, r), opinion_for=opinion_for,
@@ -40,7 +42,6 @@ def init_app(app):
 
     @app.context_processor
     def unread():
-        from flask import has_request_context
 
         if not has_request_context() or not current_user.is_authenticated:
             return {"unread_count": 0}

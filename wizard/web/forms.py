@@ -7,7 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField, TextAreaField
 from wtforms.fields.core import UnboundField
 
-from .report.numbers import clean_text
+from ..text import clean_text
 
 
 def _clean_line(value):

@@ -15,8 +15,8 @@ from datetime import timedelta
 from flask import current_app, request, session
 from flask_wtf.csrf import ValidationError, validate_csrf
 
-from .extensions import db
-from .models import PendingSave, utcnow
+from ..extensions import db
+from ..models import PendingSave, utcnow
 
 PENDING_LIFETIME = timedelta(days=1)
 #: a stash larger than this is refused; the longest real step form is well under it

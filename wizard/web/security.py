@@ -13,9 +13,9 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .extensions import csrf, db, login_manager
-from .auditlog import record
-from .models import LoginAttempt, User, utcnow
+from ..auditlog import record
+from ..extensions import csrf, db, login_manager
+from ..models import LoginAttempt, User, utcnow
 from .pending import SESSION_USER_KEY, stash_owner, stash_pending_save
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

@@ -43,8 +43,10 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_migrate import upgrade
+from sqlalchemy.pool import NullPool
 
-from .extensions import db
+from ..extensions import db
 
 FORMAT = "cluster-wizard-backup"
 FORMAT_VERSION = 2  # 2: the manifest carries a signature
@@ -219,7 +221,6 @@ def _read_engine():
     engine = db.engine
     if engine.dialect.name != "sqlite":
         return engine, False
-    from sqlalchemy.pool import NullPool
 
     reader = sa.create_engine(engine.url, poolclass=NullPool)
 
@@ -578,7 +579,6 @@ def restore_backup(path: str, force: bool = False, key: bytes | None = None, tru
     backup (archive or directory) into the database and the uploads folder.  Returns the manifest."""
     manifest = verify_backup(path, key=key, trust_unsigned=trust_unsigned)
     if not _schema_ready():
-        from flask_migrate import upgrade
 
         upgrade()  # a fresh database: create the schema the migrations describe
     revision = _alembic_revision()

@@ -12,17 +12,27 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 from flask import current_app
 
-from .evidence_pdf import format_page_refs
-from .extensions import db
-from .models import EvidenceFile
-from .report.definition import COUNTY_SCAN, COUNTY_SCAN_LABEL, EVIDENCE_REF, get_report
-from .uploads import (DEFAULT_MAX_IMAGE_DECODE_BYTES, DEFAULT_MAX_PDF_IMAGE_COMPONENTS, UploadLimits,
-                      UploadRejected, inspect_upload, total_limit_check)
+from ..extensions import db
+from ..models import EvidenceFile, Submission
+from ..report.checks import problem
+from ..report.definition import COUNTY_SCAN, COUNTY_SCAN_LABEL, EVIDENCE_REF, get_report
+from ..report.numbers import to_decimal
+from ..workflow.states import STATES
+from .binding import format_page_refs
+from .checks import (
+    DEFAULT_MAX_IMAGE_DECODE_BYTES,
+    DEFAULT_MAX_PDF_IMAGE_COMPONENTS,
+    UploadLimits,
+    UploadRejected,
+    inspect_upload,
+    total_limit_check,
+)
 
 DECLARATION_SCAN = "declaration_scan"
 _REF_PREFIX, _, _REF_SUFFIX = EVIDENCE_REF.partition("{pages}")
@@ -152,8 +162,6 @@ class EvidenceLocked(UploadRejected):
 def _lock_editable(submission_id: int, round_: str) -> None:
     """Lock the submission row and check the round is still being written; a submit waits for
     this transaction, so a file can never slip in after the snapshot."""
-    from .models import Submission
-    from .workflow import STATES
 
     state = db.session.execute(
         db.select(Submission.state).where(Submission.id == submission_id).with_for_update()
@@ -276,7 +284,6 @@ def copy_round(submission, source: str, target: str) -> list[EvidenceFile]:
         try:
             os.link(src, dst)
         except OSError:
-            import shutil
 
             try:
                 shutil.copyfile(src, dst)
@@ -294,7 +301,6 @@ def copy_round(submission, source: str, target: str) -> list[EvidenceFile]:
 # --- checks ----------------------------------------------------------------------------
 
 def _nonzero(value) -> bool:
-    from .report.numbers import to_decimal
 
     if not isinstance(value, dict):
         return False
@@ -304,7 +310,6 @@ def _nonzero(value) -> bool:
 def missing(submission, round_: str, answers: dict) -> tuple[list, list]:
     """(problems, warnings): the declaration scan blocks submitting; evidence
     missing for an indicator reported as non-zero (or for 4.3) is a warning."""
-    from .report.checks import _problem
 
     report = get_report(round_)
     have = {r.slot for r in files_of(submission, round_)}
@@ -314,11 +319,11 @@ def missing(submission, round_: str, answers: dict) -> tuple[list, list]:
             continue
         step = report.step(s.step)
         if s.key == DECLARATION_SCAN:
-            problems.append(_problem(step, s.field, f"请上传{s.field.name}。", anchor=f"ev-{s.key}"))
+            problems.append(problem(step, s.field, f"请上传{s.field.name}。", anchor=f"ev-{s.key}"))
         elif s.field.kind == "evidence" and s.field.required:
-            warnings.append(_problem(step, s.field, f"“{s.label}”尚未上传佐证材料。", "warning", anchor=f"ev-{s.key}"))
+            warnings.append(problem(step, s.field, f"“{s.label}”尚未上传佐证材料。", "warning", anchor=f"ev-{s.key}"))
         elif s.field.kind != "evidence" and s.field.applies_to(submission.cluster.category) \
                 and _nonzero(answers.get(s.key)):
-            warnings.append(_problem(step, s.field, f"已填报“{s.field.name}”，但尚未上传佐证材料。", "warning",
+            warnings.append(problem(step, s.field, f"已填报“{s.field.name}”，但尚未上传佐证材料。", "warning",
                                      anchor=f"ev-{s.key}"))
     return problems, warnings

@@ -35,17 +35,12 @@ from pypdf.generic import (
     RectangleObject,
     StreamObject,
 )
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfgen import canvas
 
-from wizard.uploads import (
-    MB,
-    PDF_ERRORS,
-    ImagePlan,
-    ImageTooLarge,
-    decode_image,
-    drop_unreachable_objects,
-    plan_image,
-    sanitize_pdf_objects,
-)
+from wizard.evidence.images import ImagePlan, ImageTooLarge, decode_image, plan_image
+from wizard.evidence.names import MB
+from wizard.evidence.sanitise import PDF_ERRORS, drop_unreachable_objects, sanitize_pdf_objects
 
 __all__ = [
     "EvidenceSource",
@@ -84,7 +79,7 @@ BIND_IMAGE_BUDGET = 256 * MB
 class EvidenceSource:
     """One evidence file to bind.
 
-    ``data`` – stored bytes (from :attr:`wizard.uploads.CheckedFile.data`);
+    ``data`` – stored bytes (from :attr:`wizard.evidence.checks.CheckedFile.data`);
     ``kind`` – 'pdf', 'png' or 'jpeg'; ``label`` – shown in the outline
     (bookmarks) and in error messages; ``group_key`` – e.g. the indicator
     id, used by :func:`group_ranges`; ``page_count`` – needed only for
@@ -257,7 +252,7 @@ def _png_passthrough(data: bytes):
 def _image_xobject(data: bytes, kind: str) -> Tuple[StreamObject, int, int]:
     """Image XObject for an evidence image (EXIF orientation applied).
 
-    Only the header is read up front (:func:`wizard.uploads.plan_image`).
+    Only the header is read up front (:func:`wizard.evidence.images.plan_image`).
     Images that can be embedded as they are never get decoded; the others
     are decoded already scaled to MAX_IMAGE_DPI at their printed size
     (JPEG at 1/2–1/8 scale by libjpeg, PNG strip by strip), within
@@ -432,7 +427,6 @@ _STANDARD_FONTS = {
 
 def _build_stamp_pdf(sizes: List[Tuple[float, float]], texts: List[str], font: str, font_size: float) -> bytes:
     """One reportlab document with one small stamp page per evidence page."""
-    from reportlab.pdfgen import canvas  # local import: reportlab is slow to import
 
     buf = io.BytesIO()
     c = canvas.Canvas(buf, pageCompression=1, invariant=1)
@@ -566,7 +560,7 @@ def merge_evidence(
     """Report (optional) + TOC (optional) + every evidence item, as PDF bytes.
 
     * PDFs are appended page by page and sanitized (no JavaScript, no
-      non-GoTo actions, see :func:`wizard.uploads.sanitize_pdf_objects`).
+      non-GoTo actions, see :func:`wizard.evidence.sanitise.sanitize_pdf_objects`).
       The report and TOC are appended with :meth:`PdfWriter.append` (their
       outlines and links are kept) and are not sanitized.
     * Images (``kind`` 'png'/'jpeg') get one A4 portrait page each, scaled
@@ -588,7 +582,6 @@ def merge_evidence(
             "with reportlab and pass its name as stamp_font"
         )
     if stamp_font not in _STANDARD_FONTS:
-        from reportlab.pdfbase import pdfmetrics
 
         try:
             pdfmetrics.getFont(stamp_font)

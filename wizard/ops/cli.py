@@ -6,7 +6,17 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from .extensions import db
+from ..access import current_edition
+from ..accounts import bind_account
+from ..extensions import db
+from ..models import MIN_PASSWORD_LENGTH, Cluster, Region, Submission, User
+from ..pdf.report import report_pdf
+from ..report.schema import report_schema
+from ..report.service import save_answers, validate_answers
+from ..workflow.states import current_round
+from .backup import BackupError, create_backup, restore_backup, signature_valid, signing_key
+from .maintenance import format_size, remove_partial_files
+from .seed import DEMO_ACCOUNTS, DEMO_PASSWORD, seed_all, seed_demo
 
 
 def init_app(app):
@@ -19,7 +29,6 @@ def init_app(app):
 @with_appcontext
 def seed_cmd():
     """Load reference data: regions, the 26 clusters of 附件3, the current edition."""
-    from .seed import seed_all
 
     counts = seed_all()
     click.echo(f"地区 {counts['regions']} 个，集群 {counts['clusters']} 个（已存在的不重复添加）。")
@@ -31,7 +40,6 @@ def seed_demo_cmd():
     """Create the demo accounts (password demo12345).  Refused in production."""
     if current_app.config["PRODUCTION"]:
         raise click.ClickException("生产模式下不能创建演示账号。")
-    from .seed import DEMO_ACCOUNTS, DEMO_PASSWORD, seed_all, seed_demo
 
     seed_all()
     created = seed_demo()
@@ -51,8 +59,6 @@ def seed_demo_cmd():
 @click.option("--disable", is_flag=True, help="停用账号（并使其所有登录失效）")
 def create_user_cmd(username, role, cluster_name, region_name, display_name, password, disable):
     """Create or update an account."""
-    from .accounts import bind_account
-    from .models import MIN_PASSWORD_LENGTH, Cluster, Region, User
 
     if len(password) < MIN_PASSWORD_LENGTH:
         raise click.ClickException(f"密码至少 {MIN_PASSWORD_LENGTH} 个字符。")
@@ -91,8 +97,6 @@ def create_user_cmd(username, role, cluster_name, region_name, display_name, pas
 @click.option("--round", "round_", type=click.Choice(["preliminary", "final"]), default="preliminary")
 def schema_cmd(round_):
     """Print the report definition as JSON (format: docs/report-format.md)."""
-    from .access import current_edition
-    from .report.schema import report_schema
 
     edition = current_edition()
     years = edition.years if edition else None
@@ -105,7 +109,6 @@ def answers_group():
 
 
 def _load_submission(submission_id):
-    from .models import Submission
 
     sub = db.session.get(Submission, submission_id)
     if sub is None:
@@ -132,7 +135,6 @@ def answers_export(submission_id, round_):
 @click.option("--round", "round_", type=click.Choice(["preliminary", "final"]), default=None)
 def answers_import(submission_id, file, round_):
     """Load answers with the web forms' validation; nothing changes when anything is invalid."""
-    from .report.service import save_answers, validate_answers
 
     sub = _load_submission(submission_id)
     try:
@@ -162,9 +164,6 @@ def answers_import(submission_id, file, round_):
 @with_appcontext
 def pdf_cmd(submission_id, output, blank, round_):
     """Write a submission's report (or a blank template) as PDF."""
-    from .access import current_edition
-    from .pdf.report import report_pdf
-    from .workflow import current_round
 
     if blank:
         edition = current_edition()
@@ -193,7 +192,6 @@ def backup_cmd(target, output, key_file):
     TARGET: a backup directory (created; in an existing non-empty directory a dated
     sub-directory is made), or a .tar.gz file.  -o/--output: always a .tar.gz archive.
     The manifest is signed (HMAC-SHA256) with a key derived from SECRET_KEY, or from --key-file."""
-    from .backup import BackupError, create_backup, signing_key
 
     if bool(target) == bool(output):
         raise click.UsageError("请给出备份目录（或 .tar.gz 文件名），或使用 -o 指定备份文件，二者选一。")
@@ -225,7 +223,6 @@ def restore_cmd(source, force, key_file, trust_unsigned):
     """Verify the manifest's signature and every checksum of a backup (a .tar.gz or a backup
     directory), then restore it into an empty database and the uploads folder.  An unsigned or
     wrongly signed backup is refused unless --trust-unsigned is given."""
-    from .backup import BackupError, restore_backup, signature_valid, signing_key
 
     try:
         key = signing_key(key_file)
@@ -246,7 +243,6 @@ def restore_cmd(source, force, key_file, trust_unsigned):
 def cleanup_cmd(minutes):
     """Remove the temporary files that interrupted uploads and PDF renderings left behind
     (*.part in the uploads folder and the PDF cache, *.pdf.<pid>.tmp in the PDF cache)."""
-    from .maintenance import format_size, remove_partial_files
 
     count, size = remove_partial_files(current_app, older_than=timedelta(minutes=minutes))
     folders = f"上传目录 {current_app.config['UPLOAD_FOLDER']}、PDF 缓存目录 {current_app.config['PDF_CACHE_FOLDER']}"

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from .report.definition import get_report
-from .report.model import fill_years
-from .report.view import display_value
+from .definition import get_report
+from .model import fill_years
+from .view import display_value
 
 # Not applicant answers: the county's opinion, the category (from the cluster), uploaded files.
 SKIPPED_KINDS = frozenset({"opinion", "derived", "evidence"})

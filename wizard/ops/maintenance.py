@@ -1,6 +1,6 @@
 """Housekeeping: remove the temporary files an interrupted write leaves behind.
 
-Evidence files are written as ``<name>.part`` and renamed into place (wizard/evidence.py); the
+Evidence files are written as ``<name>.part`` and renamed into place (wizard/evidence/storage.py); the
 PDF cache writes ``<key>.pdf.<pid>.tmp`` and renames it (wizard/pdf/report.py).  A worker
 killed in between (kill -9, OOM, power loss) leaves the temporary file for ever: nothing else
 refers to it.  ``remove_partial_files`` deletes them, but only those not modified for a while,

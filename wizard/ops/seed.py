@@ -2,10 +2,11 @@
 Every function here is idempotent: running it again adds only what is missing."""
 from datetime import datetime
 
+from ..accounts import ensure_submissions
+from ..extensions import db
+from ..models import Cluster, Edition, Region, User
 from .data.clusters import DESIGNATION_FIRST_BATCH, FIRST_BATCH
 from .data.regions import CITIES, PROVINCE
-from .extensions import db
-from .models import Cluster, Edition, Region, Submission, User
 
 DEMO_PASSWORD = "demo12345"
 DEMO_ACCOUNTS = [
@@ -57,19 +58,6 @@ def seed_edition() -> Edition:
         db.session.add(edition)
         db.session.flush()
     return edition
-
-
-def ensure_submissions() -> None:
-    """Every active cluster has its submission in the current edition."""
-    edition = db.session.execute(db.select(Edition).filter_by(is_current=True)).scalar_one_or_none()
-    if edition is None:
-        return
-    have = set(db.session.execute(db.select(Submission.cluster_id).filter_by(edition_id=edition.id)).scalars())
-    for cluster in db.session.execute(db.select(Cluster).filter_by(active=True)).scalars():
-        if cluster.id not in have:
-            db.session.add(Submission(cluster_id=cluster.id, edition_id=edition.id, preliminary_answers={},
-                                      final_answers={}, opinions={}))
-    db.session.flush()
 
 
 def seed_all() -> dict:

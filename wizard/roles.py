@@ -1,0 +1,10 @@
+"""The three roles of the portal."""
+
+ROLE_APPLICANT = "applicant"
+ROLE_COUNTY = "county"
+ROLE_ADMIN = "admin"
+ROLE_LABELS = {
+    ROLE_APPLICANT: "申报单位（集群促进组织）",
+    ROLE_COUNTY: "县级以上人民政府审核人",
+    ROLE_ADMIN: "省级管理员",
+}

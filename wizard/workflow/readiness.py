@@ -1,0 +1,31 @@
+"""What stands between a report and its submission: gaps, rule breaks, missing evidence files,
+the deadline; and the consistency warnings (形式审查) shown beside them."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from ..evidence import storage as evidence
+from ..models import Submission, to_local
+from ..report.checks import consistency_warnings, report_problems, submit_problems
+from ..report.view import effective_answers
+from .deadlines import effective_deadline
+
+
+def review_lists(submission, round_, answers) -> tuple[list, list]:
+    """(problems, warnings) for the review and submission pages: the report's gaps and checks
+    plus the evidence files still missing."""
+    years = submission.edition.years
+    evidence_problems, evidence_warnings = evidence.missing(submission, round_, answers)
+    return (report_problems(round_, answers, submission.cluster.category, years) + evidence_problems,
+            consistency_warnings(round_, answers, years) + evidence_warnings)
+
+
+def submit_guard(submission: Submission, round_: str, now: datetime) -> list:
+    """What stops the applicant submitting this round's report now: the deadline, gaps, files."""
+    deadline = effective_deadline(submission, round_)
+    problems = []
+    if deadline and to_local(now) > deadline:  # deadlines are Beijing wall-clock times
+        problems.append({"message": f"提交截止时间（{deadline:%Y年%m月%d日 %H:%M}）已过，无法提交。如需延期请联系省级管理员。"})
+    problems += submit_problems(submission, round_)
+    problems += evidence.missing(submission, round_, effective_answers(submission, round_))[0]
+    return problems
