@@ -62,16 +62,6 @@ class Defaults:
     PAGE_SIZE = 20
 
 
-ENV_OVERRIDES = {
-    "SECRET_KEY": str,
-    "DATABASE_URL": str,
-    "WIZARD_SESSION_COOKIE_SECURE": "bool",
-    "WIZARD_PDF_FONT_PATH": str,
-    "WIZARD_UPLOAD_FOLDER": str,
-    "WIZARD_MAIL_SERVER": str,
-}
-
-
 # Whole numbers from the environment (upload limits, proxies): (variable without WIZARD_, config key, unit)
 NUMBER_OVERRIDES = (
     ("UPLOAD_MAX_FILE_MB", "UPLOAD_MAX_FILE_BYTES", 1024 * 1024),

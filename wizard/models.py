@@ -26,7 +26,6 @@ CATEGORY_LABELS = {
     CATEGORY_SME: "中小企业特色产业集群",
 }
 
-REGION_LEVEL_LABELS = {"province": "省", "city": "市（州）", "county": "县（市、区）"}
 
 MIN_PASSWORD_LENGTH = 8
 

@@ -117,7 +117,7 @@ def check_signature(manifest: dict, key: bytes, trust_unsigned: bool = False) ->
 
 # --- values -------------------------------------------------------------------------------
 
-def _dump_value(column: sa.Column, value):
+def _dump_value(value):
     if value is None:
         return None
     if isinstance(value, datetime | date | time):
@@ -249,7 +249,7 @@ def _dump_database():
             with conn.begin():
                 for table in _tables():
                     rows = [
-                        {c.name: _dump_value(c, row._mapping[c.name]) for c in table.columns}
+                        {c.name: _dump_value(row._mapping[c.name]) for c in table.columns}
                         for row in conn.execute(sa.select(table).order_by(*table.primary_key.columns))
                     ]
                     data = json.dumps({"table": table.name, "columns": [c.name for c in table.columns],
@@ -521,7 +521,6 @@ def verify_backup(path: str, key: bytes | None = None, trust_unsigned: bool = Fa
     return verify(path, lambda manifest: check_signature(manifest, key, trust_unsigned))
 
 
-verify_archive = verify_backup  # the earlier name
 
 
 def _read_members(path: str, staging: str, manifest: dict) -> dict[str, list[dict]]:

@@ -19,7 +19,7 @@ def problem(step, field, message, kind="missing", anchor=None):
             "anchor": anchor or (f"f-{field.key}" if field else ""), "message": message, "kind": kind}
 
 
-def _answered(field, value) -> bool:
+def _answered(value) -> bool:
     if value in (None, "", [], {}, False):
         return False
     return True
@@ -61,7 +61,7 @@ def field_problems(step, field, value, category, years) -> list:
     return out
 
 
-def step_problems(round_, step, answers, category, years) -> list:
+def step_problems(step, answers, category, years) -> list:
     return [p for f in step.fields for p in field_problems(step, f, answers.get(f.key), category, years)]
 
 
@@ -69,9 +69,9 @@ def step_status(round_, step, answers, category, years) -> str:
     applicable = [f for f in step.fields if f.applies_to(category) and f.kind not in ("derived", "opinion", "evidence")]
     if not applicable:
         return OPTIONAL
-    if not any(_answered(f, answers.get(f.key)) for f in applicable):
+    if not any(_answered(answers.get(f.key)) for f in applicable):
         return NOT_STARTED
-    problems = step_problems(round_, step, answers, category, years)
+    problems = step_problems(step, answers, category, years)
     if any(p["kind"] == "error" for p in problems):
         return ERROR
     return IN_PROGRESS if problems else COMPLETE
@@ -79,7 +79,7 @@ def step_status(round_, step, answers, category, years) -> str:
 
 def report_problems(round_, answers, category, years) -> list:
     report = get_report(round_)
-    return [p for step in report.steps for p in step_problems(round_, step, answers, category, years)]
+    return [p for step in report.steps for p in step_problems(step, answers, category, years)]
 
 
 def submit_problems(submission, round_) -> list:

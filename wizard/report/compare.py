@@ -116,7 +116,7 @@ def _table_diff(field, before: list | None, after: list | None, years) -> FieldD
                 _cells(field, after[i] if i < len(after) else None))
         for i in range(max(len(before), len(after)))
     )
-    return FieldDiff(field.key, field.label, display_value(field, before, years), display_value(field, after, years),
+    return FieldDiff(field.key, field.label, display_value(field, before), display_value(field, after),
                      columns=tuple(_column_heading(c, years) for c in field.columns), rows=rows)
 
 
@@ -141,17 +141,17 @@ def compare_rounds(preliminary: dict, final: dict, category: str | None, years: 
                     continue
                 if field.key not in pre_fields:
                     only_final.append(OneRoundOnly(field.key, field.label,
-                                                   display_value(field, final.get(field.key), years)))
+                                                   display_value(field, final.get(field.key))))
                 elif field.kind == "table":
                     diffs.append(_table_diff(field, preliminary.get(field.key), final.get(field.key), years))
                 else:
                     diffs.append(FieldDiff(field.key, field.label,
-                                           display_value(pre_fields[field.key], preliminary.get(field.key), years),
-                                           display_value(field, final.get(field.key), years)))
+                                           display_value(pre_fields[field.key], preliminary.get(field.key)),
+                                           display_value(field, final.get(field.key))))
             if diffs:
                 sections.append(SectionDiff(step.title, section.heading, tuple(diffs)))
     only_preliminary = tuple(
-        OneRoundOnly(key, f.label, display_value(f, preliminary.get(key), years))
+        OneRoundOnly(key, f.label, display_value(f, preliminary.get(key)))
         for key, f in pre_fields.items() if key not in fin_keys
     )
     return Comparison(tuple(sections), only_preliminary, tuple(only_final))

@@ -346,10 +346,6 @@ FINAL_VARIANTS = {
     ),
 }
 
-# Steps that apply in one round only (steps left without sections are dropped).
-STEP_TITLES = {s.key: s.title for s in STEPS}
-
-
 @lru_cache(maxsize=None)
 def get_report(round_: str = "preliminary") -> Report:
     """The report of one round: its steps, sections and fields, with that round's wording."""
@@ -369,12 +365,4 @@ def get_report(round_: str = "preliminary") -> Report:
     return Report(round_, TITLES[round_], PARTS[round_], tuple(steps))
 
 
-def all_fields() -> list[Field]:
-    seen = {}
-    for r in ("preliminary", "final"):
-        for f in get_report(r).fields:
-            seen.setdefault(f.key, f)
-    return list(seen.values())
-
-
-__all__ = ["get_report", "all_fields", "BOTH", "FINAL", "PRELIMINARY"]
+__all__ = ["get_report", "BOTH", "FINAL", "PRELIMINARY"]

@@ -225,6 +225,3 @@ def form_to_answers(form) -> dict:
             out[f.key] = bool(wf.data)
     return out
 
-
-def step_field_keys(round_: str, step_key: str) -> list[str]:
-    return [f.key for f in get_report(round_).step(step_key).fields]

@@ -150,12 +150,6 @@ class Step:
 
 
 @dataclass(frozen=True)
-class Part:
-    key: str
-    heading: str  # 一、集群基本信息
-
-
-@dataclass(frozen=True)
 class Report:
     round: str
     title: str

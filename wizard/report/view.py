@@ -26,7 +26,7 @@ from .model import ROUND_LABELS, fill_years
 from .numbers import change, count_chars
 
 
-def display_value(field, value, years) -> str:
+def display_value(field, value) -> str:
     """One line of text for a stored value (review lists, diffs)."""
     if value in (None, "", [], {}):
         return ""

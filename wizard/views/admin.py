@@ -1,5 +1,5 @@
 """The provincial department: dashboard, submissions and rounds, accounts, clusters."""
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from wtforms import BooleanField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
@@ -53,7 +53,7 @@ def submissions():
     args = request.args
     q = filtered_submissions(current_user, state=args.get("state", ""), category=args.get("category", ""),
                              city=clean_param(args.get("city"), 64), q=args.get("q", ""), sort=args.get("sort", "name"))
-    page = db.paginate(q, page=parse_page(args.get("page")), per_page=20, error_out=False)
+    page = db.paginate(q, page=parse_page(args.get("page")), per_page=current_app.config["PAGE_SIZE"], error_out=False)
     cities = db.session.execute(db.select(Region).where(Region.level.in_(("province", "city"))).order_by(Region.code)).scalars().all()
     return render_template("admin/submissions.html", page=page, states=STATES, categories=CATEGORY_LABELS,
                            cities=cities, moves=[m for m in MOVES if m.role == ROLE_ADMIN], args=request.args,

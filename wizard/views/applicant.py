@@ -66,12 +66,12 @@ def _render_step(sub, round_, step, form, status=200, stale=None):
                            saved_ok=g.get("saved_ok", False), ev=ev), status
 
 
-def _stale_diff(round_, step, posted: dict, current: dict, years):
+def _stale_diff(step, posted: dict, current: dict):
     rows = []
     for f in step.fields:
         if f.key not in posted:
             continue
-        mine, theirs = display_value(f, posted.get(f.key), years), display_value(f, current.get(f.key), years)
+        mine, theirs = display_value(f, posted.get(f.key)), display_value(f, current.get(f.key))
         if mine != theirs:
             rows.append((f, mine, theirs))
     return rows
@@ -148,7 +148,7 @@ def _evidence_actions(sub, round_, step) -> str | None:
 
 
 @bp.route("/step/<step_key>", methods=["GET", "POST"])
-def step(step_key, formdata=None):
+def step(step_key):
     """Show and save one step.  Saving validates types and ranges, never completeness."""
     sub = _submission()
     round_ = _editable_round(sub)
@@ -162,13 +162,13 @@ def step(step_key, formdata=None):
     years, category = sub.edition.years, sub.cluster.category
     fetch = request.headers.get("X-Requested-With") == "fetch"
 
-    if request.method == "GET" and formdata is None:
+    if request.method == "GET":
         answers = step_defaults(step, sub, sub.answers_for(round_))
         form = make_step_form(round_, step.key, category, years, answers=answers)
         form.version.data = str(sub.version)
         return _render_step(sub, round_, step, form)
 
-    form = make_step_form(round_, step.key, category, years, formdata=formdata or request.form)
+    form = make_step_form(round_, step.key, category, years, formdata=request.form)
     if g.get("csrf_failed"):
         return _render_step(sub, round_, step, form, 400)
     touched = None if fetch else _evidence_actions(sub, round_, step)
@@ -184,7 +184,7 @@ def step(step_key, formdata=None):
     try:
         version = save_answers(sub, round_, values, expected)
     except StaleSave as stale:
-        diff = _stale_diff(round_, step, values, stale.current_answers, years)
+        diff = _stale_diff(step, values, stale.current_answers)
         if fetch:
             return jsonify(ok=False, error="另一窗口或他人已保存了此报告，自动保存已停止。请刷新页面查看最新内容。"), 409
         form.version.data = str(stale.current_version)
