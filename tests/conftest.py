@@ -9,7 +9,8 @@ from sqlalchemy import create_engine, text
 
 from wizard import create_app
 from wizard.extensions import db
-from factories import ALLOY, LINXIANG, AuthActions, make_user
+from factories import ALLOY, LINXIANG, AuthActions, make_user, submission_of
+from wizard.models import EvidenceFile, HistoryEntry, Snapshot, User
 PG_URL = os.environ.get("WIZARD_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
@@ -22,6 +23,9 @@ def _config(tmp, uri):
         "INSTANCE_PATH": str(tmp),
         "UPLOAD_FOLDER": str(tmp / "uploads"),
         "PDF_CACHE_FOLDER": str(tmp / "pdf-cache"),
+        # one cheap hash per password: the tests create accounts by the hundred; the production
+        # method (scrypt) is checked by tests/security/test_sessions.py::test_password_length_and_hash
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1",
     }
 
 
@@ -130,3 +134,29 @@ def people(app):
 @pytest.fixture
 def auth(client):
     return AuthActions(client)
+
+
+@pytest.fixture
+def world(app, people):
+    """Submission A with a snapshot, a history row and an evidence file (with its bytes on disk)."""
+    import os
+
+    with app.app_context():
+        sub = submission_of(ALLOY)
+        owner = db.session.execute(db.select(User).filter_by(username="applicant-a")).scalar_one()
+        snap = Snapshot(submission_id=sub.id, round="preliminary", answers={}, evidence=[], digest="0" * 64)
+        hist = HistoryEntry(submission_id=sub.id, user_id=owner.id, role="applicant", move="submit",
+                            from_state="draft", to_state="submitted")
+        pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+        ev = EvidenceFile(submission_id=sub.id, round="preliminary", slot="basic", original_name="证明.pdf",
+                          stored_name="matrix-evidence.pdf", kind="pdf", size=len(pdf), pages=1,
+                          sha256="0" * 64, uploaded_by_id=owner.id)
+        db.session.add_all([snap, hist, ev])
+        db.session.commit()
+        os.makedirs(app.config["UPLOAD_FOLDER"], exist_ok=True)
+        with open(os.path.join(app.config["UPLOAD_FOLDER"], ev.stored_name), "wb") as fh:
+            fh.write(pdf)
+        ids = {"submission_id": sub.id, "cluster_id": sub.cluster_id, "user_id": owner.id,
+               "snapshot_id": snap.id, "history_id": hist.id, "entry_id": hist.id,
+               "file_id": ev.id, "evidence_id": ev.id}
+    return ids

@@ -11,8 +11,14 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .extensions import db
-from .roles import ROLE_ADMIN, ROLE_APPLICANT, ROLE_COUNTY, ROLE_LABELS  # noqa: F401  (re-exported: the models' vocabulary)
+from .roles import (  # noqa: F401  (re-exported: the models' vocabulary)
+    ROLE_ADMIN,
+    ROLE_APPLICANT,
+    ROLE_COUNTY,
+    ROLE_LABELS,
+)
 from .workflow.states import ROUNDS, STATES
+
 
 def _one_of(column: str, values) -> str:
     """SQL of a CHECK constraint: the column holds one of these keys."""

@@ -217,13 +217,40 @@ def inspect_upload(data: bytes, filename: str, limits: UploadLimits = UploadLimi
     Returns a :class:`CheckedFile`; raises :class:`UploadRejected` (and
     nothing else for bad input) with a Chinese message for the applicant.
     """
+    data = _as_bytes(data)
+    name = safe_filename(filename)
+    _check_size(data, name, limits)
+    kind = _check_type(data, name)
+    original_sha = hashlib.sha256(data).hexdigest()
+    content = _check_content(data, name, kind, limits)
+    if content.kind != kind:
+        name = _with_extension(name, content.kind)
+    return _checked_file(data, original_sha, name, content)
+
+
+@dataclass(frozen=True)
+class _Content:
+    """What is stored for an upload whose content passed the checks."""
+
+    data: bytes
+    kind: str  # stored kind (differs from the upload's only if normalised)
+    page_count: int
+    notes: tuple
+    width: Optional[int] = None
+    height: Optional[int] = None
+    sanitized: bool = False
+    normalised: bool = False
+
+
+def _as_bytes(data) -> bytes:
     if isinstance(data, (bytearray, memoryview)):
         data = bytes(data)
     if not isinstance(data, bytes):
         raise TypeError("data must be bytes")
-    name = safe_filename(filename)
-    shown = name
+    return data
 
+
+def _check_size(data: bytes, shown: str, limits: UploadLimits) -> None:
     if len(data) == 0:
         raise UploadRejected(f"文件“{shown}”是空文件（0 字节），请检查后重新上传。")
     if len(data) > limits.max_file_bytes:
@@ -232,8 +259,11 @@ def inspect_upload(data: bytes, filename: str, limits: UploadLimits = UploadLimi
             f"{fmt_size(limits.max_file_bytes)} 的上限，请压缩或拆分后再上传。"
         )
 
+
+def _check_type(data: bytes, shown: str) -> str:
+    """The upload's kind, sniffed from its content and matching its extension."""
     kind = sniff_kind(data)
-    _, ext = split_ext(name)
+    _, ext = split_ext(shown)
     ext_kind = _EXTENSIONS.get(ext.lower())
 
     if kind is None:
@@ -249,35 +279,37 @@ def inspect_upload(data: bytes, filename: str, limits: UploadLimits = UploadLimi
             f"文件“{shown}”的内容是{_KIND_LABEL[kind]}，但扩展名为“{ext}”，二者不一致。"
             f"请使用正确的扩展名（{KIND_DEFAULT_EXT[kind]}）后重新上传。"
         )
+    return kind
 
-    original_sha = hashlib.sha256(data).hexdigest()
-    normalised = False
+
+def _check_content(data: bytes, shown: str, kind: str, limits: UploadLimits) -> _Content:
+    """Check the PDF or image itself; what is to be stored."""
     if kind == "pdf":
         stored, pages, sanitized, notes = _check_pdf(data, shown, limits)
-        width = height = None
-    else:
-        stored, stored_kind, width, height, notes = _check_image(data, shown, kind, limits)
-        pages, sanitized = 1, False
-        if stored is not data:
-            normalised = True
-            if stored_kind != kind:
-                kind = stored_kind
-                name = _with_extension(name, kind)
+        return _Content(stored, kind, pages, tuple(notes), sanitized=sanitized)
+    stored, stored_kind, width, height, notes = _check_image(data, shown, kind, limits)
+    normalised = stored is not data
+    return _Content(
+        stored, stored_kind if normalised else kind, 1, tuple(notes), width, height, normalised=normalised
+    )
 
+
+def _checked_file(data: bytes, original_sha: str, name: str, content: _Content) -> CheckedFile:
+    stored = content.data
     return CheckedFile(
-        kind=kind,
-        page_count=pages,
+        kind=content.kind,
+        page_count=content.page_count,
         size=len(stored),
         sha256=hashlib.sha256(stored).hexdigest() if stored is not data else original_sha,
         safe_name=name,
         data=stored,
-        width=width,
-        height=height,
+        width=content.width,
+        height=content.height,
         original_size=len(data),
         original_sha256=original_sha,
-        sanitized=sanitized,
-        notes=tuple(notes),
-        normalised=normalised,
+        sanitized=content.sanitized,
+        notes=content.notes,
+        normalised=content.normalised,
     )
 
 

@@ -299,28 +299,40 @@ def render_pdf(
         refused before parsing; xhtml2pdf's policy refuses a parsed tree
         deeper than 200.
     """
+    _check_source(html)
+    status = register_cjk_fonts(font_path)
+    _register_family(status)
+    guard = ResourceGuard(static_root, static_url_path)
+    out = io.BytesIO()
+    result = _run_pisa(html, status.family, guard, out)
+    if getattr(result, "err", 0):
+        log.debug("xhtml2pdf reported %d error(s) while rendering", result.err)
+    return _pdf_bytes(out)
+
+
+def _check_source(html) -> None:
+    """Refuse non-strings and documents nested too deeply to parse in time."""
     if not isinstance(html, str):
         raise PdfRenderError(f"html must be str, not {type(html).__name__}")
     depth = _estimated_depth(html)
     if depth > MAX_TAG_NESTING:
         raise PdfRenderError(f"document nests elements about {depth} levels deep "
                              f"(limit {MAX_TAG_NESTING}); refused before parsing")
-    status = register_cjk_fonts(font_path)
-    _register_family(status)
 
-    guard = ResourceGuard(static_root, static_url_path)
+
+def _run_pisa(html: str, family: str, guard: ResourceGuard, out: io.BytesIO):
+    """Render into ``out`` under the resource policy; returns pisa's result."""
     policy = ResourceAccessPolicy.server(guard.root, allow_remote=False)
     doc_path = str(guard.root / "__document__.html") if guard.root else ""
-    source = _inject_style(html, _forced_style(status.family))
-    out = io.BytesIO()
+    source = _inject_style(html, _forced_style(family))
     try:
         with _guarded(guard):
-            result = pisa.pisaDocument(
+            return pisa.pisaDocument(
                 source,
                 dest=out,
                 path=doc_path,
                 link_callback=guard.link_callback,
-                default_css=_default_css(status.family),
+                default_css=_default_css(family),
                 encoding="utf-8",
                 resource_policy=policy,
                 raise_exception=True,
@@ -330,11 +342,16 @@ def render_pdf(
     except Exception as exc:
         raise PdfRenderError(f"PDF rendering failed: {type(exc).__name__}: {exc}"[:500]) from exc
     finally:
-        if guard.refused:
-            log.warning("PDF render refused %d resource(s): %s", len(guard.refused),
-                        ", ".join(repr(u[:80]) for u in guard.refused[:10]))
-    if getattr(result, "err", 0):
-        log.debug("xhtml2pdf reported %d error(s) while rendering", result.err)
+        _log_refused(guard)
+
+
+def _log_refused(guard: ResourceGuard) -> None:
+    if guard.refused:
+        log.warning("PDF render refused %d resource(s): %s", len(guard.refused),
+                    ", ".join(repr(u[:80]) for u in guard.refused[:10]))
+
+
+def _pdf_bytes(out: io.BytesIO) -> bytes:
     data = out.getvalue()
     if not data.startswith(b"%PDF"):
         raise PdfRenderError("xhtml2pdf produced no PDF")

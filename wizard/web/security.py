@@ -64,16 +64,11 @@ def end_session() -> None:
 
 # --- passwords and login throttling -------------------------------------------------------
 
-_dummy_hash: str | None = None
-
-
 def _hash_for_unknown_names() -> str:
-    """A hash of the same kind as real accounts', checked when the name is unknown, so the
-    answer takes as long as for a real account with a wrong password (no user enumeration)."""
-    global _dummy_hash
-    if _dummy_hash is None:
-        _dummy_hash = generate_password_hash("unknown-account-dummy", method=current_app.config["PASSWORD_HASH_METHOD"])
-    return _dummy_hash
+    """A hash of the same method as real accounts', checked when the name is unknown, so the
+    answer takes as long as for a real account with a wrong password (no user enumeration).
+    Made once per app, at start-up (security.init_app)."""
+    return current_app.extensions["wizard_dummy_hash"]
 
 
 def authenticate(username: str, password: str) -> User | None:
@@ -221,6 +216,8 @@ def init_app(app):
     proxies = app.config.get("TRUSTED_PROXIES", 0)
     if proxies:  # the client address and scheme come from that many reverse proxies in front
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
+    app.extensions["wizard_dummy_hash"] = generate_password_hash(
+        "unknown-account-dummy", method=app.config["PASSWORD_HASH_METHOD"])
     login_manager.login_view = "auth.login"
     login_manager.login_message = "请先登录。"
     login_manager.login_message_category = "warning"

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from factories import ALLOY, LINXIANG, PASSWORD, AuthActions, csrf_from, submission_of
-from test_access_matrix import ACTORS, Actor, build_url, param_values, routes, world  # noqa: F401 (fixture)
+from urlmap import ACTORS, Actor, build_url, param_values, routes
 from wizard.extensions import db
 from wizard.models import Cluster, Submission, User
 from wizard.report.definition import get_report
@@ -304,7 +304,7 @@ def test_offline_audit_fails_on_an_affected_version(tmp_path):
     from importlib import metadata
     from pathlib import Path
 
-    script = Path(__file__).resolve().parent.parent / ".ci" / "offline_audit.py"
+    script = Path(__file__).resolve().parents[2] / ".ci" / "offline_audit.py"
     flask_version = metadata.version("flask")
 
     def run(affected):

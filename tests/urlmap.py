@@ -1,22 +1,10 @@
-"""Every route × every kind of user, from the URL map.
-
-Six actors: anonymous, the applicant who owns submission A, another applicant, the county
-reviewer of A's region, a county reviewer of another region, an administrator.  The
-expected outcome of each endpoint comes from ENDPOINTS below (or BLUEPRINT_RULES where a
-whole blueprint has one rule); a new endpoint that is in neither makes the tests fail, so
-no route ships without a decision about who may use it.
-
-Outcomes: anonymous → login page (the page itself for PUBLIC); wrong role → 403; right
-role, object out of scope → 404; allowed → anything but 403/404/5xx (an empty POST gets
-a 4xx with a Chinese message, never a crash).
-"""
+"""The URL map as the security tests walk it: who may use each endpoint, a browser per actor,
+a real value for every URL parameter, and the check of one response against the table."""
 import re
 
 import pytest
 
-from factories import ALLOY, AuthActions, csrf_from, submission_of
-from wizard.extensions import db
-from wizard.models import EvidenceFile, HistoryEntry, Snapshot, User
+from factories import AuthActions, csrf_from
 
 ACTORS = {
     "anonymous": None,
@@ -78,32 +66,6 @@ def expectation(endpoint):
     return BLUEPRINT_RULES.get(endpoint.split(".", 1)[0])
 
 
-@pytest.fixture
-def world(app, people):
-    """Submission A with a snapshot, a history row and an evidence file (with its bytes on disk)."""
-    import os
-
-    with app.app_context():
-        sub = submission_of(ALLOY)
-        owner = db.session.execute(db.select(User).filter_by(username="applicant-a")).scalar_one()
-        snap = Snapshot(submission_id=sub.id, round="preliminary", answers={}, evidence=[], digest="0" * 64)
-        hist = HistoryEntry(submission_id=sub.id, user_id=owner.id, role="applicant", move="submit",
-                            from_state="draft", to_state="submitted")
-        pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-        ev = EvidenceFile(submission_id=sub.id, round="preliminary", slot="basic", original_name="证明.pdf",
-                          stored_name="matrix-evidence.pdf", kind="pdf", size=len(pdf), pages=1,
-                          sha256="0" * 64, uploaded_by_id=owner.id)
-        db.session.add_all([snap, hist, ev])
-        db.session.commit()
-        os.makedirs(app.config["UPLOAD_FOLDER"], exist_ok=True)
-        with open(os.path.join(app.config["UPLOAD_FOLDER"], ev.stored_name), "wb") as fh:
-            fh.write(pdf)
-        ids = {"submission_id": sub.id, "cluster_id": sub.cluster_id, "user_id": owner.id,
-               "snapshot_id": snap.id, "history_id": hist.id, "entry_id": hist.id,
-               "file_id": ev.id, "evidence_id": ev.id}
-    return ids
-
-
 def param_values(ids):
     """A real value for every URL parameter name a rule may take (objects belong to submission A)."""
     return {**ids, "step_key": "basic", "round_": "preliminary", "filename": "css/app.css"}
@@ -114,8 +76,8 @@ def build_url(rule, values):
     for arg in rule.arguments:
         if arg not in values:
             pytest.fail(f"URL parameter <{arg}> of {rule.rule} ({rule.endpoint}) has no value: add a real id for it "
-                        f"(belonging to submission A) to the `world` fixture / param_values() in "
-                        f"tests/test_access_matrix.py")
+                        f"(belonging to submission A) to the `world` fixture (conftest.py) / param_values() in "
+                        f"tests/urlmap.py")
         url = re.sub(r"<(?:[a-z]+:)?%s>" % arg, str(values[arg]), url)
     return url
 
@@ -186,48 +148,3 @@ def check(actor, rule, method, response, expected):
     if code == 302 and "/login" in location and rule.endpoint not in ENDS_SESSION and actor != "anonymous":
         return f"{where}: allowed user was sent to the login page"
     return None
-
-
-def test_every_endpoint_is_classified(app):
-    missing = sorted({rule.endpoint for rule in app.url_map.iter_rules() if expectation(rule.endpoint) is None})
-    assert not missing, "\n".join(
-        f"classify new endpoint {e}: add it to ENDPOINTS in tests/test_access_matrix.py" for e in missing)
-
-
-@pytest.mark.parametrize("actor", list(ACTORS))
-def test_access_matrix(app, world, actor):
-    """Every rule and method of the URL map, as this actor, against the table."""
-    values = param_values(world)
-    browser = Actor(app, actor)
-    failures, checked = [], 0
-    for rule, method in routes(app):
-        expected = expectation(rule.endpoint)
-        if expected is None:
-            failures.append(f"classify new endpoint {rule.endpoint}: add it to ENDPOINTS in tests/test_access_matrix.py")
-            continue
-        wanted = PUBLIC if expected == PUBLIC else (None if actor == "anonymous" else expected[actor])
-        response = browser.request(method, build_url(rule, values))
-        problem = check(actor, rule, method, response, wanted)
-        if problem:
-            failures.append(problem)
-        checked += 1
-        if rule.endpoint in ENDS_SESSION and actor != "anonymous":
-            browser.login()
-    assert not failures, "\n".join(failures)
-    assert checked >= 25
-
-
-@pytest.mark.parametrize("actor", ["other_applicant", "county_other"])
-def test_out_of_scope_ids_look_like_missing_ones(app, world, actor):
-    """A 404 for someone else's submission reads exactly like the 404 for an id that does not exist."""
-    browser = Actor(app, actor)
-    base = "/county/submissions/{}" if actor.startswith("county") else "/evidence/{}"
-    key = "submission_id" if actor.startswith("county") else "file_id"
-    theirs = browser.client.get(base.format(world[key]))
-    missing = browser.client.get(base.format(987654))
-    assert theirs.status_code == missing.status_code == 404
-
-    def strip(html):
-        return re.sub(r"请求编号：\w+", "", html)
-
-    assert strip(theirs.get_data(as_text=True)) == strip(missing.get_data(as_text=True))

@@ -17,7 +17,7 @@ import re
 import pytest
 
 from factories import ALLOY, attach, csrf_from, submission_of
-from test_access_matrix import Actor, build_url, param_values, routes, world  # noqa: F401 (fixture)
+from urlmap import Actor, build_url, param_values, routes
 from wizard.extensions import db
 from wizard.models import AuditEntry, EvidenceFile, Submission, User
 

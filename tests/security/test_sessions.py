@@ -279,6 +279,9 @@ def test_session_cookie_is_secure_when_configured(app, monkeypatch, people):
 def test_password_length_and_hash(app, client, auth, people):
     from wizard.models import User
 
+    from wizard.config import Defaults
+
+    app.config["PASSWORD_HASH_METHOD"] = Defaults.PASSWORD_HASH_METHOD  # what production uses
     auth.login("applicant-a")
     token = auth.csrf("/account/password")
     r = client.post("/account/password", data={"csrf_token": token, "current": PASSWORD,

@@ -10,7 +10,7 @@ import pytest
 
 from factories import ALLOY, LINXIANG, PASSWORD, SMART_CAR, AuthActions, submission_of
 from fill import complete_answers
-from test_access_matrix import ACTORS, OK, PUBLIC, build_url, expectation, param_values
+from urlmap import ACTORS, OK, PUBLIC, build_url, expectation, param_values
 from wizard.extensions import db
 from wizard.models import Message, User
 
@@ -72,7 +72,7 @@ def post_rules(app):
 
 def actor_for(endpoint):
     expected = expectation(endpoint)
-    assert expected is not None, f"classify new endpoint {endpoint} in tests/test_access_matrix.py"
+    assert expected is not None, f"classify new endpoint {endpoint} in tests/urlmap.py"
     if expected == PUBLIC:
         return "owner"
     return next(a for a in PREFERENCE if expected[a] == OK)

@@ -3,17 +3,12 @@
 All inputs are real files generated here (reportlab, pypdf, Pillow)."""
 
 import io
-import os
 import struct
-import sys
 import zipfile
 import zlib
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:  # --import-mode=importlib does not add the rootdir
-    sys.path.insert(0, ROOT)
 
 from PIL import Image  # noqa: E402
 from pypdf import PdfReader, PdfWriter  # noqa: E402

@@ -1,0 +1,62 @@
+"""Every route × every kind of user, from the URL map.
+
+Six actors: anonymous, the applicant who owns submission A, another applicant, the county
+reviewer of A's region, a county reviewer of another region, an administrator.  The
+expected outcome of each endpoint comes from ENDPOINTS below (or BLUEPRINT_RULES where a
+whole blueprint has one rule); a new endpoint that is in neither makes the tests fail, so
+no route ships without a decision about who may use it.
+
+Outcomes: anonymous → login page (the page itself for PUBLIC); wrong role → 403; right
+role, object out of scope → 404; allowed → anything but 403/404/5xx (an empty POST gets
+a 4xx with a Chinese message, never a crash).
+"""
+import re
+
+import pytest
+
+from urlmap import ACTORS, ENDS_SESSION, PUBLIC, Actor, build_url, check, expectation, param_values, routes
+
+
+def test_every_endpoint_is_classified(app):
+    missing = sorted({rule.endpoint for rule in app.url_map.iter_rules() if expectation(rule.endpoint) is None})
+    assert not missing, "\n".join(
+        f"classify new endpoint {e}: add it to ENDPOINTS in tests/urlmap.py" for e in missing)
+
+
+@pytest.mark.parametrize("actor", list(ACTORS))
+def test_access_matrix(app, world, actor):
+    """Every rule and method of the URL map, as this actor, against the table."""
+    values = param_values(world)
+    browser = Actor(app, actor)
+    failures, checked = [], 0
+    for rule, method in routes(app):
+        expected = expectation(rule.endpoint)
+        if expected is None:
+            failures.append(f"classify new endpoint {rule.endpoint}: add it to ENDPOINTS in tests/urlmap.py")
+            continue
+        wanted = PUBLIC if expected == PUBLIC else (None if actor == "anonymous" else expected[actor])
+        response = browser.request(method, build_url(rule, values))
+        problem = check(actor, rule, method, response, wanted)
+        if problem:
+            failures.append(problem)
+        checked += 1
+        if rule.endpoint in ENDS_SESSION and actor != "anonymous":
+            browser.login()
+    assert not failures, "\n".join(failures)
+    assert checked >= 25
+
+
+@pytest.mark.parametrize("actor", ["other_applicant", "county_other"])
+def test_out_of_scope_ids_look_like_missing_ones(app, world, actor):
+    """A 404 for someone else's submission reads exactly like the 404 for an id that does not exist."""
+    browser = Actor(app, actor)
+    base = "/county/submissions/{}" if actor.startswith("county") else "/evidence/{}"
+    key = "submission_id" if actor.startswith("county") else "file_id"
+    theirs = browser.client.get(base.format(world[key]))
+    missing = browser.client.get(base.format(987654))
+    assert theirs.status_code == missing.status_code == 404
+
+    def strip(html):
+        return re.sub(r"请求编号：\w+", "", html)
+
+    assert strip(theirs.get_data(as_text=True)) == strip(missing.get_data(as_text=True))
