@@ -190,7 +190,6 @@ def step(step_key):
         form.version.data = str(stale.current_version)
         return _render_step(sub, round_, step, form, 409, stale=diff)
     if fetch:
-
         return jsonify(ok=True, version=version, saved_at=local_now().strftime("%H:%M"))
     form.version.data = str(version)
     if request.form.get("add_row") and _row_edit(form) or remove:
