@@ -18,6 +18,7 @@ from functools import lru_cache
 
 from flask import current_app
 
+from ..auditlog import record
 from ..extensions import db
 from ..models import EvidenceFile, Submission
 from ..report.checks import problem
@@ -171,8 +172,9 @@ def _lock_editable(submission_id: int, round_: str) -> None:
 
 
 def store(submission, round_: str, slot_key: str, filename: str, data: bytes, user, commit: bool = True,
-          check_editable: bool = True) -> EvidenceFile:
-    """Check and store one upload; the file and its row are written together or not at all.
+          check_editable: bool = True, address: str | None = None) -> EvidenceFile:
+    """Check and store one upload; the file and its row (and, given the client's ``address``, its
+    audit row) are written together or not at all.
 
     What is stored is ``checked.data`` (a sanitized PDF, a normalised image), and the row's size,
     sha256, kind, pages and name describe those stored bytes.
@@ -207,10 +209,12 @@ def store(submission, round_: str, slot_key: str, filename: str, data: bytes, us
                        pages=checked.page_count, sha256=checked.sha256, uploaded_by_id=getattr(user, "id", None))
     try:
         db.session.add(row)
+        db.session.flush()
+        if address is not None:
+            record(user, "evidence_upload", f"evidence:{row.id}", f"{slot(round_, slot_key).label}：{row.original_name}",
+                   address)
         if commit:
             db.session.commit()
-        else:
-            db.session.flush()
     except Exception:
         db.session.rollback()
         _unlink(path)
@@ -244,10 +248,12 @@ def get_own(submission, round_: str, file_id) -> EvidenceFile | None:
     return row
 
 
-def remove(row: EvidenceFile) -> None:
-    """Delete the row, then the file: a crash in between leaves an orphan file, never a dangling row."""
+def remove(row: EvidenceFile, actor=None, address: str = "") -> None:
+    """Delete the row (audited), then the file: a crash in between leaves an orphan file, never a
+    dangling row."""
     _lock_editable(row.submission_id, row.round)
     path = path_of(row)
+    record(actor, "evidence_delete", f"evidence:{row.id}", row.original_name, address)
     db.session.delete(row)
     db.session.commit()
     _unlink(path)

@@ -16,11 +16,11 @@ from ..report.definition import get_report
 from ..report.forms import form_to_answers, make_step_form
 from ..report.service import StaleSave, save_answers
 from ..report.view import display_value, effective_answers, step_defaults
-from ..web.security import audit, client_address, require_role
+from ..web.security import client_address, require_role
 from ..workflow.deadlines import effective_deadline
 from ..workflow.moves import apply_move
 from ..workflow.readiness import review_lists
-from ..workflow.states import STATES, MoveRefused, current_round
+from ..workflow.states import STATES, MoveRefused, current_round, submit_move
 from .shared import send_report_pdf
 
 bp = Blueprint("applicant", __name__, url_prefix="/applicant")
@@ -42,7 +42,7 @@ def _editable_round(sub):
 def tasks():
     """The task list: every step with its state, the return comment, the deadline."""
     sub = _submission()
-    round_ = _editable_round(sub) or ("final" if sub.final_answers else "preliminary")
+    round_ = current_round(sub)
     report = get_report(round_)
     answers = effective_answers(sub, round_)
     years, category = sub.edition.years, sub.cluster.category
@@ -112,18 +112,12 @@ def _evidence_actions(sub, round_, step) -> str | None:
                 continue
             touched = slot.key
             try:
-                row = evidence.store(sub, round_, slot.key, upload.filename, upload.read(), actor, commit=False)
+                row = evidence.store(sub, round_, slot.key, upload.filename, upload.read(), actor,
+                                     address=client_address())
             except UploadRejected as exc:
                 db.session.rollback()
                 flash(str(exc), f"error ev-{slot.key}")
                 continue
-            audit("evidence_upload", f"evidence:{row.id}", f"{slot.label}：{row.original_name}")
-            try:
-                db.session.commit()  # the file's row and its audit row together
-            except Exception:
-                db.session.rollback()
-                evidence.discard_files([row])
-                raise
             flash(f"已上传“{row.original_name}”（{row.pages} 页）。", f"success ev-{slot.key}")
     verb, _, file_id = (request.form.get("evidence_action") or "").partition(":")
     if verb in ("remove", "up", "down"):
@@ -135,8 +129,7 @@ def _evidence_actions(sub, round_, step) -> str | None:
                 flash("该文件不存在或已被删除。", "warning")
             elif verb == "remove":
                 name = row.original_name
-                audit("evidence_delete", f"evidence:{row.id}", name)
-                evidence.remove(row)
+                evidence.remove(row, actor, client_address())
                 flash(f"已删除“{name}”。", f"success ev-{slot.key}")
             else:
                 evidence.move(row, -1 if verb == "up" else 1)
@@ -256,7 +249,7 @@ def _refuse_readonly():
 def review():
     """Every value, the gaps that block submitting, and the consistency warnings."""
     sub = _submission()
-    round_ = _editable_round(sub) or ("final" if sub.final_answers else "preliminary")
+    round_ = current_round(sub)
     answers = effective_answers(sub, round_)
     problems, warnings = review_lists(sub, round_, answers)
     return render_template("applicant/review.html", sub=sub, report=get_report(round_), answers=answers,
@@ -271,7 +264,7 @@ def submit():
     round_ = _editable_round(sub)
     if round_ is None:
         return _refuse_readonly()
-    move = "submit" if round_ == "preliminary" else "submit_final"
+    move = submit_move(round_).key
     version = parse_version(request.form.get("version"))
     try:
         apply_move(sub, move, current_user._get_current_object(), expected_version=version,

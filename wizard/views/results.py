@@ -17,7 +17,7 @@ from ..report.model import ROUND_LABELS
 from ..report.view import effective_answers
 from ..web.forms import AppForm
 from ..web.http import content_disposition
-from ..web.security import audit, require_role
+from ..web.security import audit, client_address, require_role
 from ..workflow.deadlines import effective_deadline, extend_deadline
 from ..workflow.snapshots import latest_snapshot
 from ..workflow.states import STATES, MoveRefused, current_round
@@ -128,9 +128,9 @@ def deadline(submission_id):
         if error:
             form.deadline_until.errors.append(error)
         else:
-            audit("deadline", f"submission:{sub.id}", f"{round_}: {until:%Y-%m-%d %H:%M}")
             try:
-                extend_deadline(sub, current_user._get_current_object(), until, form.deadline_reason.data)
+                extend_deadline(sub, current_user._get_current_object(), until, form.deadline_reason.data,
+                                client_address())
             except MoveRefused as refused:
                 db.session.rollback()
                 form.deadline_reason.errors.append(refused.message)
