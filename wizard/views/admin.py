@@ -14,6 +14,7 @@ from ..web.forms import AppForm
 from ..web.security import audit, client_address, require_role
 from ..workflow.moves import apply_move
 from ..workflow.states import MOVES, STATES, MoveRefused
+from .results import admin_extras
 from .shared import submission_page
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -84,7 +85,8 @@ def bulk_move():
 
 @bp.route("/submissions/<int:submission_id>")
 def submission(submission_id):
-    return submission_page(get_submission(submission_id, current_user))
+    sub = get_submission(submission_id, current_user)
+    return submission_page(sub, extras=admin_extras(sub))
 
 
 # --- accounts ---------------------------------------------------------------------------

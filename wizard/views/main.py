@@ -11,6 +11,7 @@ from ..pdf.report import pdf_filename, report_pdf
 from ..web.security import client_address
 from ..workflow.moves import apply_move
 from ..workflow.states import ROUNDS, MoveRefused, current_round
+from .results import admin_extras
 from .shared import home_for, pdf_response, send_report_pdf, submission_page
 
 bp = Blueprint("main", __name__)
@@ -55,7 +56,8 @@ def move(submission_id):
     except MoveRefused as refused:
         # the page again, with the reason and the opinion as typed (the file must be chosen again)
         return submission_page(sub, move_error=refused.message,
-                               typed={request.form.get("move", ""): request.form.get("comment", "")}, status=409)
+                               typed={request.form.get("move", ""): request.form.get("comment", "")}, status=409,
+                               extras=admin_extras(sub) if current_user.is_admin else None)
     flash("操作成功。", "success")
     return redirect(url_for("county.submission" if current_user.is_county else "admin.submission",
                             submission_id=sub.id))

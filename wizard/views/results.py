@@ -89,7 +89,6 @@ class DeadlineForm(AppForm):
                                     render_kw={"rows": 2})
 
 
-@bp.app_template_global()
 def admin_extras(sub: Submission) -> dict:
     """What _submission_extras.html shows administrators: snapshots and the deadline form."""
     round_ = current_round(sub)
@@ -138,7 +137,7 @@ def deadline(submission_id):
                 flash(f"{ROUND_LABELS[round_]}截止时间已延长至 {until:%Y-%m-%d %H:%M}。", "success")
                 return redirect(url_for("admin.submission", submission_id=sub.id))
     g.deadline_form = form
-    return submission_page(sub)
+    return submission_page(sub, extras=admin_extras(sub))
 
 
 # --- result list and downloads -----------------------------------------------------------

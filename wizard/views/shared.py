@@ -23,15 +23,17 @@ def home_for(user) -> str:
     return url_for(HOMES[user.role])
 
 
-def submission_page(sub, move_error=None, typed=None, status=200):
-    """The read-only report of a submission with its moves and history (county and admin pages)."""
+def submission_page(sub, move_error=None, typed=None, status=200, extras=None):
+    """The read-only report of a submission with its moves and history (county and admin pages);
+    ``extras``: what only administrators see (snapshots, the deadline form), see results.admin_extras."""
     round_ = current_round(sub)
     answers = effective_answers(sub, round_)
     problems, warnings = review_lists(sub, round_, answers)
     return render_template("shared/submission.html", sub=sub, report=get_report(round_), answers=answers,
                            round_=round_, moves=moves_for(sub, current_user.role), history=history_of(sub),
                            problems=problems, warnings=warnings, ev=appendix(sub, round_),
-                           move_error=move_error, typed=typed or {}, scan_label=COUNTY_SCAN_LABEL), status
+                           move_error=move_error, typed=typed or {}, scan_label=COUNTY_SCAN_LABEL,
+                           extras=extras), status
 
 
 def history_of(sub):
