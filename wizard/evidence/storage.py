@@ -54,7 +54,7 @@ def slots(round_: str) -> tuple[Slot, ...]:
     for step in get_report(round_).steps:
         for section in step.sections:
             for f in section.fields:
-                if f.evidence or f.kind == "evidence":
+                if f.evidence or f.kind_of.uploads:
                     number = section.number if f.kind != "evidence" or f.key == "org_documents" else ""
                     out.append(Slot(f.key, f"{number} {f.name}".strip(), step.key, f))
     out.append(Slot(COUNTY_SCAN, COUNTY_SCAN_LABEL, None))
@@ -326,7 +326,7 @@ def missing(submission, round_: str, answers: dict) -> tuple[list, list]:
         step = report.step(s.step)
         if s.key == DECLARATION_SCAN:
             problems.append(problem(step, s.field, f"请上传{s.field.name}。", anchor=f"ev-{s.key}"))
-        elif s.field.kind == "evidence" and s.field.required:
+        elif s.field.kind_of.uploads and s.field.required:
             warnings.append(problem(step, s.field, f"“{s.label}”尚未上传佐证材料。", "warning", anchor=f"ev-{s.key}"))
         elif s.field.kind != "evidence" and s.field.applies_to(submission.cluster.category) \
                 and _nonzero(answers.get(s.key)):

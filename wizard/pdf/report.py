@@ -6,6 +6,7 @@ by a hash of the answers, the opinion, the state, the evidence files and the
 template version."""
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
@@ -29,9 +30,9 @@ def _template_stamp() -> str:
     """Changes when a print template changes, so the cache never serves an old layout."""
     root = current_app.template_folder
     parts = [TEMPLATE_VERSION]
-    for rel in ("print/report.html", "report/_body.html", "report/_evidence_toc.html"):
-        parts.append(str(os.path.getmtime(os.path.join(root, rel))))
-
+    printed = [os.path.join(root, "print", "report.html")] + sorted(glob.glob(os.path.join(root, "report", "**", "*.html"),
+                                                                              recursive=True))
+    parts += [str(os.path.getmtime(path)) for path in printed]  # the body, its kind partials, the TOC
     parts.append(str(os.path.getmtime(definition.__file__)))  # the labels and fixed texts
     return "|".join(parts)
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from .definition import get_report
 from .model import fill_years
-from .numbers import count_chars, to_decimal
+from .numbers import to_decimal
 from .view import effective_answers
 
 NOT_STARTED, IN_PROGRESS, COMPLETE, ERROR = "not-started", "in-progress", "complete", "error"
@@ -19,46 +19,15 @@ def problem(step, field, message, kind="missing", anchor=None):
             "anchor": anchor or (f"f-{field.key}" if field else ""), "message": message, "kind": kind}
 
 
-def _answered(value) -> bool:
-    if value in (None, "", [], {}, False):
-        return False
-    return True
-
-
 def field_problems(step, field, value, category, years) -> list:
     """Problems of one field against the submit rules."""
-    out = []
-    if not field.applies_to(category) or field.kind in ("derived", "opinion", "evidence"):
-        return out
+    kind = field.kind_of
+    if not field.applies_to(category) or not kind.answerable:
+        return []
     name = fill_years(field.name, years)
     if field.group:
         name = f"{field.group}·{name}"
-    if field.kind in ("text", "phone"):
-        if field.required and not (value or "").strip():
-            out.append(problem(step, field, f"请填写“{name}”。"))
-    elif field.kind == "longtext":
-        n = count_chars(value)
-        if field.required and n == 0:
-            out.append(problem(step, field, f"请填写“{name}”。"))
-        if field.max_chars and n > field.max_chars:
-            out.append(problem(step, field, f"“{name}”已输入 {n} 字，超出 {field.max_chars} 字的限制，请删减 {n - field.max_chars} 字。", "error"))
-    elif field.kind in ("indicator", "park_indicator", "target"):
-        value = value or {}
-        missing = [k for k in field.value_keys if value.get(k) in (None, "")]
-        if field.required and missing:
-            out.append(problem(step, field, f"请填写“{name}”的全部数值。"))
-    elif field.kind == "table":
-        for i, row in enumerate(value or [], start=1):
-            gaps = [c.label for c in field.columns if c.required and not row.get(c.key)]
-            if gaps:
-                cols = "、".join(fill_years(g, years) for g in gaps)
-                out.append(problem(step, field, f"“{name}”第 {i} 行缺少：{cols}。"))
-        if len(value or []) > field.max_rows:
-            out.append(problem(step, field, f"“{name}”最多 {field.max_rows} 行。", "error"))
-    elif field.kind == "agree":
-        if not value:
-            out.append(problem(step, field, "请阅读并勾选同意真实性声明。"))
-    return out
+    return [problem(step, field, message, severity) for message, severity in kind.problems(field, value, name, years)]
 
 
 def step_problems(step, answers, category, years) -> list:
@@ -66,10 +35,10 @@ def step_problems(step, answers, category, years) -> list:
 
 
 def step_status(round_, step, answers, category, years) -> str:
-    applicable = [f for f in step.fields if f.applies_to(category) and f.kind not in ("derived", "opinion", "evidence")]
+    applicable = [f for f in step.fields if f.applies_to(category) and f.kind_of.answerable]
     if not applicable:
         return OPTIONAL
-    if not any(_answered(answers.get(f.key)) for f in applicable):
+    if not any(f.kind_of.answered(answers.get(f.key)) for f in applicable):
         return NOT_STARTED
     problems = step_problems(step, answers, category, years)
     if any(p["kind"] == "error" for p in problems):
@@ -126,7 +95,7 @@ def consistency_warnings(round_, answers, years) -> list:
                 warn("patents_per_10k", f"{year}年“{name('patents_per_10k')}”（{per10k}）与按发明专利数量和从业人员数量计算的值"
                                         f"（{expected.quantize(Decimal('0.01'))}）不一致。")
     for field in report.fields:
-        if field.kind != "park_indicator":
+        if not field.kind_of.splits_total:
             continue
         for y, year in year_keys:
             total, part = _v(answers, field.key, f"{y}_total"), _v(answers, field.key, f"{y}_cluster")

@@ -10,11 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from .definition import get_report
-from .model import fill_years
 from .view import display_value
-
-# Not applicant answers: the county's opinion, the category (from the cluster), uploaded files.
-SKIPPED_KINDS = frozenset({"opinion", "derived", "evidence"})
 
 
 @dataclass(frozen=True)
@@ -98,30 +94,20 @@ class Comparison:
         return replace(self, sections=tuple(sections))
 
 
-def _cells(field, row: dict | None) -> tuple[str, ...]:
-    if row is None:
-        return ()
-    return tuple("" if row.get(c.key) in (None, "") else str(row.get(c.key)) for c in field.columns)
-
-
-def _column_heading(column, years) -> str:
-    label = fill_years(column.label, years)
-    return f"{column.group}{label}" if column.group else label
-
-
-def _table_diff(field, before: list | None, after: list | None, years) -> FieldDiff:
-    before, after = list(before or []), list(after or [])
-    rows = tuple(
-        RowDiff(i + 1, _cells(field, before[i] if i < len(before) else None),
-                _cells(field, after[i] if i < len(after) else None))
-        for i in range(max(len(before), len(after)))
-    )
-    return FieldDiff(field.key, field.label, display_value(field, before), display_value(field, after),
-                     columns=tuple(_column_heading(c, years) for c in field.columns), rows=rows)
+def _field_diff(pre_field, field, before, after, years) -> FieldDiff:
+    """The field in both rounds: compared row by row when its kind has rows, else as one value."""
+    kind = field.kind_of
+    rows = kind.diff_rows(field, before, after)
+    if rows is None:
+        return FieldDiff(field.key, field.label, display_value(pre_field, before), display_value(field, after))
+    return FieldDiff(field.key, field.label, display_value(field, list(before or [])),
+                     display_value(field, list(after or [])), columns=kind.headings(field, years),
+                     rows=tuple(RowDiff(i, b, a) for i, (b, a) in enumerate(rows, start=1)))
 
 
 def _compared_fields(report, category):
-    return [f for f in report.fields if f.kind not in SKIPPED_KINDS and f.applies_to(category)]
+    """Applicant answers only: not the county's opinion, the category (from the cluster), uploaded files."""
+    return [f for f in report.fields if f.kind_of.answerable and f.applies_to(category)]
 
 
 def compare_rounds(preliminary: dict, final: dict, category: str | None, years: dict) -> Comparison:
@@ -142,12 +128,9 @@ def compare_rounds(preliminary: dict, final: dict, category: str | None, years: 
                 if field.key not in pre_fields:
                     only_final.append(OneRoundOnly(field.key, field.label,
                                                    display_value(field, final.get(field.key))))
-                elif field.kind == "table":
-                    diffs.append(_table_diff(field, preliminary.get(field.key), final.get(field.key), years))
                 else:
-                    diffs.append(FieldDiff(field.key, field.label,
-                                           display_value(pre_fields[field.key], preliminary.get(field.key)),
-                                           display_value(field, final.get(field.key))))
+                    diffs.append(_field_diff(pre_fields[field.key], field, preliminary.get(field.key),
+                                             final.get(field.key), years))
             if diffs:
                 sections.append(SectionDiff(step.title, section.heading, tuple(diffs)))
     only_preliminary = tuple(

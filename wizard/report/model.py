@@ -21,6 +21,11 @@ INTEGER_UNITS = {"个", "人"}
 
 _PAREN = re.compile(r"（([^（）]*)）$")
 
+#: kind name → kind object (``Field.kind_of``).  kinds.py registers every kind when it is
+#: imported, and the package imports kinds.py first, so the registry is complete before any
+#: field is asked.
+KINDS: dict = {}
+
 
 def _paren_parts(label: str) -> list[str]:
     m = _PAREN.search(label)
@@ -55,7 +60,7 @@ class Field:
     key: str
     label: str
     kind: str
-    # kinds: text, phone, longtext, derived, indicator, park_indicator, target,
+    # kinds (kinds.py): text, phone, longtext, derived, indicator, park_indicator, target,
     #        table, agree, opinion, evidence
     required: bool = True
     rounds: frozenset = BOTH
@@ -75,10 +80,15 @@ class Field:
     default_from: str | None = None  # pre-fill source (cluster_name, org_unit, …)
     web_only: bool = False  # this system's upload slots, not a label of the official form
 
+    @property
+    def kind_of(self):
+        """What this field's kind knows (kinds.py): its input, answer, checks, schema, partial."""
+        return KINDS[self.kind]
+
     # --- facts read from the official label -------------------------------
     @property
     def unit(self) -> str | None:
-        if self.kind not in ("indicator", "park_indicator", "target"):
+        if not self.kind_of.has_unit:
             return None
         parts = _paren_parts(self.label)
         return parts[0] if parts else None
@@ -111,11 +121,7 @@ class Field:
 
     @property
     def value_keys(self) -> tuple[str, ...]:
-        return {
-            "indicator": ("y1", "y2"),
-            "park_indicator": ("y1_total", "y1_cluster", "y2_total", "y2_cluster"),
-            "target": ("base", "t1", "t2", "t3"),
-        }.get(self.kind, ())
+        return self.kind_of.value_keys
 
     def applies_to(self, category: str | None) -> bool:
         return self.category is None or category is None or self.category == category

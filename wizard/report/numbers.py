@@ -129,11 +129,7 @@ def points(first, second) -> str:
 
 def change(field, values: dict | None) -> str:
     """The growth cell of an indicator row, in the mode its unit calls for."""
-    values = values or {}
-    if field.kind == "park_indicator":
-        a, b = values.get("y1_total"), values.get("y2_total")
-    else:
-        a, b = values.get("y1"), values.get("y2")
+    a, b = field.kind_of.growth_pair(values or {})
     return points(a, b) if field.growth_mode == "points" else growth(a, b)
 
 

@@ -1,15 +1,8 @@
 """The report definition as JSON (``flask --app wizard schema``); format in docs/report-format.md."""
 from .definition import get_report
 from .model import fill_years
-from .view import shows_growth
 
 DEFAULT_YEARS = {"y1": 2021, "y2": 2022, "t1": 2023, "t2": 2024, "t3": 2025}
-
-
-def _column(col, years):
-    return {"key": col.key, "label": fill_years(col.label, years), "group": col.group, "type": col.kind,
-            "unit": col.unit, "section": None, "evidence": False, "max_chars": None, "category": None,
-            "required": col.required}
 
 
 def _field(field, section, years):
@@ -19,12 +12,7 @@ def _field(field, section, years):
         "evidence": field.evidence, "max_chars": field.max_chars, "category": field.category,
         "required": field.required, "group": field.group, "note": field.note, "guidance": field.guidance,
     }
-    if field.kind in ("indicator", "park_indicator", "target"):
-        out["values"] = list(field.value_keys)
-        out["growth"] = field.growth_mode if shows_growth(section, field) else None
-    if field.kind == "table":
-        out["columns"] = [_column(c, years) for c in field.columns]
-        out["max_rows"] = field.max_rows
+    out.update(field.kind_of.schema(field, section, years))
     return out
 
 

@@ -56,19 +56,7 @@ def answers_to_formdata(round_: str, step_key: str, answers: dict) -> MultiDict:
         v = answers.get(f.key)
         if v is None:
             continue
-        if f.kind in ("indicator", "park_indicator", "target") and isinstance(v, dict):
-            for k, x in v.items():
-                md.add(f"{f.key}-{k}", "" if x is None else str(x))
-        elif f.kind == "table" and isinstance(v, list):
-            for i, row in enumerate(v):
-                if isinstance(row, dict):
-                    for k, x in row.items():
-                        md.add(f"{f.key}-{i}-{k}", "" if x is None else str(x))
-        elif f.kind == "agree":
-            if v:
-                md.add(f.key, "y")
-        else:
-            md.add(f.key, str(v))
+        f.kind_of.post(f, v, md)
     return md
 
 

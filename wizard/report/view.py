@@ -30,14 +30,7 @@ def display_value(field, value) -> str:
     """One line of text for a stored value (review lists, diffs)."""
     if value in (None, "", [], {}):
         return ""
-    if field.kind in ("indicator", "park_indicator", "target"):
-        return " / ".join(f"{value.get(k, '')}" for k in field.value_keys)
-    if field.kind == "table":
-        return f"{len(value)} 行：" + "；".join(
-            "，".join(str(row.get(c.key, "")) for c in field.columns) for row in value)
-    if field.kind == "agree":
-        return "已同意" if value else ""
-    return str(value)
+    return field.kind_of.display(field, value)
 
 
 def opinion_for(sub, round_):
@@ -118,6 +111,4 @@ def _strings(msgs):
 
 def shows_growth(section, field) -> bool:
     """Does this row have an 增幅 cell? (2.1, 2.2, 2.4 rows and the park totals)"""
-    if field.kind == "park_indicator":
-        return True
-    return field.kind == "indicator" and section.layout == "indicators" and section.growth
+    return field.kind_of.shows_growth(section)
