@@ -15,7 +15,11 @@ PROJECT_DIR = os.path.dirname(PACKAGE_DIR)
 
 
 def create_app(test_config=None):
-    """Create and configure the app (flaskr-style factory)."""
+    """Create and configure the app (flaskr-style factory).
+
+    The only function of the package that imports inside its body: the engine set-up, the
+    blueprints, the CLI and the web hooks are imported here so that importing wizard.models
+    (migrations, the CLI, tests) does not load every blueprint (docs/architecture.md)."""
     app = Flask(
         __name__,
         instance_relative_config=True,
@@ -65,7 +69,6 @@ def create_app(test_config=None):
 
 class _RequestIdFilter(logging.Filter):
     def filter(self, record):
-
         record.request_id = g.get("request_id", "-") if has_request_context() else "-"
         return True
 
