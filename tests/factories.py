@@ -2,6 +2,7 @@
 import re
 from datetime import datetime, timezone
 
+from builders import image_bytes, pdf_bytes
 from wizard.extensions import db
 from wizard.models import Cluster, Region, Submission, User
 
@@ -95,29 +96,8 @@ def login_from(client, username, password, address="127.0.0.1"):
 
 # --- evidence files -------------------------------------------------------------------------
 
-def pdf_bytes(pages=1, text="evidence"):
-    """A real PDF of ``pages`` pages (reportlab), each page saying ``text`` and its number."""
-    import io
-
-    from reportlab.pdfgen import canvas
-
-    buf = io.BytesIO()
-    c = canvas.Canvas(buf)
-    for n in range(1, pages + 1):
-        c.drawString(72, 720, f"{text} page {n}")
-        c.showPage()
-    c.save()
-    return buf.getvalue()
-
-
-def png_bytes(size=(60, 40), color=(200, 30, 30)):
-    import io
-
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.new("RGB", size, color).save(buf, "PNG")
-    return buf.getvalue()
+# Other test modules import these two builders (see builders.py) from here.
+png_bytes = image_bytes
 
 
 def attach(sub, slot, round_="preliminary", name="声明页扫描件.pdf", data=None, pages=1):

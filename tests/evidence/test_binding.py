@@ -23,9 +23,18 @@ from pypdf.generic import (  # noqa: E402
     RectangleObject,
     TextStringObject,
 )
-from reportlab.lib.pagesizes import A4  # noqa: E402
-from reportlab.pdfgen import canvas  # noqa: E402
 
+from builders import (  # noqa: E402
+    HELVETICA_12,
+    action,
+    encode_image,
+    image,
+    image_bytes,
+    odd_pages_pdf,
+    pdf_bytes,
+    pdf_with_actions,
+    write_pdf,
+)
 from wizard.evidence.binding import (  # noqa: E402
     EvidenceMergeError,
     EvidenceSource,
@@ -41,69 +50,13 @@ STAMP_RE = re.compile(r"- (\d+) -")
 
 
 # --------------------------------------------------------------------------
-# generators
+# inputs (made by tests/builders.py)
 # --------------------------------------------------------------------------
 
-def make_pdf(pages, title, size=A4):
-    buf = io.BytesIO()
-    c = canvas.Canvas(buf, pagesize=size)
-    for i in range(pages):
-        c.setFont("Helvetica", 12)
-        c.drawString(60, size[1] - 60, f"{title} page {i + 1}")
-        for line in range(20):
-            c.drawString(60, size[1] - 90 - 14 * line, f"{title} text line {line}")
-        c.showPage()
-    c.save()
-    return buf.getvalue()
-
-
-def make_jpeg(size=(400, 200), orientation=None, mode="RGB"):
-    im = Image.new("RGB", size, (240, 240, 240))
-    # red block in the top-left corner to check orientation handling
-    for x in range(size[0] // 4):
-        for y in range(size[1] // 4):
-            im.putpixel((x, y), (220, 0, 0))
-    if mode != "RGB":
-        im = im.convert(mode)
-    buf = io.BytesIO()
-    kwargs = {}
-    if orientation:
-        exif = Image.Exif()
-        exif[0x0112] = orientation
-        kwargs["exif"] = exif.tobytes()
-    im.save(buf, "JPEG", quality=90, **kwargs)
-    return buf.getvalue()
-
-
-def make_png(size=(300, 120), mode="RGB"):
-    im = Image.new("RGB", size)
-    im.putdata([((x * 5) % 256, (y * 3) % 256, (x + y) % 256) for y in range(size[1]) for x in range(size[0])])
-    if mode != "RGB":
-        im = im.convert(mode)
-    buf = io.BytesIO()
-    im.save(buf, "PNG")
-    return buf.getvalue(), im
-
-
-def hostile_pdf():
-    w = PdfWriter(clone_from=PdfReader(io.BytesIO(make_pdf(1, "Hostile"))))
-
-    def js(code):
-        return w._add_object(DictionaryObject({
-            NameObject("/S"): NameObject("/JavaScript"), NameObject("/JS"): TextStringObject(code)}))
-
-    page = w.pages[0]
-    page[NameObject("/AA")] = DictionaryObject({NameObject("/O"): js("app.alert('page')")})
-    annot = w._add_object(DictionaryObject({
-        NameObject("/Type"): NameObject("/Annot"), NameObject("/Subtype"): NameObject("/Link"),
-        NameObject("/Rect"): ArrayObject([NumberObject(0), NumberObject(0), NumberObject(50), NumberObject(50)]),
-        NameObject("/A"): js("app.alert('link')"),
-    }))
-    page[NameObject("/Annots")] = ArrayObject([annot])
-    w._root_object[NameObject("/OpenAction")] = js("app.alert('open')")
-    buf = io.BytesIO()
-    w.write(buf)
-    return buf.getvalue()
+# Every PDF here: a heading 60 pt in from the top-left corner and 20 lines of text per page.
+PAGE = dict(at=(60, -60), font=HELVETICA_12, body_lines=20)
+# Every JPEG here: a red block in the top-left quarter of light grey (see builders.image), quality 90.
+JPEG = dict(color=(240, 240, 240), pattern="corner", format="JPEG", quality=90)
 
 
 def read(data):
@@ -167,15 +120,20 @@ def test_plan_pages_rejects_missing_count():
 
 @pytest.fixture(scope="module")
 def merged():
-    report = make_pdf(3, "Report")
-    toc = make_pdf(1, "Contents")
-    png_bytes, _ = make_png()
+    report = pdf_bytes(3, "Report", **PAGE)
+    toc = pdf_bytes(1, "Contents", **PAGE)
+    png_bytes = image_bytes((300, 120), pattern="gradient")
+    # JavaScript actions (no /Type) on the page, on a link and on opening the document
+    js = lambda code: action("/JavaScript", type=None, JS=TextStringObject(code))  # noqa: E731
+    hostile = pdf_with_actions(pdf_bytes(1, "Hostile", **PAGE), ("page AA", js("app.alert('page')")),
+                               ("link A", js("app.alert('link')")), ("document OpenAction", js("app.alert('open')")),
+                               rect=(0, 0, 50, 50))
     sources = [
-        ("pdf", make_pdf(2, "EvA"), "a.pdf", "1.1"),
-        ("jpeg", make_jpeg((800, 600)), "photo.jpg", "1.2"),
-        ("pdf", make_pdf(3, "EvB", size=(842, 595)), "landscape.pdf", "1.1"),
+        ("pdf", pdf_bytes(2, "EvA", **PAGE), "a.pdf", "1.1"),
+        ("jpeg", image_bytes((800, 600), **JPEG), "photo.jpg", "1.2"),
+        ("pdf", pdf_bytes(3, "EvB", pagesize=(842, 595), **PAGE), "landscape.pdf", "1.1"),
         ("png", png_bytes, "shot.png", "1.1"),
-        ("pdf", hostile_pdf(), "hostile.pdf", "2.1"),  # deliberately not sanitized beforehand
+        ("pdf", hostile, "hostile.pdf", "2.1"),  # deliberately not sanitized beforehand
     ]
     items = [EvidenceSource(data, kind, label, group_key=g,
                             page_count=len(read(data).pages) if kind == "pdf" else 1)
@@ -280,26 +238,26 @@ def test_output_not_much_larger_than_inputs(merged):
 
 
 def test_merge_without_report_and_toc():
-    out = merge_evidence(None, None, [EvidenceSource(make_pdf(2, "Only"), "pdf", "x")], stamp_start=1)
+    out = merge_evidence(None, None, [EvidenceSource(pdf_bytes(2, "Only", **PAGE), "pdf", "x")], stamp_start=1)
     reader = read(out)
     assert [stamps(p) for p in reader.pages] == [[1], [2]]
 
 
 def test_merge_report_only():
-    out = merge_evidence(make_pdf(2, "Report"), None, [], stamp_start=3)
+    out = merge_evidence(pdf_bytes(2, "Report", **PAGE), None, [], stamp_start=3)
     reader = read(out)
     assert len(reader.pages) == 2 and all(stamps(p) == [] for p in reader.pages)
 
 
 def test_custom_ascii_stamp_format():
-    out = merge_evidence(None, None, [EvidenceSource(make_pdf(1, "X"), "pdf", "x")],
+    out = merge_evidence(None, None, [EvidenceSource(pdf_bytes(1, "X", **PAGE), "pdf", "x")],
                          stamp_start=41, stamp_format="Evidence p. {n}")
     assert "Evidence p. 41" in read(out).pages[0].extract_text()
 
 
 def test_cjk_stamp_needs_a_registered_font():
     with pytest.raises(ValueError):
-        merge_evidence(None, None, [EvidenceSource(make_pdf(1, "X"), "pdf", "x")],
+        merge_evidence(None, None, [EvidenceSource(pdf_bytes(1, "X", **PAGE), "pdf", "x")],
                        stamp_start=1, stamp_format="佐证材料 第 {n} 页")
     with pytest.raises(ValueError):
         merge_evidence(None, None, [], stamp_start=1, stamp_font="NoSuchFont")
@@ -317,7 +275,7 @@ def test_cjk_stamp_with_registered_font():
         pdfmetrics.getFont("EvidenceTestUMing")
     except KeyError:
         pdfmetrics.registerFont(TTFont("EvidenceTestUMing", UMING, subfontIndex=0))
-    out = merge_evidence(None, None, [EvidenceSource(make_pdf(2, "X"), "pdf", "x")],
+    out = merge_evidence(None, None, [EvidenceSource(pdf_bytes(2, "X", **PAGE), "pdf", "x")],
                          stamp_start=12, stamp_format="佐证材料 第 {n} 页", stamp_font="EvidenceTestUMing")
     texts = [p.extract_text() for p in read(out).pages]
     assert "第 12 页" in texts[0].replace("\u3000", " ")
@@ -336,7 +294,7 @@ def _single_image(data, kind):
 
 
 def test_jpeg_is_embedded_without_reencoding():
-    data = make_jpeg((640, 480))
+    data = image_bytes((640, 480), **JPEG)
     _, img = _single_image(data, "jpeg")
     assert img["/Filter"] == "/DCTDecode"
     assert img._data == data
@@ -345,7 +303,7 @@ def test_jpeg_is_embedded_without_reencoding():
 @pytest.mark.parametrize("orientation, expected", [(1, (400, 200)), (3, (400, 200)), (6, (200, 400)),
                                                    (8, (200, 400))])
 def test_exif_orientation_is_applied(orientation, expected):
-    page, img = _single_image(make_jpeg((400, 200), orientation=orientation), "jpeg")
+    page, img = _single_image(image_bytes((400, 200), exif_orientation=orientation, **JPEG), "jpeg")
     assert (img["/Width"], img["/Height"]) == expected
     decoded = Image.open(io.BytesIO(img._data)).convert("RGB")
     # the red block started in the top-left corner of the stored pixels; after
@@ -357,13 +315,14 @@ def test_exif_orientation_is_applied(orientation, expected):
 
 
 def test_cmyk_jpeg_is_converted_to_rgb():
-    _, img = _single_image(make_jpeg((120, 90), mode="CMYK"), "jpeg")
+    _, img = _single_image(image_bytes((120, 90), mode="CMYK", **JPEG), "jpeg")
     assert img["/ColorSpace"] == "/DeviceRGB"
     assert Image.open(io.BytesIO(img._data)).mode == "RGB"
 
 
 def test_png_passthrough_is_pixel_exact():
-    data, im = make_png((97, 53))
+    im = image((97, 53), pattern="gradient")
+    data = encode_image(im, "PNG")
     page, img = _single_image(data, "png")
     assert img["/Filter"] == "/FlateDecode"
     extracted = page.images[0].image.convert("RGB")
@@ -373,7 +332,7 @@ def test_png_passthrough_is_pixel_exact():
 
 @pytest.mark.parametrize("mode", ["RGBA", "P", "L", "LA"])
 def test_png_other_modes(mode):
-    data, im = make_png((64, 40), mode)
+    data = image_bytes((64, 40), mode=mode, pattern="gradient")
     page, img = _single_image(data, "png")
     assert "/SMask" not in img  # transparency flattened onto white
     assert (img["/Width"], img["/Height"]) == (64, 40)
@@ -383,21 +342,21 @@ def test_png_other_modes(mode):
 def test_large_images_are_downsampled():
     # A4 minus margins is ~510 pt wide: 300 dpi -> about 2130 px.  Originals
     # up to twice that are embedded as they are, larger ones are resampled.
-    data, _ = make_png((4000, 300))
+    data = image_bytes((4000, 300), pattern="gradient")
     _, img = _single_image(data, "png")
     assert img["/Width"] == 4000
-    data, _ = make_png((5000, 300))
+    data = image_bytes((5000, 300), pattern="gradient")
     _, img = _single_image(data, "png")
     assert 2000 < img["/Width"] < 2200
-    data_rgba, _ = make_png((4000, 300), "RGBA")
+    data_rgba = image_bytes((4000, 300), mode="RGBA", pattern="gradient")
     _, img2 = _single_image(data_rgba, "png")
     assert 2000 < img2["/Width"] < 2200
-    _, img3 = _single_image(make_jpeg((5000, 400)), "jpeg")
+    _, img3 = _single_image(image_bytes((5000, 400), **JPEG), "jpeg")
     assert 2000 < img3["/Width"] < 2200 and img3["/Filter"] == "/DCTDecode"
 
 
 def test_images_from_inspect_upload():
-    checked = inspect_upload(make_jpeg((300, 300)), "证明.jpg")
+    checked = inspect_upload(image_bytes((300, 300), **JPEG), "证明.jpg")
     out = merge_evidence(None, None, [EvidenceSource.from_checked(checked, group_key="g")], stamp_start=9)
     assert stamps(read(out).pages[0]) == [9]
 
@@ -414,22 +373,6 @@ BOXES = [  # (/Rotate, /MediaBox, /CropBox or None)
     (0, (0, 0, 612, 792), (50, 50, 562, 742)),
     (-90, (0, 0, 595, 842), None),
 ]
-
-
-def odd_pages_pdf():
-    w = PdfWriter()
-    for rot, box, crop in BOXES:
-        page = w.add_blank_page(100, 100)
-        page.mediabox = RectangleObject(box)
-        if crop:
-            page.cropbox = RectangleObject(crop)
-        page[NameObject("/Rotate")] = NumberObject(rot)
-        content = DecodedStreamObject()
-        content.set_data(b"0 0 1 rg 0 0 5 5 re f")
-        page[NameObject("/Contents")] = w._add_object(content)
-    buf = io.BytesIO()
-    w.write(buf)
-    return buf.getvalue()
 
 
 def _to_visible(x, y, rot, box):
@@ -450,7 +393,7 @@ def _to_visible(x, y, rot, box):
 
 
 def test_stamp_lands_upright_at_visible_bottom_right():
-    out = merge_evidence(None, None, [EvidenceSource(odd_pages_pdf(), "pdf", "odd")], stamp_start=1)
+    out = merge_evidence(None, None, [EvidenceSource(odd_pages_pdf(BOXES), "pdf", "odd")], stamp_start=1)
     reader = read(out)
     for page, (rot, box, crop) in zip(reader.pages, BOXES):
         assert stamps(page) and stamps(page)[0] >= 1
@@ -473,7 +416,7 @@ def test_stamp_lands_upright_at_visible_bottom_right():
 
 @pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="poppler-utils not installed")
 def test_stamp_rendered_bottom_right():
-    out = merge_evidence(None, None, [EvidenceSource(odd_pages_pdf(), "pdf", "odd")], stamp_start=1)
+    out = merge_evidence(None, None, [EvidenceSource(odd_pages_pdf(BOXES), "pdf", "odd")], stamp_start=1)
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "m.pdf")
         with open(path, "wb") as fh:
@@ -504,13 +447,12 @@ def test_uncompressed_content_streams_get_compressed():
     content = DecodedStreamObject()
     content.set_data(b"BT /F1 12 Tf 72 700 Td (uncompressed text) Tj ET\n" * 50)
     page[NameObject("/Contents")] = w._add_object(content)
-    buf = io.BytesIO()
-    w.write(buf)
-    out = merge_evidence(None, None, [EvidenceSource(buf.getvalue(), "pdf", "raw")], stamp_start=1)
+    data = write_pdf(w)
+    out = merge_evidence(None, None, [EvidenceSource(data, "pdf", "raw")], stamp_start=1)
     page = read(out).pages[0]
     big = [c.get_object() for c in page["/Contents"] if len(c.get_object().get_data()) > 200]
     assert big and all(s.get("/Filter") == "/FlateDecode" for s in big)
-    assert len(out) < len(buf.getvalue())
+    assert len(out) < len(data)
 
 
 def test_shared_resources_are_not_polluted():
@@ -520,14 +462,12 @@ def test_shared_resources_are_not_polluted():
     for _ in range(2):
         page = w.add_blank_page(300, 300)
         page[NameObject("/Resources")] = shared
-    buf = io.BytesIO()
-    w.write(buf)
-    out = merge_evidence(None, None, [EvidenceSource(buf.getvalue(), "pdf", "shared")], stamp_start=1)
+    out = merge_evidence(None, None, [EvidenceSource(write_pdf(w), "pdf", "shared")], stamp_start=1)
     assert [stamps(p) for p in read(out).pages] == [[1], [2]]
 
 
 def test_unreadable_item_raises_merge_error():
-    items = [EvidenceSource(make_pdf(1, "ok"), "pdf", "ok.pdf"),
+    items = [EvidenceSource(pdf_bytes(1, "ok", **PAGE), "pdf", "ok.pdf"),
              EvidenceSource(b"%PDF-1.4 garbage", "pdf", "坏.pdf")]
     with pytest.raises(EvidenceMergeError) as info:
         merge_evidence(None, None, items, stamp_start=1)
@@ -549,9 +489,7 @@ def test_inherited_rotation_and_mediabox():
     pages_node = w._root_object["/Pages"]
     pages_node[NameObject("/MediaBox")] = RectangleObject((100, 200, 500, 500))
     pages_node[NameObject("/Rotate")] = NumberObject(90)
-    buf = io.BytesIO()
-    w.write(buf)
-    out = merge_evidence(None, None, [EvidenceSource(buf.getvalue(), "pdf", "inh")], stamp_start=3)
+    out = merge_evidence(None, None, [EvidenceSource(write_pdf(w), "pdf", "inh")], stamp_start=3)
     page = read(out).pages[0]
     assert page.rotation == 90
     assert stamps(page) == [3]

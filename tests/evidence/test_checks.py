@@ -1,29 +1,31 @@
 """Tests for wizard.evidence.checks: content checks, names, headers, PDF sanitizing.
 
-All inputs are real files generated here (reportlab, pypdf, Pillow)."""
+All inputs are real files, made by tests/builders.py (reportlab, pypdf, Pillow)."""
 
 import io
-import struct
 import zipfile
 import zlib
 
 import pytest
 
-
-from PIL import Image  # noqa: E402
 from pypdf import PdfReader, PdfWriter  # noqa: E402
 from pypdf.generic import (  # noqa: E402
     ArrayObject,
     DictionaryObject,
     IndirectObject,
     NameObject,
-    NumberObject,
-    StreamObject,
-    TextStringObject,
 )
-from reportlab.lib.pagesizes import A4  # noqa: E402
-from reportlab.pdfgen import canvas  # noqa: E402
 
+from builders import (  # noqa: E402
+    HELVETICA_12,
+    active_content_pdf,
+    clone_pdf,
+    encrypted_pdf,
+    image_bytes,
+    pdf_bytes,
+    raw_png,
+    write_pdf,
+)
 from wizard.evidence.checks import CheckedFile, UploadLimits, UploadRejected, inspect_upload, total_limit_check  # noqa: E402
 from wizard.evidence.names import MB, safe_filename  # noqa: E402
 from wizard.evidence.sanitise import strip_active_content  # noqa: E402
@@ -31,59 +33,14 @@ from wizard.web.http import content_disposition  # noqa: E402
 
 
 # --------------------------------------------------------------------------
-# generators
+# inputs
 # --------------------------------------------------------------------------
 
-def make_pdf(pages=3, text="Evidence page"):
-    buf = io.BytesIO()
-    c = canvas.Canvas(buf, pagesize=A4)
-    for i in range(pages):
-        c.setFont("Helvetica", 12)
-        c.drawString(72, 760, f"{text} {i + 1}")
-        for line in range(30):
-            c.drawString(72, 730 - line * 14, f"line {line} of page {i + 1} some words here")
-        c.showPage()
-    c.save()
-    return buf.getvalue()
-
-
-def make_png(size=(120, 80), mode="RGB", color=(200, 30, 30)):
-    buf = io.BytesIO()
-    Image.new(mode, size, color).save(buf, "PNG")
-    return buf.getvalue()
-
-
-def make_jpeg(size=(320, 240), color=(10, 120, 200)):
-    im = Image.new("RGB", size, color)
-    for x in range(0, size[0], 8):  # some structure so the file is not trivial
-        for y in range(0, size[1], 8):
-            im.putpixel((x, y), ((x * 7) % 256, (y * 3) % 256, 90))
-    buf = io.BytesIO()
-    im.save(buf, "JPEG", quality=90)
-    return buf.getvalue()
-
-
-def png_chunk(ctype, body):
-    return struct.pack(">I", len(body)) + ctype + body + struct.pack(">I", zlib.crc32(ctype + body) & 0xFFFFFFFF)
-
-
-def png_claiming(width, height):
-    """A tiny PNG whose IHDR (valid CRC) claims width x height pixels."""
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    idat = zlib.compress(b"\x00" + b"\x00\x00\x00" * 4)
-    return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", idat) + png_chunk(b"IEND", b"")
-
-
-def write(writer):
-    buf = io.BytesIO()
-    writer.write(buf)
-    return buf.getvalue()
-
-
-def encrypted_pdf(user_password):
-    w = PdfWriter(clone_from=PdfReader(io.BytesIO(make_pdf(2))))
-    w.encrypt(user_password=user_password, owner_password="owner-secret", algorithm="RC4-128")
-    return write(w)
+# Every PDF here: A4, a heading and 30 lines of text per page (see builders.pdf_bytes).
+PAGE = dict(heading="{text} {n}", at=(72, 760), font=HELVETICA_12, body_lines=30,
+            body="line {line} of page {n} some words here")
+# Every JPEG here: a dotted pattern on blue (see builders.image), quality 90.
+JPEG = dict(color=(10, 120, 200), pattern="dots", format="JPEG", quality=90)
 
 
 LIMITS = UploadLimits()
@@ -94,7 +51,7 @@ LIMITS = UploadLimits()
 # --------------------------------------------------------------------------
 
 def test_accepts_pdf():
-    data = make_pdf(3)
+    data = pdf_bytes(3, "Evidence page", **PAGE)
     res = inspect_upload(data, "年度报告 证明.pdf", LIMITS)
     assert isinstance(res, CheckedFile)
     assert res.kind == "pdf"
@@ -111,7 +68,7 @@ def test_accepts_pdf():
 
 
 def test_accepts_png_and_uppercase_extension():
-    data = make_png((120, 80))
+    data = image_bytes((120, 80))
     res = inspect_upload(data, "截图.PNG", LIMITS)
     assert (res.kind, res.page_count, res.width, res.height) == ("png", 1, 120, 80)
     assert res.data == data
@@ -119,24 +76,23 @@ def test_accepts_png_and_uppercase_extension():
 
 @pytest.mark.parametrize("name", ["照片.jpg", "照片.JPEG", "photo.Jpg"])
 def test_accepts_jpeg(name):
-    data = make_jpeg((320, 240))
+    data = image_bytes((320, 240), **JPEG)
     res = inspect_upload(data, name, LIMITS)
     assert (res.kind, res.page_count, res.width, res.height) == ("jpeg", 1, 320, 240)
     assert res.data == data
 
 
 def test_accepts_cmyk_jpeg_with_note():
-    buf = io.BytesIO()
-    Image.new("CMYK", (50, 40), (0, 100, 200, 0)).save(buf, "JPEG")
-    res = inspect_upload(buf.getvalue(), "cmyk.jpg", LIMITS)
+    data = image_bytes((50, 40), (0, 100, 200, 0), mode="CMYK", format="JPEG")
+    res = inspect_upload(data, "cmyk.jpg", LIMITS)
     assert res.kind == "jpeg"
     assert any("CMYK" in n for n in res.notes)
 
 
 def test_accepts_grey_and_palette_png():
-    assert inspect_upload(make_png((10, 10), "L", 128), "g.png", LIMITS).kind == "png"
-    assert inspect_upload(make_png((10, 10), "P", 3), "p.png", LIMITS).kind == "png"
-    assert inspect_upload(make_png((10, 10), "RGBA", (1, 2, 3, 4)), "a.png", LIMITS).kind == "png"
+    assert inspect_upload(image_bytes((10, 10), 128, mode="L"), "g.png", LIMITS).kind == "png"
+    assert inspect_upload(image_bytes((10, 10), 3, mode="P"), "p.png", LIMITS).kind == "png"
+    assert inspect_upload(image_bytes((10, 10), (1, 2, 3, 4), mode="RGBA"), "a.png", LIMITS).kind == "png"
 
 
 # --------------------------------------------------------------------------
@@ -164,7 +120,7 @@ def test_rejects_html_renamed_pdf():
 
 def test_rejects_html_with_pdf_magic_later():
     # readers accept %PDF- within the first 1024 bytes; we require offset 0
-    data = b"<html>" + make_pdf(1)
+    data = b"<html>" + pdf_bytes(1, "Evidence page", **PAGE)
     assert_rejected(data, "x.pdf", ACCEPTED)
 
 
@@ -175,9 +131,7 @@ def test_rejects_svg():
 
 
 def test_rejects_gif():
-    buf = io.BytesIO()
-    Image.new("RGB", (10, 10)).save(buf, "GIF")
-    assert_rejected(buf.getvalue(), "动图.gif", "GIF", ACCEPTED)
+    assert_rejected(image_bytes((10, 10), 0, format="GIF"), "动图.gif", "GIF", ACCEPTED)
 
 
 def test_rejects_exe():
@@ -202,17 +156,17 @@ def test_rejects_unknown_bytes():
 
 
 def test_rejects_png_named_pdf():
-    assert_rejected(make_png(), "扫描件.pdf", "PNG 图片", ".pdf", "不一致", ".png")
+    assert_rejected(image_bytes((120, 80)), "扫描件.pdf", "PNG 图片", ".pdf", "不一致", ".png")
 
 
 def test_rejects_pdf_named_jpg_and_jpeg_named_png():
-    assert_rejected(make_pdf(1), "scan.jpg", "PDF 文件", "不一致")
-    assert_rejected(make_jpeg(), "scan.png", "JPEG 图片", "不一致", ".jpg")
+    assert_rejected(pdf_bytes(1, "Evidence page", **PAGE), "scan.jpg", "PDF 文件", "不一致")
+    assert_rejected(image_bytes((320, 240), **JPEG), "scan.png", "JPEG 图片", "不一致", ".jpg")
 
 
 def test_rejects_valid_content_with_unsupported_extension():
-    assert_rejected(make_pdf(1), "report.exe", "扩展名", ACCEPTED)
-    assert_rejected(make_pdf(1), "report", "扩展名缺失", ACCEPTED)
+    assert_rejected(pdf_bytes(1, "Evidence page", **PAGE), "report.exe", "扩展名", ACCEPTED)
+    assert_rejected(pdf_bytes(1, "Evidence page", **PAGE), "report", "扩展名缺失", ACCEPTED)
 
 
 # --------------------------------------------------------------------------
@@ -221,20 +175,21 @@ def test_rejects_valid_content_with_unsupported_extension():
 
 @pytest.mark.parametrize("user_password", ["", "secret"])
 def test_rejects_encrypted_pdf(user_password):
-    data = encrypted_pdf(user_password)
+    data = encrypted_pdf(pdf_bytes(2, "Evidence page", **PAGE), user_password, owner_password="owner-secret",
+                         algorithm="RC4-128")
     assert PdfReader(io.BytesIO(data)).is_encrypted
     assert_rejected(data, "加密.pdf", "加密.pdf", "已加密或设有密码")
 
 
 def test_rejects_truncated_pdf():
-    data = make_pdf(6)
+    data = pdf_bytes(6, "Evidence page", **PAGE)
     assert_rejected(data[: len(data) // 2], "半截.pdf", "不是有效的 PDF 文件", "损坏或被截断")
 
 
 def test_rejects_truncated_pdf_even_with_eof_marker_appended():
     # half a file + a fake trailer: pypdf would rebuild the xref, the page
     # objects/contents are missing
-    data = make_pdf(6)
+    data = pdf_bytes(6, "Evidence page", **PAGE)
     cut = data[: len(data) // 2] + b"\n%%EOF\n"
     assert_rejected(cut, "半截.pdf", "不是有效的 PDF 文件")
 
@@ -246,19 +201,21 @@ def test_rejects_garbage_after_header(tail):
 
 
 def test_rejects_zero_page_pdf():
-    data = write(PdfWriter())
+    data = write_pdf(PdfWriter())
     assert len(PdfReader(io.BytesIO(data)).pages) == 0
     assert_rejected(data, "空白.pdf", "没有任何页面")
 
 
 def test_rejects_too_many_pages():
-    msg = assert_rejected(make_pdf(5), "长.pdf", "共 5 页", "4 页的上限", limits=UploadLimits(max_pdf_pages=4))
+    msg = assert_rejected(pdf_bytes(5, "Evidence page", **PAGE), "长.pdf", "共 5 页", "4 页的上限",
+                          limits=UploadLimits(max_pdf_pages=4))
     assert "拆分" in msg
-    assert inspect_upload(make_pdf(4), "ok.pdf", UploadLimits(max_pdf_pages=4)).page_count == 4
+    assert inspect_upload(pdf_bytes(4, "Evidence page", **PAGE), "ok.pdf",
+                          UploadLimits(max_pdf_pages=4)).page_count == 4
 
 
 def test_rejects_oversize():
-    data = make_pdf(2)
+    data = pdf_bytes(2, "Evidence page", **PAGE)
     assert_rejected(data, "大.pdf", "超过单个文件 1 KB 的上限", limits=UploadLimits(max_file_bytes=1024))
     msg = assert_rejected(b"%PDF-" + b"0" * (21 * MB), "大.pdf", "20 MB")
     assert "21 MB" in msg
@@ -269,32 +226,32 @@ def test_rejects_oversize():
 # --------------------------------------------------------------------------
 
 def test_rejects_png_claiming_huge_dimensions():
-    data = png_claiming(50000, 50000)
+    data = raw_png(50000, 50000, idat=zlib.compress(b"\x00" + b"\x00\x00\x00" * 4))  # IDAT: one row of 4 pixels
     assert len(data) < 200
     assert_rejected(data, "炸弹.png", "50000×50000", "4000 万像素")
 
 
 def test_rejects_png_over_configured_pixel_limit():
-    data = make_png((200, 100))
+    data = image_bytes((200, 100))
     assert_rejected(data, "x.png", "200×100", limits=UploadLimits(max_image_pixels=10_000))
 
 
 def test_rejects_jpeg_over_pixel_limit():
-    assert_rejected(make_jpeg((300, 300)), "x.jpg", "300×300", limits=UploadLimits(max_image_pixels=50_000))
+    assert_rejected(image_bytes((300, 300), **JPEG), "x.jpg", "300×300", limits=UploadLimits(max_image_pixels=50_000))
 
 
 def test_rejects_truncated_jpeg():
-    data = make_jpeg((640, 480))
+    data = image_bytes((640, 480), **JPEG)
     assert_rejected(data[: len(data) // 2], "截断.jpg", "不是有效的 JPEG 图片", "损坏或被截断")
 
 
 def test_rejects_truncated_png():
-    data = make_png((300, 300))
+    data = image_bytes((300, 300))
     assert_rejected(data[: len(data) - 30], "截断.png", "不是有效的 PNG 图片")
 
 
 def test_rejects_png_with_bad_crc():
-    data = bytearray(make_png((64, 64)))
+    data = bytearray(image_bytes((64, 64)))
     idat = data.index(b"IDAT")
     data[idat + 6] ^= 0xFF
     assert_rejected(bytes(data), "坏.png", "不是有效的 PNG 图片")
@@ -305,7 +262,7 @@ def test_rejects_jpeg_header_only():
 
 
 def test_never_raises_anything_else_on_mutated_pdfs():
-    data = make_pdf(2)
+    data = pdf_bytes(2, "Evidence page", **PAGE)
     for i in range(0, len(data), max(1, len(data) // 60)):
         for mutated in (data[:i], data[:i] + data[i + 7:], data[:i] + b"\x00" * 5 + data[i + 5:]):
             try:
@@ -315,7 +272,7 @@ def test_never_raises_anything_else_on_mutated_pdfs():
 
 
 def test_never_raises_anything_else_on_mutated_images():
-    for data, name in ((make_png((40, 30)), "m.png"), (make_jpeg((40, 30)), "m.jpg")):
+    for data, name in ((image_bytes((40, 30)), "m.png"), (image_bytes((40, 30), **JPEG), "m.jpg")):
         for i in range(0, len(data), max(1, len(data) // 60)):
             for mutated in (data[:i], data[:i] + b"\xff" * 4 + data[i + 4:]):
                 try:
@@ -368,7 +325,7 @@ def test_safe_filename_fallback_uses_kind_and_limits_length():
 
 
 def test_safe_name_in_checked_file():
-    res = inspect_upload(make_pdf(1), "dir/子目录\\证明\n材料.pdf", LIMITS)
+    res = inspect_upload(pdf_bytes(1, "Evidence page", **PAGE), "dir/子目录\\证明\n材料.pdf", LIMITS)
     assert res.safe_name == "证明材料.pdf"
 
 
@@ -403,84 +360,6 @@ def test_content_disposition_strips_injection():
 # JavaScript / action stripping
 # --------------------------------------------------------------------------
 
-def _action(writer, s, **extra):
-    d = DictionaryObject({NameObject("/Type"): NameObject("/Action"), NameObject("/S"): NameObject(s)})
-    for k, v in extra.items():
-        d[NameObject("/" + k)] = v
-    return writer._add_object(d)
-
-
-def _link(writer, page, rect, action=None, dest=None):
-    annot = DictionaryObject({
-        NameObject("/Type"): NameObject("/Annot"),
-        NameObject("/Subtype"): NameObject("/Link"),
-        NameObject("/Rect"): ArrayObject([NumberObject(v) for v in rect]),
-    })
-    if action is not None:
-        annot[NameObject("/A")] = action
-    if dest is not None:
-        annot[NameObject("/Dest")] = dest
-    ref = writer._add_object(annot)
-    page.setdefault(NameObject("/Annots"), ArrayObject()).append(ref)
-    return ref
-
-
-def make_hostile_pdf():
-    """A PDF with every kind of active content we strip."""
-    w = PdfWriter(clone_from=PdfReader(io.BytesIO(make_pdf(2, "Hostile"))))
-    js = lambda code: _action(w, "/JavaScript", JS=TextStringObject(code))  # noqa: E731
-    root = w._root_object
-    # document level JavaScript name tree
-    root[NameObject("/Names")] = DictionaryObject({
-        NameObject("/JavaScript"): DictionaryObject({
-            NameObject("/Names"): ArrayObject([TextStringObject("init"), js("app.alert('names')")]),
-        }),
-    })
-    root[NameObject("/OpenAction")] = js("app.alert('open')")
-    root[NameObject("/AA")] = DictionaryObject({NameObject("/WC"): js("app.alert('close')")})
-    p0, p1 = w.pages[0], w.pages[1]
-    p0[NameObject("/AA")] = DictionaryObject({NameObject("/O"): js("app.alert('page open')")})
-    _link(w, p0, (10, 10, 50, 50), js("app.alert('link')"))
-    _link(w, p0, (60, 10, 90, 50), _action(w, "/Launch", F=TextStringObject("cmd.exe")))
-    _link(w, p0, (100, 10, 140, 50), _action(w, "/SubmitForm", F=TextStringObject("http://evil.example/")))
-    _link(w, p0, (150, 10, 190, 50), _action(w, "/ImportData", F=TextStringObject("data.fdf")))
-    _link(w, p0, (200, 10, 240, 50), _action(w, "/GoToR", F=TextStringObject("other.pdf"),
-                                             D=ArrayObject([NumberObject(0), NameObject("/Fit")])))
-    _link(w, p0, (250, 10, 290, 50), _action(w, "/URI", URI=TextStringObject("http://evil.example/")))
-    # GoTo with a JavaScript /Next chained behind it
-    goto = _action(w, "/GoTo", D=ArrayObject([p1.indirect_reference, NameObject("/Fit")]),
-                   Next=js("app.alert('next')"))
-    _link(w, p0, (300, 10, 340, 50), goto)
-    _link(w, p0, (350, 10, 390, 50), dest=ArrayObject([p1.indirect_reference, NameObject("/Fit")]))
-    # form field with keystroke script and a widget with a JS action
-    widget = w._add_object(DictionaryObject({
-        NameObject("/Type"): NameObject("/Annot"),
-        NameObject("/Subtype"): NameObject("/Widget"),
-        NameObject("/FT"): NameObject("/Tx"),
-        NameObject("/T"): TextStringObject("name"),
-        NameObject("/Rect"): ArrayObject([NumberObject(v) for v in (10, 100, 200, 120)]),
-        NameObject("/A"): js("app.alert('widget')"),
-        NameObject("/AA"): DictionaryObject({NameObject("/K"): js("app.alert('keystroke')")}),
-        NameObject("/P"): p1.indirect_reference,
-    }))
-    p1[NameObject("/Annots")] = ArrayObject([widget])
-    root[NameObject("/AcroForm")] = DictionaryObject({
-        NameObject("/Fields"): ArrayObject([widget]),
-        NameObject("/XFA"): w._add_object(StreamObject()),
-    })
-    # file attachment annotation
-    p1[NameObject("/Annots")].append(w._add_object(DictionaryObject({
-        NameObject("/Type"): NameObject("/Annot"),
-        NameObject("/Subtype"): NameObject("/FileAttachment"),
-        NameObject("/Rect"): ArrayObject([NumberObject(v) for v in (0, 0, 10, 10)]),
-    })))
-    # outline item that launches a program
-    w.add_outline_item(title="Click me", page_number=0)
-    outline_item = w._root_object["/Outlines"]["/First"].get_object()
-    outline_item[NameObject("/A")] = _action(w, "/Launch", F=TextStringObject("calc.exe"))
-    return write(w)
-
-
 BAD_KEYS = {"/JavaScript", "/JS", "/OpenAction", "/AA", "/XFA", "/EmbeddedFiles"}
 BAD_ACTIONS = {"/JavaScript", "/Launch", "/SubmitForm", "/ImportData", "/GoToR", "/URI"}
 
@@ -513,8 +392,8 @@ def collect_objects(reader):
     return found
 
 
-def assert_no_active_content(pdf_bytes):
-    reader = PdfReader(io.BytesIO(pdf_bytes))
+def assert_no_active_content(data):
+    reader = PdfReader(io.BytesIO(data))
     for obj in collect_objects(reader):
         if isinstance(obj, DictionaryObject):
             assert not (set(obj.keys()) & BAD_KEYS), dict(obj)
@@ -527,12 +406,12 @@ def assert_no_active_content(pdf_bytes):
             for v in obj:
                 assert v not in ("/JavaScript", "/Launch") or not isinstance(v, NameObject)
     for needle in (b"/JavaScript", b"/JS", b"/OpenAction", b"/AA", b"/Launch", b"app.alert", b"/URI"):
-        assert needle not in pdf_bytes, needle
+        assert needle not in data, needle
     return reader
 
 
 def test_hostile_pdf_really_is_hostile():
-    data = make_hostile_pdf()
+    data = active_content_pdf(pdf_bytes(2, "Hostile", **PAGE))
     reader = PdfReader(io.BytesIO(data))
     keys = set()
     for obj in collect_objects(reader):
@@ -545,7 +424,7 @@ def test_hostile_pdf_really_is_hostile():
 
 
 def test_strip_active_content_removes_everything():
-    out = strip_active_content(make_hostile_pdf())
+    out = strip_active_content(active_content_pdf(pdf_bytes(2, "Hostile", **PAGE)))
     reader = assert_no_active_content(out)
     assert len(reader.pages) == 2
     assert "Hostile 1" in reader.pages[0].extract_text()
@@ -561,17 +440,17 @@ def test_strip_active_content_removes_everything():
 
 
 def test_strip_active_content_accepts_reader():
-    reader = PdfReader(io.BytesIO(make_hostile_pdf()))
+    reader = PdfReader(io.BytesIO(active_content_pdf(pdf_bytes(2, "Hostile", **PAGE))))
     assert_no_active_content(strip_active_content(reader))
 
 
 def test_strip_active_content_only_if_needed():
-    assert strip_active_content(make_pdf(1), only_if_needed=True) is None
-    assert strip_active_content(make_hostile_pdf(), only_if_needed=True) is not None
+    assert strip_active_content(pdf_bytes(1, "Evidence page", **PAGE), only_if_needed=True) is None
+    assert strip_active_content(active_content_pdf(pdf_bytes(2, "Hostile", **PAGE)), only_if_needed=True) is not None
 
 
 def test_inspect_upload_stores_sanitized_pdf():
-    data = make_hostile_pdf()
+    data = active_content_pdf(pdf_bytes(2, "Hostile", **PAGE))
     res = inspect_upload(data, "hostile.pdf", LIMITS)
     assert res.sanitized is True
     assert res.page_count == 2
@@ -587,10 +466,10 @@ def test_rejects_pdf_with_corrupted_content_stream():
     # Flate content stream with damaged bytes in the middle (same length, so
     # the file structure is intact): pypdf only logs a warning and returns
     # partial data; we refuse the file.
-    w = PdfWriter(clone_from=PdfReader(io.BytesIO(make_pdf(2))))
+    w = clone_pdf(pdf_bytes(2, "Evidence page", **PAGE))
     for page in w.pages:
         page.compress_content_streams()
-    data = bytearray(write(w))
+    data = bytearray(write_pdf(w))
     start = data.index(b"stream\n", data.index(b"/FlateDecode")) + len(b"stream\n")
     for k in range(start + 20, start + 60):
         data[k] = (data[k] + 0x55) % 256

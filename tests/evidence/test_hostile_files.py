@@ -1,7 +1,7 @@
 """Security review findings on evidence files (佐证材料), as an applicant or
-attacker would meet them.  Every input is a real file made here with Pillow,
-pypdf or reportlab (a few PNG variants Pillow cannot write are assembled from
-zlib-compressed rows); nothing is mocked.
+attacker would meet them.  Every input is a real file made by tests/builders.py
+with Pillow, pypdf or reportlab (a few PNG variants Pillow cannot write are
+assembled from zlib-compressed rows); nothing is mocked.
 
 Finding 3 – one small image must not cost seconds and hundreds of MB when the
 report is built:
@@ -36,32 +36,42 @@ import io
 import json
 import os
 import re
-import struct
 import subprocess
 import sys
-import zlib
 
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the project
 
 from PIL import Image  # noqa: E402
-from pypdf import PdfReader, PdfWriter  # noqa: E402
+from pypdf import PdfReader  # noqa: E402
 from pypdf.generic import (  # noqa: E402
     ArrayObject,
     BooleanObject,
-    DecodedStreamObject,
     DictionaryObject,
-    EncodedStreamObject,
     FloatObject,
     IndirectObject,
     NameObject,
     NumberObject,
     TextStringObject,
 )
-from reportlab.lib.pagesizes import A4  # noqa: E402
-from reportlab.pdfgen import canvas  # noqa: E402
 
+from builders import (  # noqa: E402
+    ACTION_PLACES,
+    HELVETICA_12,
+    IMAGE_PLACES,
+    annotation,
+    clone_pdf,
+    encode_image,
+    image_bytes,
+    noise_png,
+    pdf_bytes,
+    pdf_with_actions,
+    pdf_with_image,
+    progressive_jpeg_header,
+    raw_png,
+    write_pdf,
+)
 from wizard.evidence.binding import EvidenceSource, merge_evidence  # noqa: E402
 from wizard.evidence.checks import NORMALISED_IMAGE_BOX, UploadLimits, UploadRejected, inspect_upload  # noqa: E402
 from wizard.evidence.images import decode_image, plan_image  # noqa: E402
@@ -88,53 +98,24 @@ def run_python(code: str, *args) -> str:
 
 
 GENERATE = r"""
-import sys
-from PIL import Image
+import os, sys
+sys.path.insert(0, os.path.join(sys.argv[1], "tests"))
+from builders import image_bytes
 kind, path, w, h, mode = sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
-im = Image.new(mode, (w, h))
 if kind == "png":
-    im.save(path, "PNG")
+    data = image_bytes((w, h), 0, mode=mode, format="PNG")
 else:
-    im.save(path, "JPEG", quality=90, progressive=(kind == "progressive"))
+    data = image_bytes((w, h), 0, mode=mode, format="JPEG", quality=90, progressive=(kind == "progressive"))
+with open(path, "wb") as fh:
+    fh.write(data)
 """
 
 
 def generate(tmp, name, kind, size, mode="RGB"):
-    """A blank image made by Pillow in a subprocess (keeps this process small)."""
+    """A blank image made by builders.image_bytes in a subprocess (keeps this process small)."""
     path = os.path.join(tmp, name)
     run_python(GENERATE, kind, path, size[0], size[1], mode)
     return path
-
-
-def png_chunk(ctype, body):
-    return struct.pack(">I", len(body)) + ctype + body + struct.pack(">I", zlib.crc32(ctype + body) & 0xFFFFFFFF)
-
-
-def blank_png(width, height, *, depth=8, colour=2, interlaced=False, header_only=False):
-    """A black PNG in layouts Pillow cannot write (Adam7 interlaced, 16-bit
-    colour), assembled row by row with zlib.  *header_only*: a valid PNG
-    whose pixel data is cut short (enough for header-only planning)."""
-    channels = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}[colour]
-
-    def row_bytes(w):
-        return (w * channels * depth + 7) // 8
-
-    if interlaced:
-        passes = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)]
-        shapes = [((width - x0 + dx - 1) // dx, (height - y0 + dy - 1) // dy) for x0, y0, dx, dy in passes]
-    else:
-        shapes = [(width, height)]
-    z = zlib.compressobj(9)
-    parts = []
-    for w, h in shapes:
-        if w > 0 and h > 0:
-            row = b"\x00" * (row_bytes(w) + 1)
-            for _ in range(2 if header_only else h):
-                parts.append(z.compress(row))
-    parts.append(z.flush())
-    ihdr = struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 1 if interlaced else 0)
-    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", b"".join(parts))
-            + png_chunk(b"IEND", b""))
 
 
 PEAK = r"""
@@ -194,23 +175,6 @@ def mib(n):
     return f"{n / MB:.1f} MiB"
 
 
-def pdf_text_pages(pages=2, title="Evidence"):
-    buf = io.BytesIO()
-    c = canvas.Canvas(buf, pagesize=A4)
-    for i in range(pages):
-        c.setFont("Helvetica", 12)
-        c.drawString(72, 760, f"{title} page {i + 1}")
-        c.showPage()
-    c.save()
-    return buf.getvalue()
-
-
-def write(writer):
-    buf = io.BytesIO()
-    writer.write(buf)
-    return buf.getvalue()
-
-
 # --------------------------------------------------------------------------
 # Finding 3: images are normalised at upload
 # --------------------------------------------------------------------------
@@ -245,9 +209,7 @@ def test_photo_png_is_stored_as_jpeg_with_matching_name():
     gradient = Image.linear_gradient("L").resize((2600, 1900))
     photo = Image.merge("RGB", (gradient, gradient.transpose(Image.Transpose.ROTATE_180),
                                 gradient.transpose(Image.Transpose.FLIP_LEFT_RIGHT)))
-    buf = io.BytesIO()
-    photo.save(buf, "PNG")
-    checked = inspect_upload(buf.getvalue(), "厂区照片.png", LIMITS)
+    checked = inspect_upload(encode_image(photo, "PNG"), "厂区照片.png", LIMITS)
     assert checked.normalised and checked.kind == "jpeg" and checked.mime_type == "image/jpeg"
     assert checked.safe_name == "厂区照片.jpg"  # the download name matches the stored format
     stored = Image.open(io.BytesIO(checked.data))
@@ -257,9 +219,7 @@ def test_photo_png_is_stored_as_jpeg_with_matching_name():
 def test_transparent_and_line_art_pngs_stay_png():
     art = Image.new("RGBA", (3200, 2400), (0, 0, 0, 0))
     art.paste((20, 40, 200, 255), (400, 400, 2800, 2000))
-    buf = io.BytesIO()
-    art.save(buf, "PNG")
-    checked = inspect_upload(buf.getvalue(), "标志.png", LIMITS)
+    checked = inspect_upload(encode_image(art, "PNG"), "标志.png", LIMITS)
     stored = Image.open(io.BytesIO(checked.data))
     assert (checked.kind, stored.format, stored.mode) == ("png", "PNG", "RGBA")  # transparency kept
     assert stored.size == (1654, 1240)
@@ -268,20 +228,14 @@ def test_transparent_and_line_art_pngs_stay_png():
     drawing = Image.new("RGB", (3000, 4200), "white")
     for x in range(0, 3000, 60):
         drawing.paste((0, 0, 0), (x, 0, x + 4, 4200))
-    buf = io.BytesIO()
-    drawing.save(buf, "PNG")
-    checked = inspect_upload(buf.getvalue(), "图纸.png", LIMITS)
+    checked = inspect_upload(encode_image(drawing, "PNG"), "图纸.png", LIMITS)
     assert checked.kind == "png" and (checked.width, checked.height) == (1654, 2316)
 
 
 def test_large_jpeg_is_stored_upright_and_scaled():
-    im = Image.new("RGB", (4000, 3000), (240, 240, 240))
-    im.paste((220, 0, 0), (0, 0, 1000, 750))  # red block at the top left of the stored pixels
-    exif = Image.Exif()
-    exif[0x0112] = 6  # shown rotated 90° clockwise
-    buf = io.BytesIO()
-    im.save(buf, "JPEG", quality=90, exif=exif.tobytes())
-    checked = inspect_upload(buf.getvalue(), "照片.jpg", LIMITS)
+    # red block (0, 0)–(1000, 750) at the top left of the stored pixels, shown rotated 90° clockwise
+    data = image_bytes((4000, 3000), (240, 240, 240), pattern="corner", format="JPEG", quality=90, exif_orientation=6)
+    checked = inspect_upload(data, "照片.jpg", LIMITS)
     stored = Image.open(io.BytesIO(checked.data))
     assert checked.kind == "jpeg" and stored.size == (checked.width, checked.height) == (1654, 2205)
     assert stored.getexif().get(0x0112, 1) == 1  # pixels are upright, no orientation left to apply
@@ -292,14 +246,14 @@ def test_large_jpeg_is_stored_upright_and_scaled():
 def test_image_over_the_decode_budget_is_refused_from_its_header():
     # 5792 × 5792 (33.5 MP, under the 40 MP pixel limit), interlaced: Pillow
     # can only decode it whole (134 MB)
-    data = blank_png(5792, 5792, interlaced=True, header_only=True)
+    data = raw_png(5792, 5792, interlaced=True, header_only=True)
     with pytest.raises(UploadRejected) as info:
         inspect_upload(data, "隔行.png", LIMITS)
     msg = str(info.value)
     assert "隔行.png" in msg and "5792×5792 像素" in msg and "128 MB" in msg and msg.endswith("。")
     # 16-bit colour (reduced to 8 bits by Pillow, so also decoded whole)
     with pytest.raises(UploadRejected, match="6000×6000 像素"):
-        inspect_upload(blank_png(6000, 6000, depth=16, header_only=True), "16位.png", LIMITS)
+        inspect_upload(raw_png(6000, 6000, depth=16, header_only=True), "16位.png", LIMITS)
     # the budget is configurable; the estimate does not depend on the data
     assert plan_image(data, "png", NORMALISED_IMAGE_BOX).working_bytes > UPLOAD_BUDGET
 
@@ -307,7 +261,7 @@ def test_image_over_the_decode_budget_is_refused_from_its_header():
 @linux_only
 def test_refusal_happens_before_any_pixel_is_decoded(tmp_path):
     path = tmp_path / "interlaced.png"
-    path.write_bytes(blank_png(5792, 5792, interlaced=True))  # complete pixel data this time
+    path.write_bytes(raw_png(5792, 5792, interlaced=True))  # complete pixel data this time
     assert Image.open(path).size == (5792, 5792)
     result = measure("upload", path, "隔行.png", "png")
     assert "5792×5792" in result["refused"]
@@ -317,102 +271,6 @@ def test_refusal_happens_before_any_pixel_is_decoded(tmp_path):
 # --------------------------------------------------------------------------
 # Finding 3: images embedded in PDFs
 # --------------------------------------------------------------------------
-
-_ZEROS = {}
-
-
-def blank_flate(n_bytes):
-    """Flate data of *n_bytes* zero bytes (compressed in 1 MB steps)."""
-    if n_bytes not in _ZEROS:
-        z = zlib.compressobj(9)
-        step = b"\x00" * MB
-        parts = [z.compress(step) for _ in range(n_bytes // MB)]
-        parts += [z.compress(b"\x00" * (n_bytes % MB)), z.flush()]
-        _ZEROS[n_bytes] = b"".join(parts)
-    return _ZEROS[n_bytes]
-
-
-def image_xobject(writer, width, height, cs="/DeviceGray", bpc=8, components=1):
-    img = EncodedStreamObject()
-    img._data = blank_flate(-(-width * components * bpc // 8) * height)
-    img.update({
-        NameObject("/Type"): NameObject("/XObject"), NameObject("/Subtype"): NameObject("/Image"),
-        NameObject("/Width"): NumberObject(width), NameObject("/Height"): NumberObject(height),
-        NameObject("/ColorSpace"): NameObject(cs), NameObject("/BitsPerComponent"): NumberObject(bpc),
-        NameObject("/Filter"): NameObject("/FlateDecode"),
-    })
-    return writer._add_object(img)
-
-
-def form_xobject(writer, content, resources):
-    form = DecodedStreamObject()
-    form.set_data(content)
-    form.update({
-        NameObject("/Type"): NameObject("/XObject"), NameObject("/Subtype"): NameObject("/Form"),
-        NameObject("/BBox"): ArrayObject([NumberObject(v) for v in (0, 0, 500, 500)]),
-        NameObject("/Resources"): resources,
-    })
-    return writer._add_object(form)
-
-
-def xobjects(**refs):
-    return DictionaryObject({NameObject("/XObject"): DictionaryObject(
-        {NameObject("/" + k): v for k, v in refs.items()})})
-
-
-def pdf_with_image(place, width, height, cs="/DeviceGray", bpc=8, components=1):
-    """A 2-page PDF (text from reportlab) whose first page shows one image
-    of *width* × *height*, reached in the way *place* says."""
-    w = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf_text_pages(2))))
-    page = w.pages[0]
-    draw = b"q 400 0 0 400 50 50 cm /Im0 Do Q"
-
-    def set_content(data):
-        content = DecodedStreamObject()
-        content.set_data(data)
-        page[NameObject("/Contents")] = w._add_object(content)
-
-    if place == "inline":
-        head = f"BI /W {width} /H {height} /CS /G /BPC {bpc} /F /Fl ID ".encode()
-        set_content(b"q 400 0 0 400 50 50 cm " + head + blank_flate(-(-width * bpc // 8) * height) + b"\nEI Q")
-        return write(w)
-    img = image_xobject(w, width, height, cs, bpc, components)
-    if place == "page":
-        page[NameObject("/Resources")] = xobjects(Im0=img)
-        set_content(draw)
-    elif place == "nested form":
-        inner = form_xobject(w, b"/Im0 Do", xobjects(Im0=img))
-        outer = form_xobject(w, b"/Fm1 Do", xobjects(Fm1=inner))
-        page[NameObject("/Resources")] = xobjects(Fm0=outer)
-        set_content(b"/Fm0 Do")
-    elif place == "soft mask":
-        small = image_xobject(w, 10, 10)
-        small.get_object()[NameObject("/SMask")] = img
-        page[NameObject("/Resources")] = xobjects(Im0=small)
-        set_content(draw)
-    elif place == "annotation appearance":
-        appearance = form_xobject(w, b"/Im0 Do", xobjects(Im0=img))
-        annot = w._add_object(DictionaryObject({
-            NameObject("/Type"): NameObject("/Annot"), NameObject("/Subtype"): NameObject("/Stamp"),
-            NameObject("/Rect"): ArrayObject([NumberObject(v) for v in (50, 50, 450, 450)]),
-            NameObject("/AP"): DictionaryObject({NameObject("/N"): appearance}),
-        }))
-        page[NameObject("/Annots")] = ArrayObject([annot])
-    elif place == "inherited resources":
-        del page["/Resources"]
-        w._root_object["/Pages"][NameObject("/Resources")] = xobjects(Im0=img)
-        set_content(draw)
-    elif place == "inline in form":
-        head = f"BI /W {width} /H {height} /CS /G /BPC {bpc} /F /Fl ID ".encode()
-        form = form_xobject(w, head + blank_flate(-(-width * bpc // 8) * height) + b"\nEI", DictionaryObject())
-        page[NameObject("/Resources")] = xobjects(Fm0=form)
-        set_content(b"/Fm0 Do")
-    return write(w)
-
-
-PDF_IMAGE_PLACES = ["page", "nested form", "soft mask", "annotation appearance", "inherited resources", "inline",
-                    "inline in form"]
-
 
 def test_pdf_with_a_32768px_image_is_refused():
     # the finding's file: a ~130 KB PDF holding a 32768 × 32768 image
@@ -425,7 +283,7 @@ def test_pdf_with_a_32768px_image_is_refused():
     assert msg.endswith("。")
 
 
-@pytest.mark.parametrize("place", PDF_IMAGE_PLACES)
+@pytest.mark.parametrize("place", IMAGE_PLACES)
 def test_pdf_image_over_the_budget_is_refused_wherever_it_is_drawn(place):
     # 7072 × 7072 grey = 50,013,184 pixel-components: just over 50 million
     with pytest.raises(UploadRejected, match="7072×7072 像素"):
@@ -461,17 +319,6 @@ def largest_accepted(make, kind, low=500, high=9000):
     return low
 
 
-def progressive_jpeg_header(width, height):
-    """A tiny progressive JPEG made by Pillow with its frame header set to
-    *width* × *height* (enough for header-only planning)."""
-    buf = io.BytesIO()
-    Image.new("RGB", (16, 16)).save(buf, "JPEG", progressive=True)
-    data = bytearray(buf.getvalue())
-    sof = data.index(b"\xff\xc2")
-    data[sof + 5:sof + 9] = struct.pack(">HH", height, width)
-    return bytes(data)
-
-
 @pytest.fixture(scope="module")
 def worst_uploads(tmp_path_factory):
     """The heaviest files the new limits accept, one per decoding method."""
@@ -486,10 +333,10 @@ def worst_uploads(tmp_path_factory):
     side = largest_accepted(lambda n: progressive_jpeg_header(n, n), "jpeg")
     files["jpeg-progressive-edge"] = (generate(tmp, "progressive.jpg", "progressive", (side, side)), "jpeg")
     # interlaced PNG: decoded whole; the largest square accepted
-    side = largest_accepted(lambda n: blank_png(n, n, interlaced=True, header_only=True), "png")
+    side = largest_accepted(lambda n: raw_png(n, n, interlaced=True, header_only=True), "png")
     path = os.path.join(tmp, "interlaced.png")
     with open(path, "wb") as fh:
-        fh.write(blank_png(side, side, interlaced=True))
+        fh.write(raw_png(side, side, interlaced=True))
     files["png-interlaced-edge"] = (path, "png")
     # a PDF embedding an RGB image at the 50 M pixel-component budget
     path = os.path.join(tmp, "scan.pdf")
@@ -539,28 +386,6 @@ def test_legacy_oversized_image_is_bound_scaled_down(finding_png):
     xobjects_ = page["/Resources"]["/XObject"]
     (img,) = [xobjects_[k].get_object() for k in xobjects_ if xobjects_[k].get_object()["/Subtype"] == "/Image"]
     assert img["/Width"] == img["/Height"] <= 2127  # 300 dpi across the printable width of A4
-
-
-def noise_png(mode, size=(517, 733), **save):
-    """A PNG of smooth noise (every filter type gets used) in *mode*."""
-    import random
-
-    rnd = random.Random(7)
-    small = Image.frombytes("RGBA", (size[0] // 8, size[1] // 8),
-                            bytes(rnd.getrandbits(8) for _ in range((size[0] // 8) * (size[1] // 8) * 4)))
-    im = small.resize(size, Image.Resampling.BICUBIC)
-    if mode == "P":
-        im = im.convert("RGB").quantize(2 ** save.get("bits", 8))
-    elif mode == "I;16":
-        im = im.convert("I").point(lambda v: v * 257).convert("I;16")
-    else:
-        im = im.convert(mode)
-    transparency = save.pop("transparency", None)
-    if transparency is not None:
-        save["transparency"] = im.getpixel((0, 0)) if transparency == "corner" else transparency
-    buf = io.BytesIO()
-    im.save(buf, "PNG", **save)
-    return buf.getvalue()
 
 
 @pytest.mark.parametrize("mode, save", [
@@ -661,81 +486,11 @@ def action_dict(kind, typ="/Foo"):
     return d
 
 
-def goto(writer, target_page, **extra):
-    d = DictionaryObject({NameObject("/Type"): NameObject("/Action"), NameObject("/S"): NameObject("/GoTo"),
-                          NameObject("/D"): ArrayObject([target_page.indirect_reference, NameObject("/Fit")])})
-    for k, v in extra.items():
-        d[NameObject("/" + k)] = v
-    return writer._add_object(d)
-
-
-def add_annotation(writer, page, subtype, **extra):
-    annot = DictionaryObject({
-        NameObject("/Type"): NameObject("/Annot"), NameObject("/Subtype"): NameObject(subtype),
-        NameObject("/Rect"): ArrayObject([NumberObject(v) for v in (72, 72, 200, 100)]),
-    })
-    for k, v in extra.items():
-        annot[NameObject("/" + k)] = v
-    ref = writer._add_object(annot)
-    if "/Annots" not in page:
-        page[NameObject("/Annots")] = ArrayObject()
-    page["/Annots"].append(ref)
-    return ref
-
-
-def form_field(writer, page, **extra):
-    widget = add_annotation(writer, page, "/Widget", FT=NameObject("/Tx"), T=TextStringObject("name"),
-                            P=page.indirect_reference, **extra)
-    writer._root_object[NameObject("/AcroForm")] = DictionaryObject({NameObject("/Fields"): ArrayObject([widget])})
-    return widget
-
-
-def place_parent_field_aa(writer, page, action):
-    parent = writer._add_object(DictionaryObject({
-        NameObject("/FT"): NameObject("/Tx"), NameObject("/T"): TextStringObject("group"),
-        NameObject("/AA"): DictionaryObject({NameObject("/K"): action}), NameObject("/Kids"): ArrayObject(),
-    }))
-    widget = add_annotation(writer, page, "/Widget", Parent=parent, P=page.indirect_reference)
-    parent.get_object()["/Kids"].append(widget)
-    writer._root_object[NameObject("/AcroForm")] = DictionaryObject({NameObject("/Fields"): ArrayObject([parent])})
-
-
-def place_outline(writer, page, action):
-    writer.add_outline_item(title="Click me", page_number=0)
-    writer._root_object["/Outlines"]["/First"].get_object()[NameObject("/A")] = action
-
-
-PLACES = {
-    "document OpenAction": lambda w, p, a: w._root_object.__setitem__(NameObject("/OpenAction"), a),
-    "document AA": lambda w, p, a: w._root_object.__setitem__(
-        NameObject("/AA"), DictionaryObject({NameObject("/WC"): a})),
-    "page AA": lambda w, p, a: p.__setitem__(NameObject("/AA"), DictionaryObject({NameObject("/O"): a})),
-    "link A": lambda w, p, a: add_annotation(w, p, "/Link", A=a),
-    "link PA": lambda w, p, a: add_annotation(w, p, "/Link", PA=a, Dest=ArrayObject(
-        [w.pages[1].indirect_reference, NameObject("/Fit")])),
-    "annotation AA": lambda w, p, a: add_annotation(w, p, "/Square", AA=DictionaryObject({NameObject("/E"): a})),
-    "widget A": lambda w, p, a: form_field(w, p, A=a),
-    "widget AA": lambda w, p, a: form_field(w, p, AA=DictionaryObject({NameObject("/K"): a})),
-    "parent field AA": place_parent_field_aa,
-    "outline item A": place_outline,
-    "names JavaScript": lambda w, p, a: w._root_object.__setitem__(NameObject("/Names"), DictionaryObject({
-        NameObject("/JavaScript"): DictionaryObject({
-            NameObject("/Names"): ArrayObject([TextStringObject("init"), a])})})),
-    "Next after a link GoTo": lambda w, p, a: add_annotation(w, p, "/Link", A=goto(w, w.pages[1], Next=a)),
-    "Next array after OpenAction GoTo": lambda w, p, a: w._root_object.__setitem__(
-        NameObject("/OpenAction"), goto(w, w.pages[1], Next=ArrayObject([goto(w, w.pages[0]), a]))),
-    "Next two deep": lambda w, p, a: add_annotation(w, p, "/Link", A=goto(
-        w, w.pages[1], Next=goto(w, w.pages[0], Next=a))),
-}
-
-_BASE_PDF = pdf_text_pages(2, "Hostile")
+_BASE_PDF = pdf_bytes(2, "Hostile", at=(72, 760), font=HELVETICA_12)
 
 
 def hostile_pdf(place, kind, typ="/Foo", indirect=True):
-    w = PdfWriter(clone_from=PdfReader(io.BytesIO(_BASE_PDF)))
-    action = action_dict(kind, typ)
-    PLACES[place](w, w.pages[0], w._add_object(action) if indirect else action)
-    return write(w)
+    return pdf_with_actions(_BASE_PDF, (place, action_dict(kind, typ)), indirect=indirect)
 
 
 def all_dictionaries(pdf_bytes):
@@ -776,7 +531,7 @@ def assert_action_gone(pdf_bytes, kind):
     assert "Hostile page 2" in reader.pages[-1].extract_text()
 
 
-@pytest.mark.parametrize("place", list(PLACES))
+@pytest.mark.parametrize("place", list(ACTION_PLACES))
 @pytest.mark.parametrize("kind", ACTION_KINDS)
 def test_action_is_removed_whatever_its_type(kind, place):
     data = hostile_pdf(place, kind)  # << /Type /Foo /S <kind> … >>
@@ -803,12 +558,12 @@ def test_launch_action_is_removed_with_any_type_direct_or_indirect(place, typ, i
 
 
 def test_goto_inside_the_document_is_kept_whatever_its_type():
-    w = PdfWriter(clone_from=PdfReader(io.BytesIO(_BASE_PDF)))
+    w = clone_pdf(_BASE_PDF)
     jump = w._add_object(DictionaryObject({
         NameObject("/Type"): NameObject("/Foo"), NameObject("/S"): NameObject("/GoTo"),
         NameObject("/D"): ArrayObject([w.pages[1].indirect_reference, NameObject("/Fit")])}))
-    add_annotation(w, w.pages[0], "/Link", A=jump)
-    data = write(w)
+    annotation(w, w.pages[0], "/Link", A=jump)
+    data = write_pdf(w)
     checked = inspect_upload(data, "目录.pdf", LIMITS)
     assert checked.sanitized is False and checked.data == data  # nothing dangerous: stored unchanged
     for out in (checked.data, merge_evidence(None, None, [EvidenceSource(data, "pdf", "目录.pdf")])):
@@ -819,10 +574,10 @@ def test_goto_inside_the_document_is_kept_whatever_its_type():
 
 
 def test_embedded_files_and_goto_e_are_removed():
-    w = PdfWriter(clone_from=PdfReader(io.BytesIO(_BASE_PDF)))
+    w = clone_pdf(_BASE_PDF)
     w.add_attachment(f"{MARK}.exe", f"MZ {MARK} payload".encode())
-    add_annotation(w, w.pages[0], "/Link", A=w._add_object(action_dict("/GoToE")))
-    data = write(w)
+    annotation(w, w.pages[0], "/Link", A=w._add_object(action_dict("/GoToE")))
+    data = write_pdf(w)
     assert b"/EmbeddedFiles" in data
     checked = inspect_upload(data, "附件.pdf", LIMITS)
     assert checked.sanitized is True

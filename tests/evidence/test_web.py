@@ -8,7 +8,8 @@ import re
 import pytest
 from pypdf import PdfReader, PdfWriter
 
-from factories import ALLOY, attach, csrf_from, pdf_bytes, png_bytes, submission_of, submitted
+from builders import encrypted_pdf, image_bytes, pdf_bytes, write_pdf
+from factories import ALLOY, attach, csrf_from, submission_of, submitted
 from fill import complete_answers, step_data
 from wizard.evidence.storage import files_of
 from wizard.extensions import db
@@ -45,7 +46,7 @@ def text_of(pdf: bytes) -> list[str]:
 
 
 def test_files_attach_beside_their_indicator_and_are_listed(app, applicant):
-    r = upload(applicant, "indicators", "listed_enterprises", ("上市公告.pdf", pdf_bytes(3)), ("挂牌证书.png", png_bytes()))
+    r = upload(applicant, "indicators", "listed_enterprises", ("上市公告.pdf", pdf_bytes(3)), ("挂牌证书.png", image_bytes()))
     assert r.status_code == 302 and r.headers["Location"].endswith("#ev-listed_enterprises")
     page = applicant.get(r.headers["Location"]).get_data(as_text=True)
     box = page[page.find('id="ev-listed_enterprises"'):]
@@ -69,10 +70,7 @@ def test_a_refused_file_says_why_in_chinese_and_keeps_what_was_typed(app, applic
 def test_encrypted_pdf_is_refused(app, applicant):
     writer = PdfWriter()
     writer.add_blank_page(200, 200)
-    writer.encrypt("secret")
-    buf = io.BytesIO()
-    writer.write(buf)
-    r = upload(applicant, "indicators", "listed_enterprises", ("加密.pdf", buf.getvalue()))
+    r = upload(applicant, "indicators", "listed_enterprises", ("加密.pdf", encrypted_pdf(writer, "secret")))
     assert "已加密或设有密码" in applicant.get(r.headers["Location"]).get_data(as_text=True)
     assert stored(app) == []
 
@@ -115,7 +113,8 @@ def test_download_is_scoped_and_safe(app, client, auth, people):
 
 def test_report_pdf_binds_evidence_with_computed_page_references(app, applicant):
     upload(applicant, "indicators", "listed_enterprises", ("公告.pdf", pdf_bytes(3, "alpha")), ("补充.pdf", pdf_bytes(2, "beta")))
-    upload(applicant, "indicators", "national_champions", ("冠军证书.png", png_bytes()), ("冠军证书2.jpg", _jpeg()))
+    upload(applicant, "indicators", "national_champions", ("冠军证书.png", image_bytes()),
+           ("冠军证书2.jpg", image_bytes((80, 60), (10, 120, 200), format="JPEG")))
     upload(applicant, "innovation", "standards", ("标准.pdf", pdf_bytes(1, "gamma")))
     r = applicant.get("/applicant/report.pdf")
     assert r.status_code == 200
@@ -131,14 +130,6 @@ def test_report_pdf_binds_evidence_with_computed_page_references(app, applicant)
         assert f"佐证材料第{n}页" in page, (n, page)
 
 
-def _jpeg():
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.new("RGB", (80, 60), (10, 120, 200)).save(buf, "JPEG")
-    return buf.getvalue()
-
-
 def test_javascript_in_an_uploaded_pdf_never_reaches_the_report(app, applicant):
     from pypdf.generic import DictionaryObject, NameObject, TextStringObject
 
@@ -146,9 +137,7 @@ def test_javascript_in_an_uploaded_pdf_never_reaches_the_report(app, applicant):
     writer.add_blank_page(300, 300)
     writer._root_object[NameObject("/OpenAction")] = DictionaryObject({
         NameObject("/S"): NameObject("/JavaScript"), NameObject("/JS"): TextStringObject("app.alert('x');")})
-    buf = io.BytesIO()
-    writer.write(buf)
-    upload(applicant, "indicators", "listed_enterprises", ("脚本.pdf", buf.getvalue()))
+    upload(applicant, "indicators", "listed_enterprises", ("脚本.pdf", write_pdf(writer)))
     pdf = applicant.get("/applicant/report.pdf").data
     assert b"/JavaScript" not in pdf and b"app.alert" not in pdf
     assert len(PdfReader(io.BytesIO(pdf)).pages) > 1
@@ -240,7 +229,7 @@ def test_county_attaches_its_sealed_opinion_and_a_bad_file_refuses_the_approval(
     assert "操作未执行" in html and "意见.pdf" in html and ">同意。</textarea>" in html  # the opinion is kept
     with app.app_context():
         assert submission_of(ALLOY).state == "submitted"
-    r = approve("意见.jpg", _jpeg())
+    r = approve("意见.jpg", image_bytes((80, 60), (10, 120, 200), format="JPEG"))
     assert r.status_code == 302
     pdf = client.get(f"/submissions/{sid}/report.pdf").data
     pages = [re.sub(r"\s+", "", t) for t in text_of(pdf)]

@@ -20,9 +20,9 @@ from contextlib import contextmanager
 import jinja2
 import pytest
 from markupsafe import Markup
-from PIL import Image
 from pypdf import PdfReader
 
+from builders import image_bytes
 from wizard.pdf import cjk_patch, fonts
 from wizard.pdf.engine import PdfRenderError, ResourceGuard, render_pdf
 
@@ -138,15 +138,11 @@ def listener():
     lst.close()
 
 
-def _png(path, color=(200, 30, 30)):
-    Image.new("RGB", (40, 20), color).save(path)
-
-
 @pytest.fixture
 def static_root(tmp_path):
     root = tmp_path / "static"
     (root / "css").mkdir(parents=True)
-    _png(root / "logo.png")
+    (root / "logo.png").write_bytes(image_bytes((40, 20), (200, 30, 30)))
     (root / "css" / "pdf.css").write_text("h1 { color: #003366; }\n", encoding="utf-8")
     return root
 
@@ -156,7 +152,7 @@ def outside(tmp_path):
     """Files outside static_root that a document must not be able to read."""
     d = tmp_path / "outside"
     d.mkdir()
-    _png(d / "secret.png", (0, 200, 0))
+    (d / "secret.png").write_bytes(image_bytes((40, 20), (0, 200, 0)))
     (d / "secret.css").write_text("p { color: red; }", encoding="utf-8")
     return d
 
@@ -520,11 +516,10 @@ TEMPLATE = jinja2.Environment(autoescape=True).from_string(
 def _payload(template: str, listener, tmp_path, outside) -> tuple[str, object]:
     import base64
     marker = tmp_path / "pwned_marker"
-    buf = io.BytesIO()
-    Image.new("RGB", (30, 30), (0, 0, 255)).save(buf, "PNG")
+    png = image_bytes((30, 30), (0, 0, 255))
     fields = {"port": listener.port, "marker": marker, "secret_png": outside / "secret.png",
               "secret_css": outside / "secret.css",
-              "png_b64": base64.b64encode(buf.getvalue()).decode()}
+              "png_b64": base64.b64encode(png).decode()}
     value = template
     for key, field in fields.items():
         value = value.replace("{%s}" % key, str(field))
