@@ -29,6 +29,8 @@ COUNTIES = _expect(FORBIDDEN, FORBIDDEN, OK, OK, FORBIDDEN)
 COUNTY_OF_A = _expect(FORBIDDEN, FORBIDDEN, OK, NOT_FOUND, FORBIDDEN)
 REVIEWERS_OF_A = _expect(FORBIDDEN, FORBIDDEN, OK, NOT_FOUND, OK)
 WHO_SEES_A = _expect(OK, NOT_FOUND, OK, NOT_FOUND, OK)
+# the applicant's own latest submitted report: A has a snapshot, B (never submitted) gets 404
+SUBMITTERS = _expect(OK, NOT_FOUND, FORBIDDEN, FORBIDDEN, FORBIDDEN)
 
 # Endpoint → who may use it.  Add every new endpoint here (or to BLUEPRINT_RULES).
 ENDPOINTS = {
@@ -39,7 +41,7 @@ ENDPOINTS = {
     "main.index": EVERY_USER,
     "main.messages": EVERY_USER,
     "main.mark_read": EVERY_USER,
-    "main.blank_pdf": EVERY_USER,
+    "main.blank_pdf": PUBLIC,  # the blank templates are linked from the login page
     "main.report_pdf_of": WHO_SEES_A,
     "main.move": REVIEWERS_OF_A,
     "applicant.tasks": APPLICANTS,
@@ -48,6 +50,9 @@ ENDPOINTS = {
     "applicant.submit": APPLICANTS,
     "applicant.history": APPLICANTS,
     "applicant.report_pdf": APPLICANTS,
+    "applicant.declaration": APPLICANTS,
+    "applicant.submitted": APPLICANTS,  # without a snapshot: back to the task list
+    "applicant.submitted_pdf": SUBMITTERS,
     "county.queue": COUNTIES,
     "county.submission": COUNTY_OF_A,
     "evidence.download": WHO_SEES_A,

@@ -13,7 +13,8 @@ from ..models import MIN_PASSWORD_LENGTH, Cluster, Region, Submission, User
 from ..pdf.report import report_pdf
 from ..report.schema import report_schema
 from ..report.service import save_answers, validate_answers
-from ..workflow.states import current_round
+from ..workflow.snapshots import latest_snapshot
+from ..workflow.states import FINAL, current_round
 from .backup import BackupError, create_backup, restore_backup, signature_valid, signing_key
 from .maintenance import format_size, remove_partial_files
 from .seed import DEMO_ACCOUNTS, DEMO_PASSWORD, seed_all, seed_demo
@@ -172,6 +173,9 @@ def pdf_cmd(submission_id, output, blank, round_):
         if submission_id is None:
             raise click.ClickException("请给出申报编号，或使用 --blank。")
         sub = _load_submission(submission_id)
+        if round_ == FINAL and current_round(sub) != FINAL and latest_snapshot(sub, FINAL) is None:
+            raise click.ClickException(f"申报 {sub.id}（{sub.cluster.name}）尚未进入决赛，没有决赛报告；"
+                                       f"请去掉 --round final，输出其初赛报告。")
         data = report_pdf(sub, round_ or current_round(sub))
     with open(output, "wb") as fh:
         fh.write(data)

@@ -107,6 +107,30 @@ def bind_evidence(report: bytes, submission, round_) -> bytes:
         raise PdfRenderError(str(exc)) from exc
 
 
+def snapshot_html(snapshot, submission) -> str:
+    """A snapshot's frozen answers in the print layout, with its 校验码 and no watermark.  The
+    evidence table and files are those of today only when they are still the snapshot's files."""
+    round_ = snapshot.round
+    same_files = evidence_manifest(submission, round_) == (snapshot.evidence or [])
+    return render_template("print/report.html", report=get_report(round_), answers=snapshot.answers or {},
+                           sub=submission, blank=False, years=submission.edition.years, draft=False,
+                           code=snapshot.code, opinion=None,
+                           ev=appendix(submission, round_, links=False) if same_files else None)
+
+
+def snapshot_pdf(snapshot, submission) -> bytes:
+    """The report as it was submitted (a snapshot), as PDF; not cached (rarely downloaded)."""
+    pdf = render_pdf(snapshot_html(snapshot, submission), static_root=current_app.static_folder,
+                     font_path=current_app.config.get("PDF_FONT_PATH"))
+    if evidence_manifest(submission, snapshot.round) == (snapshot.evidence or []):
+        pdf = bind_evidence(pdf, submission, snapshot.round)
+    return pdf
+
+
+def snapshot_filename(snapshot, submission) -> str:
+    return f"{submission.cluster.name}-{get_report(snapshot.round).title}-{snapshot.code}.pdf"
+
+
 def pdf_filename(submission, round_, blank=False) -> str:
     title = get_report(round_).title
     return f"{title}（空白模板）.pdf" if blank else f"{submission.cluster.name}-{title}.pdf"

@@ -1,5 +1,5 @@
 """The applicant's wizard: task list, one route for every step, review, submit."""
-from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 from wtforms import FieldList
@@ -11,6 +11,8 @@ from ..evidence.storage import appendix
 from ..extensions import db
 from ..models import ROLE_APPLICANT, HistoryEntry, Submission, local_now
 from ..params import parse_id, parse_version
+from ..pdf import PdfRenderError
+from ..pdf.declaration import declaration_filename, declaration_pdf, declaration_step_key
 from ..report.checks import STATUS_LABELS, step_status
 from ..report.definition import get_report
 from ..report.forms import form_to_answers, make_step_form
@@ -20,8 +22,9 @@ from ..web.security import client_address, require_role
 from ..workflow.deadlines import effective_deadline
 from ..workflow.moves import apply_move
 from ..workflow.readiness import review_lists
+from ..workflow.snapshots import latest_snapshot
 from ..workflow.states import STATES, MoveRefused, current_round, submit_move
-from .shared import send_report_pdf
+from .shared import pdf_response, send_report_pdf, send_snapshot_pdf
 
 bp = Blueprint("applicant", __name__, url_prefix="/applicant")
 bp.before_request(require_role(ROLE_APPLICANT))
@@ -50,7 +53,8 @@ def tasks():
     next_step = next((s for s, st in steps if st not in ("complete", "optional")), None)
     return render_template("applicant/tasks.html", sub=sub, report=report, steps=steps, next_step=next_step,
                            status_labels=STATUS_LABELS, editable=_editable_round(sub) is not None,
-                           deadline=effective_deadline(sub, round_), round_=round_)
+                           deadline=effective_deadline(sub, round_), round_=round_,
+                           submitted=latest_snapshot(sub, round_) is not None)
 
 
 def _render_step(sub, round_, step, form, status=200, stale=None):
@@ -63,7 +67,8 @@ def _render_step(sub, round_, step, form, status=200, stale=None):
                            nav=nav, status_labels=STATUS_LABELS, stale=stale,
                            prev_step=report.steps[idx - 1] if idx > 0 else None,
                            next_step=report.steps[idx + 1] if idx + 1 < len(report.steps) else None,
-                           saved_ok=g.get("saved_ok", False), ev=ev), status
+                           saved_ok=g.get("saved_ok", False), ev=ev,
+                           declaration=step.key == declaration_step_key(report)), status
 
 
 def _stale_diff(step, posted: dict, current: dict):
@@ -275,7 +280,30 @@ def submit():
         flash(refused.message + f"（共 {len(refused.problems)} 项，见下方列表）", "error")
         return redirect(url_for("applicant.review"))
     flash("报告已提交，等待县级以上人民政府审核。", "success")
-    return redirect(url_for("applicant.tasks"))
+    return redirect(url_for("applicant.submitted"))
+
+
+@bp.route("/submitted")
+def submitted():
+    """The receipt of the latest submit of the current round: time, 校验码, the submitted PDF."""
+    sub = _submission()
+    round_ = current_round(sub)
+    snap = latest_snapshot(sub, round_)
+    if snap is None:
+        flash("本轮报告尚未提交。", "info")
+        return redirect(url_for("applicant.tasks"))
+    return render_template("applicant/submitted.html", sub=sub, snap=snap, report=get_report(round_),
+                           editable=_editable_round(sub) is not None)
+
+
+@bp.route("/submitted.pdf")
+def submitted_pdf():
+    """The report exactly as last submitted in the current round (its snapshot)."""
+    sub = _submission()
+    snap = latest_snapshot(sub, current_round(sub))
+    if snap is None:
+        abort(404)
+    return send_snapshot_pdf(snap, sub)
 
 
 @bp.route("/history")
@@ -292,3 +320,16 @@ def report_pdf():
     """The applicant's report as PDF (草稿 watermark while it is a draft)."""
     sub = _submission()
     return send_report_pdf(sub, current_round(sub))
+
+
+@bp.route("/declaration.pdf")
+def declaration():
+    """The declaration page alone, with the names filled in, to print, sign, seal and scan."""
+    sub = _submission()
+    round_ = current_round(sub)
+    try:
+        pdf = declaration_pdf(sub, round_)
+    except PdfRenderError:
+        current_app.logger.exception("declaration PDF failed for submission %s", sub.id)
+        abort(500)
+    return pdf_response(pdf, declaration_filename(sub, round_))

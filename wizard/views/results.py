@@ -21,7 +21,7 @@ from ..web.security import audit, client_address, require_role
 from ..workflow.deadlines import effective_deadline, extend_deadline
 from ..workflow.snapshots import latest_snapshot
 from ..workflow.states import STATES, MoveRefused, current_round
-from .shared import submission_page
+from .shared import send_snapshot_pdf, submission_page
 
 bp = Blueprint("results", __name__, url_prefix="/admin")
 bp.before_request(require_role(ROLE_ADMIN))
@@ -52,6 +52,15 @@ def snapshot(snapshot_id):
     by = db.session.get(User, snap.created_by_id) if snap.created_by_id else None
     return render_template("admin/snapshot.html", snap=snap, sub=sub, by=by, report=get_report(snap.round),
                            label=snapshot_label(snap))
+
+
+@bp.route("/snapshots/<int:snapshot_id>.pdf")
+def snapshot_pdf(snapshot_id):
+    """A snapshot's frozen answers as the report PDF, with the snapshot's 校验码."""
+    snap = db.session.get(Snapshot, snapshot_id)
+    if snap is None:
+        abort(404)
+    return send_snapshot_pdf(snap, get_submission(snap.submission_id, current_user))
 
 
 # --- round comparison --------------------------------------------------------------------

@@ -7,7 +7,7 @@ from ..evidence.storage import appendix
 from ..extensions import db
 from ..models import HistoryEntry
 from ..pdf import PdfRenderError
-from ..pdf.report import pdf_filename, report_pdf
+from ..pdf.report import pdf_filename, report_pdf, snapshot_filename, snapshot_pdf
 from ..report.definition import COUNTY_SCAN_LABEL, get_report
 from ..report.view import effective_answers
 from ..web.http import content_disposition
@@ -56,3 +56,15 @@ def send_report_pdf(sub, round_):
     audit("report_download", f"submission:{sub.id}", round_)
     db.session.commit()
     return pdf_response(pdf, pdf_filename(sub, round_))
+
+
+def send_snapshot_pdf(snap, sub):
+    """A snapshot's report PDF (the report as submitted), for a caller allowed to see it (audited)."""
+    try:
+        pdf = snapshot_pdf(snap, sub)
+    except PdfRenderError:
+        current_app.logger.exception("PDF render failed for snapshot %s", snap.id)
+        abort(500)
+    audit("report_download", f"submission:{sub.id}", f"snapshot:{snap.id}")
+    db.session.commit()
+    return pdf_response(pdf, snapshot_filename(snap, sub))

@@ -20,7 +20,7 @@ from .pending import SESSION_USER_KEY, stash_owner, stash_pending_save
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-PUBLIC_ENDPOINTS = frozenset({"auth.login", "static"})
+PUBLIC_ENDPOINTS = frozenset({"auth.login", "static", "main.blank_pdf"})  # blank templates: from the login page
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
