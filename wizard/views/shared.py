@@ -48,23 +48,21 @@ def pdf_response(pdf: bytes, filename: str) -> Response:
 
 def send_report_pdf(sub, round_):
     """The report PDF of a submission the caller has already been allowed to see (audited)."""
-    try:
-        pdf = report_pdf(sub, round_)
-    except PdfRenderError:
-        current_app.logger.exception("PDF render failed for submission %s", sub.id)
-        abort(500)
-    audit("report_download", f"submission:{sub.id}", round_)
-    db.session.commit()
-    return pdf_response(pdf, pdf_filename(sub, round_))
+    return _send_pdf(lambda: report_pdf(sub, round_), pdf_filename(sub, round_), sub, round_)
 
 
 def send_snapshot_pdf(snap, sub):
     """A snapshot's report PDF (the report as submitted), for a caller allowed to see it (audited)."""
+    return _send_pdf(lambda: snapshot_pdf(snap, sub), snapshot_filename(snap, sub), sub, f"snapshot:{snap.id}")
+
+
+def _send_pdf(render, filename: str, sub, what: str):
+    """Render, audit the download (``what``: the round or the snapshot), answer with the file."""
     try:
-        pdf = snapshot_pdf(snap, sub)
+        pdf = render()
     except PdfRenderError:
-        current_app.logger.exception("PDF render failed for snapshot %s", snap.id)
+        current_app.logger.exception("PDF render failed for submission %s (%s)", sub.id, what)
         abort(500)
-    audit("report_download", f"submission:{sub.id}", f"snapshot:{snap.id}")
+    audit("report_download", f"submission:{sub.id}", what)
     db.session.commit()
-    return pdf_response(pdf, snapshot_filename(snap, sub))
+    return pdf_response(pdf, filename)
