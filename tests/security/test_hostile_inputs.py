@@ -401,9 +401,9 @@ def test_table_numbers_and_imports_use_the_same_parser(app, people):
         parse_number("1,5")
     with app.app_context():
         sub = submission_of(ALLOY)
-        clean, problems = validate_answers(sub, "preliminary", {
+        problems = validate_answers(sub, "preliminary", {
             "output_total": {"y1": "10²", "y2": "1,5"}, "top10": [{"name": "甲", "revenue_y1": "①"}],
-            "profit": {"y1": "12,345"}})
+            "profit": {"y1": "12,345"}}).problems
     text = "\n".join(problems)
     assert text.count(LOOKALIKE_MESSAGE) == 2 and COMMA_MESSAGE in text
 

@@ -9,19 +9,21 @@ from flask.cli import with_appcontext
 from ..access import current_edition
 from ..accounts import bind_account
 from ..extensions import db
-from ..models import MIN_PASSWORD_LENGTH, Cluster, Region, Submission, User
+from ..models import MIN_PASSWORD_LENGTH, Cluster, Region, Submission, User, to_local
+from ..params import MAX_ID
 from ..pdf.report import report_pdf
+from ..report.model import ROUND_LABELS
 from ..report.schema import report_schema
-from ..report.service import save_answers, validate_answers
+from ..report.service import save_answers, validate_answers, without_blanks
 from ..workflow.snapshots import latest_snapshot
-from ..workflow.states import FINAL, current_round
+from ..workflow.states import FINAL, ROUNDS, current_round, state_label
 from .backup import BackupError, create_backup, restore_backup, signature_valid, signing_key
 from .maintenance import format_size, remove_partial_files
 from .seed import DEMO_ACCOUNTS, DEMO_PASSWORD, seed_all, seed_demo
 
 
 def init_app(app):
-    for cmd in (seed_cmd, seed_demo_cmd, create_user_cmd, schema_cmd, answers_group, pdf_cmd,
+    for cmd in (seed_cmd, seed_demo_cmd, create_user_cmd, schema_cmd, submissions_cmd, answers_group, pdf_cmd,
                 backup_cmd, restore_cmd, cleanup_cmd):
         app.cli.add_command(cmd)
 
@@ -109,70 +111,102 @@ def answers_group():
     """Export or import a submission's answers (JSON)."""
 
 
-def _load_submission(submission_id):
-
-    sub = db.session.get(Submission, submission_id)
+def _load_submission(ref: str) -> Submission:
+    """A submission by id, or by its cluster's name (in the current edition)."""
+    if ref.isdigit():
+        sub = db.session.get(Submission, int(ref)) if int(ref) <= MAX_ID else None
+    else:
+        edition = current_edition()
+        sub = db.session.execute(
+            db.select(Submission).join(Submission.cluster)
+            .where(Cluster.name == ref.strip(), Submission.edition_id == (edition.id if edition else None))
+        ).scalar_one_or_none()
     if sub is None:
-        raise click.ClickException(f"申报 {submission_id} 不存在。")
+        raise click.ClickException(f"申报“{ref}”不存在（可用 flask --app wizard submissions 查看编号和集群名称）。")
     return sub
+
+
+@click.command("submissions")
+@with_appcontext
+def submissions_cmd():
+    """List the submissions of the current edition: id, cluster, state, round, last update."""
+    edition = current_edition()
+    subs = db.session.execute(
+        db.select(Submission).join(Submission.cluster).where(Submission.edition_id == (edition.id if edition else None))
+        .order_by(Submission.id)
+    ).scalars().all()
+    click.echo("编号\t集群\t状态\t轮次\t最后更新（北京时间）")
+    for sub in subs:
+        round_ = current_round(sub)
+        click.echo(f"{sub.id}\t{sub.cluster.name}\t{state_label(sub.state)}\t{ROUND_LABELS[round_]}"
+                   f"\t{to_local(sub.updated_at):%Y-%m-%d %H:%M}")
 
 
 @answers_group.command("export")
 @with_appcontext
-@click.argument("submission_id", type=int)
-@click.option("--round", "round_", type=click.Choice(["preliminary", "final"]), default="preliminary")
-def answers_export(submission_id, round_):
-    """Print a submission's answers as JSON."""
-    sub = _load_submission(submission_id)
+@click.argument("submission")
+@click.option("--round", "round_", type=click.Choice(ROUNDS), default="preliminary")
+def answers_export(submission, round_):
+    """Print a submission's answers as JSON (blank values left out)."""
+    sub = _load_submission(submission)
     doc = {"submission": sub.id, "cluster": sub.cluster.name, "round": round_, "version": sub.version,
-           "answers": sub.answers_for(round_)}
+           "answers": without_blanks(sub.answers_for(round_))}
     click.echo(json.dumps(doc, ensure_ascii=False, indent=2))
 
 
 @answers_group.command("import")
 @with_appcontext
-@click.argument("submission_id", type=int)
+@click.argument("submission")
 @click.argument("file", type=click.File("r", encoding="utf-8"))
-@click.option("--round", "round_", type=click.Choice(["preliminary", "final"]), default=None)
-def answers_import(submission_id, file, round_):
-    """Load answers with the web forms' validation; nothing changes when anything is invalid."""
+@click.option("--round", "round_", type=click.Choice(ROUNDS), default=None)
+@click.option("--replace", is_flag=True, help="以文件内容替换整份报告（文件中没有的字段将被清空）")
+def answers_import(submission, file, round_, replace):
+    """Load answers with the web forms' validation; nothing changes when anything is invalid.
+    Merges by default: fields the file does not name are left as they are."""
+    sub = _load_submission(submission)
+    answers, round_ = _read_answers(file, round_)
+    result = validate_answers(sub, round_, answers, replace=replace)
+    if result.problems:
+        for p in result.problems:
+            click.echo(f"  - {p}", err=True)
+        raise click.ClickException(f"共 {len(result.problems)} 个问题，未导入任何内容。")
+    save_answers(sub, round_, result.answers, sub.version)
+    click.echo(f"已导入到申报 {sub.id}（{sub.cluster.name}，{ROUND_LABELS[round_]}）：新增 {len(result.added)} 个字段，"
+               f"修改 {len(result.changed)} 个，清空 {len(result.cleared)} 个。")
 
-    sub = _load_submission(submission_id)
+
+def _read_answers(file, round_):
     try:
         doc = json.load(file)
     except ValueError as exc:
         raise click.ClickException(f"文件不是有效的 JSON：{exc}")
     if not isinstance(doc, dict):
         raise click.ClickException("文件内容应为 JSON 对象。")
-    answers = doc.get("answers", doc) if "answers" in doc else doc
+    answers = doc["answers"] if "answers" in doc else doc
     round_ = round_ or doc.get("round") or "preliminary"
     if not isinstance(answers, dict):
         raise click.ClickException("answers 应为 JSON 对象。")
-    clean, problems = validate_answers(sub, round_, answers)
-    if problems:
-        for p in problems:
-            click.echo(f"  - {p}", err=True)
-        raise click.ClickException(f"共 {len(problems)} 个问题，未导入任何内容。")
-    save_answers(sub, round_, clean, sub.version)
-    click.echo(f"已导入 {len(clean)} 个字段到申报 {sub.id}（{round_}）。")
+    if round_ not in ROUNDS:
+        raise click.ClickException("round 只能是 preliminary 或 final。")
+    return answers, round_
 
 
 @click.command("pdf")
-@click.argument("submission_id", type=int, required=False)
+@click.argument("submission", required=False)
 @click.option("-o", "--output", "output", type=click.Path(dir_okay=False), required=True)
 @click.option("--blank", is_flag=True, help="空白模板")
-@click.option("--round", "round_", type=click.Choice(["preliminary", "final"]), default=None)
+@click.option("--round", "round_", type=click.Choice(ROUNDS), default=None)
 @with_appcontext
-def pdf_cmd(submission_id, output, blank, round_):
+def pdf_cmd(submission, output, blank, round_):
     """Write a submission's report (or a blank template) as PDF."""
 
     if blank:
         edition = current_edition()
         data = report_pdf(None, round_ or "preliminary", blank=True, years=edition.years if edition else None)
     else:
-        if submission_id is None:
-            raise click.ClickException("请给出申报编号，或使用 --blank。")
-        sub = _load_submission(submission_id)
+        if submission is None:
+            raise click.ClickException("请给出申报编号或集群名称，或使用 --blank。")
+        sub = _load_submission(submission)
         if round_ == FINAL and current_round(sub) != FINAL and latest_snapshot(sub, FINAL) is None:
             raise click.ClickException(f"申报 {sub.id}（{sub.cluster.name}）尚未进入决赛，没有决赛报告；"
                                        f"请去掉 --round final，输出其初赛报告。")

@@ -75,6 +75,15 @@ class Kind:
         """A stored answer → what the web form would post (``formdata``: a MultiDict), for import."""
         formdata.add(field.key, str(value))
 
+    def unknown_parts(self, field, value) -> list[str]:
+        """What inside an imported value this kind does not know (a misspelt key), as
+        readable paths; the value's type itself is checked by the form."""
+        return []
+
+    def part_name(self, field, parts, years) -> str:
+        """What a form error's path inside the field names: a year, a row and column."""
+        return ""
+
     # --- showing ---------------------------------------------------------------------------
     def display(self, field, value) -> str:
         """A stored (non-empty) value as one line of text."""
@@ -179,6 +188,12 @@ class ValuesKind(Kind):
                  for k in self.value_keys}
         return FormField(type(f"{field.key}_values", (Form,), attrs), label=fill_years(field.label, years))
 
+    def unknown_parts(self, field, value):
+        return [f"“{k}”" for k in value if k not in self.value_keys] if isinstance(value, dict) else []
+
+    def part_name(self, field, parts, years):
+        return value_labels(field, years).get(parts[0], "") if parts else ""
+
     def answer(self, field, wtf_field):
         return {k: format_decimal(wtf_field.form[k].value) for k in self.value_keys
                 if wtf_field.form[k].value is not None}
@@ -276,6 +291,18 @@ class TableKind(Kind):
             if v != "":
                 row[col.key] = v
         return row or None
+
+    def unknown_parts(self, field, value):
+        keys = {c.key for c in field.columns}
+        rows = value if isinstance(value, list) else []
+        return [f"第 {i} 行“{k}”" for i, row in enumerate(rows, start=1) if isinstance(row, dict)
+                for k in row if k not in keys]
+
+    def part_name(self, field, parts, years):
+        if not parts or not parts[0].isdigit():
+            return ""
+        col = next((c for c in field.columns if len(parts) > 1 and c.key == parts[1]), None)
+        return f"第 {int(parts[0]) + 1} 行" + (f" {fill_years(col.label, years)}" if col else "")
 
     def post(self, field, value, formdata):
         if not isinstance(value, list):

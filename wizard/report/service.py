@@ -1,12 +1,15 @@
 """Saving answers with optimistic locking, import/export of answers."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import update
 from werkzeug.datastructures import MultiDict
 
 from ..extensions import db
 from ..models import Submission, utcnow
 from .definition import get_report
+from .model import fill_years
 from .forms import form_to_answers, make_step_form
 
 
@@ -60,24 +63,89 @@ def answers_to_formdata(round_: str, step_key: str, answers: dict) -> MultiDict:
     return md
 
 
-def validate_answers(submission: Submission, round_: str, answers: dict) -> tuple[dict, list[str]]:
-    """Validate a whole answers document with the web forms; returns (clean answers, problems)."""
+@dataclass
+class Import:
+    """A validated answers document: what saving it changes, or why it cannot be saved."""
+    answers: dict  # the round's answers after the import
+    problems: list[str]
+    added: list[str]
+    changed: list[str]
+    cleared: list[str]
 
-    report = get_report(round_)
-    known = {f.key for f in report.fields}
-    problems = [f"未知字段：{k}" for k in answers if k not in known]
+
+def validate_answers(submission: Submission, round_: str, answers: dict, *, replace: bool = False) -> Import:
+    """Validate an answers document with the web forms (one parser, one set of limits).
+
+    By default it merges: fields the document does not name keep their answers; ``replace``
+    makes the document the whole report (what it leaves out is cleared).  Unknown keys at any
+    depth and fields that do not apply to the cluster's category are problems; messages name
+    the label, the year or the row and column."""
+    report, category, years = get_report(round_), submission.cluster.category, submission.edition.years
+    problems = _unknown(report, answers, category)
+    current = submission.answers_for(round_)
+    posted = dict(answers) if replace else {**current, **answers}
     clean = {}
     for step in report.steps:
-        md = answers_to_formdata(round_, step.key, answers)
-        form = make_step_form(round_, step.key, submission.cluster.category, submission.edition.years,
-                              formdata=md, meta={"csrf": False})
-        if not form.validate():
-            for name, errors in _flatten_errors(form.errors):
-                for e in errors:
-                    problems.append(f"{name}：{e}")
-        else:
+        md = answers_to_formdata(round_, step.key, posted)
+        form = make_step_form(round_, step.key, category, years, formdata=md, meta={"csrf": False})
+        if form.validate():
             clean.update(form_to_answers(form))
-    return clean, problems
+        else:
+            problems += [f"{_error_place(report, path, years)}：{e}" for path, errors in _flatten_errors(form.errors)
+                         for e in errors]
+    result = clean if replace else {**current, **{k: clean[k] for k in answers if k in clean}}
+    return Import(result, problems, *_changes(current, result))
+
+
+def _unknown(report, answers: dict, category: str) -> list[str]:
+    problems = []
+    for key, value in answers.items():
+        field = report.field(key)
+        if field is None:
+            problems.append(f"未知字段：{key}")
+        elif not field.applies_to(category):
+            problems.append(f"“{field.name}”不适用于本集群的申报类别，请删除该字段。")
+        else:
+            problems += [f"“{field.name}”中的未知项：{part}" for part in field.kind_of.unknown_parts(field, value)]
+    return problems
+
+
+def _error_place(report, path: str, years: dict) -> str:
+    """``top10-2-market_share`` → 2.2 营业收入排名前十企业 第 3 行 国内市场占有率."""
+    key, *parts = path.split("-")
+    field = report.field(key)
+    if field is None:
+        return path
+    section = next((s for s in report.sections if field in s.fields), None)
+    name = fill_years(field.name, years)
+    if field.group:
+        name = f"{field.group}·{name}"
+    where = f"{section.number} {name}" if section is not None and section.number else name
+    part = field.kind_of.part_name(field, parts, years)
+    return f"{where} {part}" if part else where
+
+
+def _changes(before: dict, after: dict) -> tuple[list, list, list]:
+    """(added, changed, cleared) field keys between two answer sets."""
+    added, changed, cleared = [], [], []
+    for key in sorted(set(before) | set(after)):
+        old, new = before.get(key), after.get(key)
+        if _blank(old) and not _blank(new):
+            added.append(key)
+        elif not _blank(old) and _blank(new):
+            cleared.append(key)
+        elif old != new and not _blank(new):
+            changed.append(key)
+    return added, changed, cleared
+
+
+def _blank(value) -> bool:
+    return value in (None, "", [], {})
+
+
+def without_blanks(answers: dict) -> dict:
+    """The answers with blank values left out (docs/report-format.md)."""
+    return {k: v for k, v in answers.items() if not _blank(v)}
 
 
 def _flatten_errors(errors, prefix=""):
