@@ -1,5 +1,6 @@
 """Who may see what: every submission query is scoped here, in the query itself."""
 from flask import abort
+from sqlalchemy.orm import joinedload
 
 from .extensions import db
 from .models import CATEGORY_LABELS, ROLE_ADMIN, ROLE_APPLICANT, ROLE_COUNTY, Cluster, Edition, Region, Submission
@@ -7,9 +8,13 @@ from .text import clean_text
 from .workflow.states import STATES
 
 
+#: a submission's cluster, its region and the region's city come with it (lists: no query per row)
+WITH_CLUSTER = joinedload(Submission.cluster).joinedload(Cluster.region).joinedload(Region.parent)
+
+
 def visible_submissions(user):
-    """A select() of the submissions this user may see (deny by default)."""
-    q = db.select(Submission).join(Submission.cluster)
+    """A select() of the submissions this user may see (deny by default), with their clusters."""
+    q = db.select(Submission).join(Submission.cluster).options(WITH_CLUSTER)
     if user.role == ROLE_ADMIN:
         return q
     if user.role == ROLE_COUNTY and user.region_id:
@@ -63,3 +68,21 @@ def filtered_submissions(user, *, state: str = "", category: str = "", city: str
     order = {"name": Cluster.name, "state": Submission.state,
              "updated": Submission.updated_at.desc()}.get(sort, Cluster.name)
     return query.order_by(order, Submission.id)
+
+
+def submission_counts(user, edition_id: int | None) -> dict:
+    """Counts of the edition's submissions this user may see: in all, per state, per category
+    and per city (a fixed number of statements, whatever the number of submissions)."""
+    base = visible_submissions(user).where(Submission.edition_id == edition_id)
+    rows = db.session.execute(
+        base.with_only_columns(Submission.state, Cluster.category, Cluster.region_id, db.func.count())
+        .group_by(Submission.state, Cluster.category, Cluster.region_id)
+    ).all()
+    regions = {r.id: r for r in db.session.execute(db.select(Region)).scalars()}
+    counts = {"total": 0, "state": {}, "category": {}, "city": {}}
+    for state, category, region_id, n in rows:
+        city = regions[region_id].city.name
+        counts["total"] += n
+        for key, value in (("state", state), ("category", category), ("city", city)):
+            counts[key][value] = counts[key].get(value, 0) + n
+    return counts

@@ -4,7 +4,7 @@ from flask_login import current_user
 from wtforms import BooleanField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
-from ..access import current_edition, filtered_submissions, get_submission, visible_submissions
+from ..access import current_edition, filtered_submissions, get_submission, submission_counts, visible_submissions
 from ..accounts import bind_account, ensure_submissions
 from ..extensions import db
 from ..models import CATEGORY_LABELS, MIN_PASSWORD_LENGTH, ROLE_ADMIN, ROLE_LABELS, Cluster, Region, Submission, User
@@ -33,17 +33,9 @@ def _clusters():
 def dashboard():
     """Counts per state, per category and per city."""
     edition = current_edition()
-    base = visible_submissions(current_user).where(Submission.edition_id == (edition.id if edition else -1))
-    subs = db.session.execute(base).scalars().all()
-    by_state, by_category, by_city = {}, {}, {}
-    for s in subs:
-        by_state[s.state] = by_state.get(s.state, 0) + 1
-        by_category[s.cluster.category] = by_category.get(s.cluster.category, 0) + 1
-        city = s.cluster.region.city.name
-        by_city[city] = by_city.get(city, 0) + 1
-
-    return render_template("admin/dashboard.html", edition=edition, total=len(subs), by_state=by_state,
-                           by_category=by_category, by_city=sorted(by_city.items()), states=STATES,
+    counts = submission_counts(current_user, edition.id if edition else None)
+    return render_template("admin/dashboard.html", edition=edition, total=counts["total"], by_state=counts["state"],
+                           by_category=counts["category"], by_city=sorted(counts["city"].items()), states=STATES,
                            categories=CATEGORY_LABELS, font_message=font_status_message())
 
 
