@@ -325,3 +325,16 @@ def test_answers_export_and_import(app, runner, tmp_path):
     r = runner.invoke(args=["answers", "export", str(sid)])
     doc = json.loads(r.output)
     assert doc["answers"]["output_total"] == {"y1": "1000", "y2": "1200"} and doc["answers"]["industry_field"] == "新材料"
+
+
+def test_task_list_and_step_sidebar_give_one_status(applicant):
+    """An untouched step reads the same on the task list and in a step page's sidebar."""
+    tasks = applicant.get("/applicant/").get_data(as_text=True)
+    step = applicant.get("/applicant/step/org").get_data(as_text=True)
+
+    def status_of(page, key):
+        m = re.search(r'href="/applicant/step/%s".*?<span class="status[^"]*">([^<]+)<' % key, page, re.S)
+        return m.group(1).strip() if m else None
+
+    for key in ("basic", "org"):
+        assert status_of(tasks, key) == status_of(step, key) == "未开始", key

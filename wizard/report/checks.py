@@ -109,3 +109,10 @@ def consistency_warnings(round_, answers, years) -> list:
             warn("rd_growth", f"{years['y2']}年“{name('rd_growth')}”（{stated}%）与按集群研发经费计算的增速"
                               f"（{computed.quantize(Decimal('0.01'))}%）不一致。")
     return warnings
+
+
+def step_statuses(submission, round_) -> list:
+    """(step, status) of every step, from what the applicant has saved: the one answer the task
+    list and the step pages' sidebar give (a step nobody saved is 未开始, pre-filled defaults or not)."""
+    answers, category, years = submission.answers_for(round_), submission.cluster.category, submission.edition.years
+    return [(step, step_status(round_, step, answers, category, years)) for step in get_report(round_).steps]

@@ -13,7 +13,7 @@ from ..models import ROLE_APPLICANT, HistoryEntry, Submission, local_now
 from ..params import parse_id, parse_version
 from ..pdf import PdfRenderError
 from ..pdf.declaration import declaration_filename, declaration_pdf, declaration_step_key
-from ..report.checks import STATUS_LABELS, step_status
+from ..report.checks import STATUS_LABELS, step_statuses
 from ..report.definition import get_report
 from ..report.forms import form_to_answers, make_step_form
 from ..report.service import StaleSave, save_answers
@@ -47,9 +47,7 @@ def tasks():
     sub = _submission()
     round_ = current_round(sub)
     report = get_report(round_)
-    answers = effective_answers(sub, round_)
-    years, category = sub.edition.years, sub.cluster.category
-    steps = [(step, step_status(round_, step, answers, category, years)) for step in report.steps]
+    steps = step_statuses(sub, round_)
     next_step = next((s for s, st in steps if st not in ("complete", "optional")), None)
     return render_template("applicant/tasks.html", sub=sub, report=report, steps=steps, next_step=next_step,
                            status_labels=STATUS_LABELS, editable=_editable_round(sub) is not None,
@@ -61,8 +59,7 @@ def _render_step(sub, round_, step, form, status=200, stale=None):
     report = get_report(round_)
     ev = appendix(sub, round_)
     idx = list(report.steps).index(step)
-    nav = [(s, step_status(round_, s, sub.answers_for(round_), sub.cluster.category, sub.edition.years))
-           for s in report.steps]
+    nav = step_statuses(sub, round_)
     return render_template("applicant/step.html", sub=sub, report=report, step=step, form=form, round_=round_,
                            nav=nav, status_labels=STATUS_LABELS, stale=stale,
                            prev_step=report.steps[idx - 1] if idx > 0 else None,
