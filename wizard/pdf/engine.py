@@ -65,6 +65,23 @@ network access, no ``data:`` URIs, nothing else on disk. Fonts are opened by
    ``render_pdf`` (other code in the process using xhtml2pdf) the wrapper
    does nothing.
 
+Paper (the canvas of every page)
+--------------------------------
+``render_pdf(..., watermark="草稿")`` draws the text large, diagonally and in a light
+translucent grey over each page *after* its content (a canvas subclass draws it just before
+``showPage``), so filled table cells cannot hide it and the text stays readable through it.
+Every canvas starts with the Chinese font as its initial font (``initialFontName``) when it is
+embedded, and selects it where ReportLab would select its default font (a table does so for
+every cell): otherwise Helvetica, an unembedded base-14 font that no text uses, is listed by
+``pdffonts`` and makes the file fail an "all fonts embedded" check.  Both are set on xhtml2pdf's document template
+(``PmlBaseDoc._makeCanvas``, wrapped once on import) and apply only while ``render_pdf`` runs
+on the current thread.
+
+``<pdf:condpagebreak height="4cm"/>``: a page break unless ``height`` of the page is left
+(ReportLab's ``CondPageBreak``). xhtml2pdf 0.2.28 has no such tag; the engine adds it on import
+(``TAGS`` entry and tag class, looked up by name by xhtml2pdf's parser). Templates put it before
+a heading so the heading moves with the first rows of its table.
+
 Known limits: ``<a href>`` links are kept as PDF link annotations (they are
 not fetched); only raw, unescaped HTML can create them.
 """
@@ -84,7 +101,15 @@ from urllib.request import url2pathname
 import xhtml2pdf.default
 from xhtml2pdf import files as x2p_files
 from xhtml2pdf import pisa
+from reportlab import rl_config
+from reportlab.lib.colors import Color
+from reportlab.platypus.flowables import CondPageBreak
+from xhtml2pdf import parser as x2p_parser
+from xhtml2pdf.builders.printmarks import MarkedCanvas
 from xhtml2pdf.config.resources import ResourceAccessError, ResourceAccessPolicy
+from xhtml2pdf.default import MUST, SIZE, TAGS
+from xhtml2pdf.tags import pisaTag
+from xhtml2pdf.xhtml2pdf_reportlab import PmlBaseDoc
 
 from . import cjk_patch
 from .fonts import FontStatus, register_cjk_fonts
@@ -171,13 +196,13 @@ def _current_guard() -> ResourceGuard | None:
 
 
 @contextmanager
-def _guarded(guard: ResourceGuard):
-    previous = _current_guard()
-    _active.guard = guard
+def _guarded(guard: ResourceGuard, paper: "Paper | None" = None):
+    previous = _current_guard(), getattr(_active, "paper", None)
+    _active.guard, _active.paper = guard, paper
     try:
         yield
     finally:
-        _active.guard = previous
+        _active.guard, _active.paper = previous
 
 
 class _RefusedFile(x2p_files.BaseFile):
@@ -208,6 +233,87 @@ def _guarded_get_manager(uri, basepath=None, policy=None):
 
 
 x2p_files.FileNetworkManager.get_manager = staticmethod(_guarded_get_manager)
+
+
+# --------------------------------------------------------------------------
+# Paper: the initial font and the watermark of every page's canvas
+# --------------------------------------------------------------------------
+
+class Paper:
+    """What the canvas of every page of one render gets: its initial font (None: ReportLab's
+    default) and a watermark text drawn over the page (None: none)."""
+
+    def __init__(self, font: str | None = None, watermark: str | None = None, watermark_font: str | None = None):
+        self.font = font
+        self.watermark = watermark
+        self.watermark_font = watermark_font
+
+
+#: The watermark: its size (points), angle, and a grey light enough to read the page through.
+WATERMARK_SIZE = 150
+WATERMARK_ANGLE = 40
+WATERMARK_COLOR = Color(0.5, 0.5, 0.5, alpha=0.16)
+
+
+class PaperCanvas(MarkedCanvas):
+    """xhtml2pdf's canvas, for one render: ReportLab's default font (Helvetica, which a table
+    selects for every cell before drawing its flowables) becomes ``base_font``; and, if
+    ``watermark`` is set, it is drawn over each page just before the page is shown."""
+
+    base_font: str | None = None
+    watermark: str | None = None
+    watermark_font = "Helvetica"
+
+    def setFont(self, psfontname, size, leading=None):  # noqa: N802 (ReportLab's name)
+        if self.base_font and psfontname == rl_config.canvas_basefontname:
+            psfontname = self.base_font
+        super().setFont(psfontname, size, leading)
+
+    def showPage(self):  # noqa: N802 (ReportLab's name)
+        if self.watermark:
+            self._draw_watermark()
+        super().showPage()
+
+    def _draw_watermark(self):
+        width, height = self._pagesize
+        self.saveState()
+        self.setFillColor(WATERMARK_COLOR)
+        self.setFont(self.watermark_font, WATERMARK_SIZE)
+        self.translate(width / 2, height / 2)
+        self.rotate(WATERMARK_ANGLE)
+        self.drawCentredString(0, -WATERMARK_SIZE / 3, self.watermark)
+        self.restoreState()
+
+
+_original_make_canvas = PmlBaseDoc._makeCanvas
+
+
+def _paper_make_canvas(self, filename=None, canvasmaker=None):
+    paper = getattr(_active, "paper", None)
+    if paper is not None:
+        if paper.font and not self.initialFontName:
+            self.initialFontName = paper.font
+        canvasmaker = type("RenderCanvas", (PaperCanvas,), {
+            "base_font": paper.font, "watermark": paper.watermark, "watermark_font": paper.watermark_font})
+    return _original_make_canvas(self, filename=filename, canvasmaker=canvasmaker)
+
+
+PmlBaseDoc._makeCanvas = _paper_make_canvas
+
+
+class CondPageBreakTag(pisaTag):
+    """``<pdf:condpagebreak height=""/>``: a page break unless ``height`` is left on the page."""
+
+    def start(self, c) -> None:
+        if self.attr.height is None:  # xhtml2pdf has already warned: must be set
+            return
+        c.addPara()
+        c.addStory(CondPageBreak(self.attr.height))
+
+
+if "pdfcondpagebreak" not in TAGS:  # a later xhtml2pdf may bring its own
+    TAGS["pdfcondpagebreak"] = (0, {"height": (SIZE, MUST)})
+    x2p_parser.pisaTagPDFCONDPAGEBREAK = CondPageBreakTag
 
 
 # --------------------------------------------------------------------------
@@ -281,6 +387,7 @@ def render_pdf(
     static_root: str | os.PathLike | None = None,
     font_path: str | os.PathLike | None = None,
     static_url_path: str = "/static",
+    watermark: str | None = None,
 ) -> bytes:
     """Render ``html`` to PDF bytes.
 
@@ -292,6 +399,7 @@ def render_pdf(
         and absolute paths / ``file:`` URIs inside it. None: no files at all.
     :param font_path: explicit Chinese TrueType font (config ``PDF_FONT_PATH``).
     :param static_url_path: URL prefix that maps to ``static_root``.
+    :param watermark: text drawn over every page (the 草稿 of a draft); None: none.
     :returns: the PDF as bytes.
     :raises PdfRenderError: on any failure (too deeply nested or too large
         documents, render time limit, xhtml2pdf/ReportLab errors, recursion).
@@ -303,8 +411,9 @@ def render_pdf(
     status = register_cjk_fonts(font_path)
     _register_family(status)
     guard = ResourceGuard(static_root, static_url_path)
+    paper = Paper(status.family if status.embedded else None, watermark, status.family)
     out = io.BytesIO()
-    result = _run_pisa(html, status.family, guard, out)
+    result = _run_pisa(html, status.family, guard, out, paper)
     if getattr(result, "err", 0):
         log.debug("xhtml2pdf reported %d error(s) while rendering", result.err)
     return _pdf_bytes(out)
@@ -320,13 +429,13 @@ def _check_source(html) -> None:
                              f"(limit {MAX_TAG_NESTING}); refused before parsing")
 
 
-def _run_pisa(html: str, family: str, guard: ResourceGuard, out: io.BytesIO):
+def _run_pisa(html: str, family: str, guard: ResourceGuard, out: io.BytesIO, paper: Paper | None = None):
     """Render into ``out`` under the resource policy; returns pisa's result."""
     policy = ResourceAccessPolicy.server(guard.root, allow_remote=False)
     doc_path = str(guard.root / "__document__.html") if guard.root else ""
     source = _inject_style(html, _forced_style(family))
     try:
-        with _guarded(guard):
+        with _guarded(guard, paper):
             return pisa.pisaDocument(
                 source,
                 dest=out,

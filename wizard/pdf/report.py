@@ -16,14 +16,15 @@ from flask import current_app, render_template
 from ..evidence.binding import EvidenceMergeError, EvidenceSource, merge_evidence
 from ..evidence.storage import appendix, files_of, manifest, read
 from ..report import definition
-from ..report.definition import EVIDENCE_STAMP, get_report
+from ..report.definition import (ATTACHMENTS, BLANK_AUTHOR, CORNER_HEADERS, DRAFT_WATERMARK, EVIDENCE_STAMP,
+                                 get_report)
 from ..report.view import opinion_for
 from ..workflow.snapshots import answers_digest, evidence_manifest, latest_snapshot
 from ..workflow.states import STATES
 from .engine import PdfRenderError, render_pdf
 from .fonts import register_cjk_fonts
 
-TEMPLATE_VERSION = "1"
+TEMPLATE_VERSION = "2"
 
 
 def _template_stamp() -> str:
@@ -47,16 +48,26 @@ def verification_code(submission, round_) -> tuple[str, bool]:
     return digest[:12].upper(), False
 
 
+def paper_of(round_: str) -> dict:
+    """What only the printed report carries (templates/print/report.html reads it as ``paper``)."""
+    return {"attachment": ATTACHMENTS[round_], "issuer": BLANK_AUTHOR, "corners": CORNER_HEADERS}
+
+
+def is_draft(submission, round_) -> bool:
+    """The report of this round is still being edited: printed with the 草稿 watermark."""
+    return submission is not None and STATES[submission.state].editable_round == round_
+
+
 def report_html(submission=None, round_="preliminary", blank=False, years=None) -> str:
     report = get_report(round_)
     if blank or submission is None:
         return render_template("print/report.html", report=report, answers={}, sub=None, blank=True,
-                               years=years, draft=False, code=None, opinion=None, ev=None)
+                               years=years, draft=False, code=None, opinion=None, ev=None, paper=paper_of(round_))
 
-    draft = STATES[submission.state].editable_round == round_
     code, _ = verification_code(submission, round_)
     return render_template("print/report.html", report=report, answers=submission.answers_for(round_),
-                           sub=submission, blank=False, years=submission.edition.years, draft=draft, code=code,
+                           sub=submission, blank=False, years=submission.edition.years,
+                           draft=is_draft(submission, round_), code=code, paper=paper_of(round_),
                            opinion=opinion_for(submission, round_), ev=appendix(submission, round_, links=False))
 
 
@@ -77,8 +88,9 @@ def report_pdf(submission=None, round_="preliminary", blank=False, years=None) -
     if os.path.exists(path):
         with open(path, "rb") as fh:
             return fh.read()
+    draft = not blank and is_draft(submission, round_)
     pdf = render_pdf(report_html(submission, round_, blank, years), static_root=current_app.static_folder,
-                     font_path=current_app.config.get("PDF_FONT_PATH"))
+                     font_path=current_app.config.get("PDF_FONT_PATH"), watermark=DRAFT_WATERMARK if draft else None)
     if not blank and submission is not None:
         pdf = bind_evidence(pdf, submission, round_)
     os.makedirs(folder, exist_ok=True)
@@ -114,7 +126,7 @@ def snapshot_html(snapshot, submission) -> str:
     same_files = evidence_manifest(submission, round_) == (snapshot.evidence or [])
     return render_template("print/report.html", report=get_report(round_), answers=snapshot.answers or {},
                            sub=submission, blank=False, years=submission.edition.years, draft=False,
-                           code=snapshot.code, opinion=None,
+                           code=snapshot.code, opinion=None, paper=paper_of(round_),
                            ev=appendix(submission, round_, links=False) if same_files else None)
 
 

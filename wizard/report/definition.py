@@ -52,6 +52,14 @@ EVIDENCE_STAMP = "佐证材料第 {n} 页"
 CODE_LABEL = "校验码"  # the verification code in every page footer, looked up by administrators
 EVIDENCE_TOC_HEADERS = ("序号", "佐证材料", "对应指标或内容", "所在页码")
 EVIDENCE_NONE = "未附佐证材料。"
+# Only on paper: the attachment marker printed at the top left of the first page, as the official
+# notice's attachments carry it; the watermark of a report that is still a draft; the metadata's
+# author of a blank template; the other half of a diagonal corner header (集群研发投入前十位企业:
+# 近2年情况 over the years, 企业名称 down the rows), by field and column.
+ATTACHMENTS = {"preliminary": "附件1", "final": "附件2"}
+DRAFT_WATERMARK = "草稿"
+BLANK_AUTHOR = "湖南省产业集群竞赛"
+CORNER_HEADERS = {("rd_top10", "name"): YEARS_HEADER}
 COUNTY_SCAN = "county_opinion_scan"
 COUNTY_SCAN_LABEL = "县级以上人民政府审核意见盖章扫描件"
 
