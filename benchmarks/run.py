@@ -6,7 +6,8 @@ long 5.2 parts) and stores 10 evidence PDFs of 20 pages through the web layer's
 storage (wizard.evidence).  A second, fresh process (like a web worker: the app
 loaded, nothing cached) renders the report and binds the evidence; its peak RSS
 is the rendering process's memory.  Then benchmarks/bench_evidence.py measures
-the merge library alone.
+the merge library alone, and benchmarks/bench_summary.py the summary workbook (汇总表)
+of 1,000 complete submissions.
 """
 import json
 import os
@@ -101,3 +102,4 @@ def bench_report(runs=5):
 if __name__ == "__main__":
     bench_report()
     subprocess.run([sys.executable, os.path.join(HERE, "bench_evidence.py")], check=False)
+    subprocess.run([sys.executable, os.path.join(HERE, "bench_summary.py")], check=False)

@@ -54,6 +54,7 @@ ENDPOINTS = {
     "applicant.submitted": APPLICANTS,  # without a snapshot: back to the task list
     "applicant.submitted_pdf": SUBMITTERS,
     "county.queue": COUNTIES,
+    "county.summary_export": COUNTIES,  # each reviewer's own region only (tests/exports/test_summary.py)
     "county.submission": COUNTY_OF_A,
     "evidence.download": WHO_SEES_A,
 }

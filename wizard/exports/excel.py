@@ -7,7 +7,7 @@ from datetime import datetime
 from io import BytesIO
 
 from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, WriteOnlyCell
 from openpyxl.styles import Alignment, Font
 
 from ..models import to_local
@@ -33,10 +33,21 @@ def looks_like_formula(text: str) -> bool:
     return bool(text) and (text[0] in FORMULA_STARTS or text.lstrip()[:1] in FORMULA_STARTS)
 
 
-def put(cell, value):
+class Formula(str):
+    """A formula the export itself builds (a subtotal of its own rows): the only text ``put``
+    writes as a formula.  Text from the database is a plain ``str`` and always stays text."""
+
+    def __new__(cls, text: str):
+        if not text.startswith("="):
+            raise ValueError("a formula starts with =")
+        return super().__new__(cls, text)
+
+
+def put(cell, value, number_format: str | None = None):
     """Write one value into an export cell: the only way the exports write a cell.
 
-    Numbers and datetimes stay numbers.  Text is always stored as a string cell (``t="inlineStr"``
+    Numbers and datetimes stay numbers, with ``number_format`` when one is given (also a
+    ``Formula``'s result).  Text is always stored as a string cell (``t="inlineStr"``
     in the file): Excel and LibreOffice both load a string cell as text and never evaluate it,
     whatever it starts with.  openpyxl would otherwise store text beginning with ``=`` as a
     formula (``=HYPERLINK(...)`` becomes a live link) and ``#N/A`` as an error.  Text that looks like
@@ -50,7 +61,11 @@ def put(cell, value):
     the text, so the exported name would no longer be the name.  The visible text is kept as it
     is; only characters that XML cannot carry (control characters other than tab, LF and CR)
     are dropped."""
-    if isinstance(value, str):
+    if isinstance(value, Formula):
+        cell.value = str(value)  # openpyxl stores text starting with = as a formula
+        if number_format:
+            cell.number_format = number_format
+    elif isinstance(value, str):
         value = ILLEGAL_CHARACTERS_RE.sub("", value)
         cell.value = value
         cell.data_type = "s"
@@ -59,16 +74,37 @@ def put(cell, value):
             cell.number_format = "@"
     else:
         cell.value = value
+        if number_format and value is not None:
+            cell.number_format = number_format
     return cell
 
 
-def append_row(ws, values) -> int:
-    """Append a row, every value written through ``put``; returns the row number."""
+def append_row(ws, values, number_formats=(), font=None, alignment=None) -> int | None:
+    """Append a row, every value written through ``put`` (``number_formats``: one per value, or
+    none); returns the row number.  A write-only worksheet (big exports) streams the row and
+    does not count rows: None then, the caller counts."""
+    formats = number_formats or [None] * len(values)
+    if ws.parent.write_only:
+        if font is None and alignment is None:  # the rows of a big export: no call more than needed
+            ws.append([None if value is None else put(WriteOnlyCell(ws), value, fmt)
+                       for value, fmt in zip(values, formats)])
+        else:
+            ws.append([styled(put(WriteOnlyCell(ws), value, fmt), font, alignment)
+                       for value, fmt in zip(values, formats)])
+        return None
     ws.append([None] * len(values))
     row = ws.max_row
-    for column, value in enumerate(values, 1):
-        put(ws.cell(row, column), value)
+    for column, (value, fmt) in enumerate(zip(values, formats), 1):
+        styled(put(ws.cell(row, column), value, fmt), font, alignment)
     return row
+
+
+def styled(cell, font=None, alignment=None):
+    if font is not None:
+        cell.font = font
+    if alignment is not None:
+        cell.alignment = alignment
+    return cell
 
 
 def save_workbook(wb: Workbook) -> bytes:

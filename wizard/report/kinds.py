@@ -18,22 +18,87 @@ kind object.  Every other module of the report asks the kind and never tests the
 - ``schema``: what the JSON description adds for the kind (schema.py);
 - ``diff_rows`` / ``headings``: a row-by-row comparison of two values (compare.py);
 - ``template``: the partial (templates/report/kinds/) with the macros ``input`` (the wizard)
-  and ``show`` (the read-only report: review, county and admin pages, PDF).
+  and ``show`` (the read-only report: review, county and admin pages, PDF);
+- ``excel_sheet`` / ``excel_headers`` / ``excel_cells`` / ``excel_rows``: how a field becomes
+  columns of the summary workbook's 汇总 sheet, or rows of a sheet of its own (tables, the 5.1
+  targets); cells are (value, number format) pairs, numbers as numbers (exports/summary.py
+  writes every one through exports/excel.put).
 
 The kinds register themselves in ``model.KINDS`` (the package imports this module first),
 so ``Field.kind_of`` finds them.
 """
 from __future__ import annotations
 
+import re
+from decimal import Decimal
+from typing import NamedTuple
+
 from wtforms import BooleanField, Form, FormField, StringField, TextAreaField
 from wtforms.validators import Length, Optional, Regexp
 
+from .definition import GROWTH_HEADER, INDICATOR_HEADER, PARK_GROWTH_HEADER
 from .inputs import PHONE, LevelField, MaxChars, NumberInput, RowList, row_indices, text_filter, value_labels
 from .model import KINDS, fill_years
-from .numbers import count_chars, format_decimal
+from .numbers import change, count_chars, format_decimal, to_decimal
 
 MISSING, ERROR = "missing", "error"  # what a submit-rule problem is (checks.problem's kind)
 EMPTY_VALUES = (None, "", [], {}, False)
+
+# --- Excel: the summary workbook's columns and number formats ----------------------------------
+INTEGER_FORMAT = "#,##0"
+DECIMAL_FORMAT = "#,##0.00##"  # the stored figure to its 4th decimal, at least 2 shown
+PERCENT_FORMAT = "0.00"  # a share typed as 12.5 (%): the unit is in the header
+GROWTH_FORMAT = "0.00"  # 增幅（%）
+POINTS_FORMAT = "+0.00;-0.00;0.00"  # 增幅（个百分点）
+POINTS_SUFFIX = "个百分点"
+POINTS_HEADER = "增幅（个百分点）"
+AMOUNT_UNITS = frozenset({"亿元", "万元"})  # with the counts (个, 人): what a subtotal adds up
+# what format_decimal stores (no exponent, at most 4 decimals, below MAX_MAGNITUDE): read directly
+STORED_INTEGER = re.compile(r"-?[0-9]{1,12}")
+STORED_DECIMAL = re.compile(r"-?[0-9]{1,12}\.[0-9]{1,4}")
+
+
+class ExcelColumn(NamedTuple):
+    """A column a field adds to an exported sheet."""
+
+    heading: str  # the upper header row (the indicator); the export puts the section before it
+    sub: str | None = None  # the lower header row (a year); None: the heading spans both rows
+    numeric: bool = False
+    number_format: str | None = None  # the column's, when every number in it has the same
+    total: bool = False  # an amount or a count: a subtotal row adds the column up
+    growth_of: tuple[int, int] | None = None  # a relative 增幅 of these two columns of the field
+
+
+def number_format(*, integer=False, percent=False) -> str:
+    return INTEGER_FORMAT if integer else PERCENT_FORMAT if percent else DECIMAL_FORMAT
+
+
+def number_cell(stored, fmt: str) -> tuple:
+    """A stored decimal text as a number cell: int when whole, else float; None when blank.
+    What forms store (``format_decimal``: 125.5, -3) is read directly; anything else through
+    the one parser (``to_decimal``), which refuses what no form would have stored."""
+    if isinstance(stored, str) and STORED_INTEGER.fullmatch(stored):
+        return int(stored), fmt
+    if isinstance(stored, str) and STORED_DECIMAL.fullmatch(stored):
+        return float(stored), fmt
+    value = to_decimal(stored)
+    if value is None:
+        return None, None
+    return (int(value) if value == value.to_integral_value() else float(value)), fmt
+
+
+def text_cell(value) -> tuple:
+    """A text cell; None (an empty cell) when blank."""
+    return (None if value in (None, "") else str(value)), None
+
+
+def growth_cell(field, values: dict) -> tuple:
+    """The computed 增幅 (report/numbers.change) as a number: % or percentage points."""
+    text = change(field, values)
+    if text in ("", "—"):
+        return None, None
+    fmt = POINTS_FORMAT if text.endswith(POINTS_SUFFIX) else GROWTH_FORMAT
+    return float(Decimal(text.removesuffix(POINTS_SUFFIX))), fmt
 
 
 class Kind:
@@ -116,9 +181,36 @@ class Kind:
         """Does a row of this kind have an 增幅 cell in this section?"""
         return False
 
+    growth_keys = ("y1", "y2")  # the two values the 增幅 cell compares
+    growth_title = GROWTH_HEADER
+
     def growth_pair(self, values: dict) -> tuple:
         """The two values the 增幅 cell compares."""
-        return values.get("y1"), values.get("y2")
+        return values.get(self.growth_keys[0]), values.get(self.growth_keys[1])
+
+    # --- Excel (exports/summary.py) ------------------------------------------------------------
+    excel_column = False  # a single value: one text column of the 汇总 sheet
+
+    def excel_sheet(self, field, section) -> str | None:
+        """The title of the sheet this field's rows go to; None: columns of the 汇总 sheet."""
+        return None
+
+    def excel_headers(self, field, section, years) -> list[ExcelColumn]:
+        """The field's columns: on the 汇总 sheet, or (``excel_sheet``) of its own sheet."""
+        if not self.excel_column:
+            return []
+        label = fill_years(field.label, years).rstrip("：:")
+        return [ExcelColumn(f"{field.group}：{label}" if field.group else label)]
+
+    def excel_cells(self, field, section, value) -> list[tuple]:
+        """(value, number format) for each of ``excel_headers``' 汇总 columns."""
+        if not self.excel_column:
+            return []
+        return [text_cell(self.display(field, value) if value not in EMPTY_VALUES else None)]
+
+    def excel_rows(self, field, value) -> list[list[tuple]]:
+        """The rows of the field's own sheet (``excel_sheet``): (value, number format) cells."""
+        return []
 
 
 class TextKind(Kind):
@@ -126,6 +218,7 @@ class TextKind(Kind):
 
     name = "text"
     one_line = True
+    excel_column = True
 
     def build(self, field, years):
         return StringField(fill_years(field.label, years),
@@ -157,6 +250,7 @@ class LongTextKind(Kind):
     """A narrative (自评报告, 实施方案): many lines, an official character limit checked at submit."""
 
     name = "longtext"
+    excel_column = True
 
     def build(self, field, years):
         return TextAreaField(fill_years(field.label, years), validators=[MaxChars(field.hard_max_chars)],
@@ -218,6 +312,27 @@ class ValuesKind(Kind):
         return {"values": list(self.value_keys),
                 "growth": field.growth_mode if self.shows_growth(section) else None}
 
+    def excel_headers(self, field, section, years):
+        """One column per value (the year below the indicator), then the computed 增幅."""
+        labels, heading = value_labels(field, years), fill_years(field.label, years)
+        total = field.unit in AMOUNT_UNITS or field.integer
+        fmt = number_format(integer=field.integer, percent=field.percent)
+        cols = [ExcelColumn(heading, labels[k], True, fmt, total) for k in self.value_keys]
+        if self.shows_growth(section):
+            points = field.growth_mode == "points"
+            pair = tuple(self.value_keys.index(k) for k in self.growth_keys)
+            cols.append(ExcelColumn(heading, POINTS_HEADER if points else self.growth_title, True,
+                                    POINTS_FORMAT if points else GROWTH_FORMAT, growth_of=None if points else pair))
+        return cols
+
+    def excel_cells(self, field, section, value):
+        values = value if isinstance(value, dict) else {}
+        fmt = number_format(integer=field.integer, percent=field.percent)
+        cells = [number_cell(values.get(k), fmt) for k in self.value_keys]
+        if self.shows_growth(section):
+            cells.append(growth_cell(field, values))
+        return cells
+
 
 class IndicatorKind(ValuesKind):
     """近2年情况: the two data years; the 增幅 cell where the indicator grid has one."""
@@ -235,12 +350,11 @@ class ParkIndicatorKind(ValuesKind):
     name = "park_indicator"
     value_keys = ("y1_total", "y1_cluster", "y2_total", "y2_cluster")
     splits_total = True
+    growth_keys = ("y1_total", "y2_total")
+    growth_title = PARK_GROWTH_HEADER
 
     def shows_growth(self, section):
         return True
-
-    def growth_pair(self, values):
-        return values.get("y1_total"), values.get("y2_total")
 
 
 class TargetKind(ValuesKind):
@@ -248,6 +362,24 @@ class TargetKind(ValuesKind):
 
     name = "target"
     value_keys = ("base", "t1", "t2", "t3")
+
+    def excel_sheet(self, field, section):
+        """The targets of a section form one table: one sheet, a row per indicator."""
+        return section.heading
+
+    def excel_headers(self, field, section, years):
+        labels = value_labels(field, years)
+        return [ExcelColumn(INDICATOR_HEADER)] + [ExcelColumn(labels[k], numeric=True) for k in self.value_keys]
+
+    def excel_cells(self, field, section, value):
+        return []
+
+    def excel_rows(self, field, value):
+        values = value if isinstance(value, dict) else {}
+        if not any(values.get(k) not in (None, "") for k in self.value_keys):
+            return []
+        fmt = number_format(integer=field.integer, percent=field.percent)
+        return [[text_cell(field.label)] + [number_cell(values.get(k), fmt) for k in self.value_keys]]
 
 
 class TableKind(Kind):
@@ -346,6 +478,29 @@ class TableKind(Kind):
         return tuple(f"{c.group}{fill_years(c.label, years)}" if c.group else fill_years(c.label, years)
                      for c in field.columns)
 
+    def excel_sheet(self, field, section):
+        return field.name
+
+    def excel_headers(self, field, section, years):
+        """A column per table column; a group (营业收入（亿元）) above its years."""
+        return [ExcelColumn(c.group, fill_years(c.label, years), *column_format(c)) if c.group
+                else ExcelColumn(fill_years(c.label, years), None, *column_format(c)) for c in field.columns]
+
+    def excel_cells(self, field, section, value):
+        return []
+
+    def excel_rows(self, field, value):
+        return [[number_cell(row.get(c.key), number_format(integer=c.integer, percent=c.percent))
+                 if c.kind == "number" else text_cell(row.get(c.key)) for c in field.columns]
+                for row in (value if isinstance(value, list) else []) if isinstance(row, dict)]
+
+
+def column_format(col) -> tuple[bool, str | None]:
+    """(numeric, number format) of a table column."""
+    if col.kind != "number":
+        return False, None
+    return True, number_format(integer=col.integer, percent=col.percent)
+
 
 def column_schema(col, years) -> dict:
     """A table column in the JSON description (the keys a field has, for one format)."""
@@ -358,6 +513,7 @@ class AgreeKind(Kind):
     """The truthfulness declaration's tick box."""
 
     name = "agree"
+    excel_column = True
 
     def build(self, field, years):
         return BooleanField(fill_years(field.label, years))

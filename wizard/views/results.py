@@ -8,12 +8,13 @@ from wtforms.validators import DataRequired, Length
 from ..access import current_edition, filtered_submissions, get_submission
 from ..exports.excel import submissions_filename, submissions_xlsx
 from ..exports.results import result_list, result_list_filename, result_list_xlsx
+from ..exports.summary import summary_filename, summary_xlsx
 from ..extensions import db
 from ..models import ROLE_ADMIN, Edition, Snapshot, Submission, User, local_now, to_local
 from ..params import ParamError, clean_param, parse_datetime, parse_id
 from ..report.compare import compare_rounds
 from ..report.definition import CODE_LABEL, get_report
-from ..report.model import ROUND_LABELS
+from ..report.model import ROUND_LABELS, ROUNDS
 from ..report.view import effective_answers
 from ..web.forms import AppForm
 from ..web.http import content_disposition
@@ -171,7 +172,7 @@ def _edition() -> Edition:
     return edition
 
 
-def _xlsx(data: bytes, filename: str) -> Response:
+def xlsx_response(data: bytes, filename: str) -> Response:
     return Response(data, mimetype=XLSX, headers={"Content-Disposition": content_disposition(filename)})
 
 
@@ -187,7 +188,15 @@ def results_xlsx():
     results = result_list(_edition(), current_user)
     audit("export", "results.xlsx", f"edition={results.edition.id}; {results.total} 个集群")
     db.session.commit()
-    return _xlsx(result_list_xlsx(results), result_list_filename(results))
+    return xlsx_response(result_list_xlsx(results), result_list_filename(results))
+
+
+LIST_FILTERS = ("state", "category", "city", "q", "sort")
+
+
+def list_filters() -> dict:
+    """The administrators' list filters of this request (state, category, city, q, sort)."""
+    return {k: clean_param(request.args.get(k), 64) for k in LIST_FILTERS}
 
 
 @bp.route("/submissions.xlsx")
@@ -195,10 +204,34 @@ def submissions_export():
     """The submissions summary with the same filters as the administrators' list."""
     args = request.args
     edition_id = _edition_id()
-    filters = {k: clean_param(args.get(k), 64) for k in ("state", "category", "city", "q", "sort")}
+    filters = list_filters()
     query = filtered_submissions(current_user, edition_id=edition_id, **filters)
     subs = db.session.execute(query).scalars().all()
     detail = "; ".join(f"{clean_param(k, 32)}={clean_param(v)}" for k, v in args.items() if v) or "全部"
     audit("export", "submissions.xlsx", f"{detail}; {len(subs)} 条")
     db.session.commit()
-    return _xlsx(submissions_xlsx(subs), submissions_filename(local_now()))
+    return xlsx_response(submissions_xlsx(subs), submissions_filename(local_now()))
+
+
+def summary_download(subs, round_: str, edition: Edition, *, filters: dict | None = None,
+                     scope: str = "全省") -> Response:
+    """The summary workbook (汇总表) of the round's reports of ``subs``, audited: one download
+    for the administrators' list and the county reviewer's queue."""
+    now = local_now()
+    data, n = summary_xlsx(subs, round_, edition, now=now, filters=filters, scope=scope)
+    used = "; ".join(f"{k}={v}" for k, v in (filters or {}).items() if v) or "全部"
+    audit("export", f"summary-{round_}.xlsx", f"edition={edition.id}; {scope}; {used}; {n} 份报告")
+    db.session.commit()
+    return xlsx_response(data, summary_filename(round_, now))
+
+
+@bp.route("/summary/<round_>.xlsx")
+def summary_export(round_):
+    """The summary workbook of one round (初赛 or 决赛 report) for the submissions the list's
+    filters select, in one edition (``?edition=``, else the current one)."""
+    if round_ not in ROUNDS:
+        abort(404)
+    edition = _edition()
+    filters = list_filters()
+    subs = db.session.execute(filtered_submissions(current_user, edition_id=edition.id, **filters)).scalars().all()
+    return summary_download(subs, round_, edition, filters=filters)
