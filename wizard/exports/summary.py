@@ -27,7 +27,7 @@ from openpyxl.utils import get_column_letter
 from ..extensions import db
 from ..models import CATEGORY_LABELS, Edition, Region, Snapshot, Submission, to_local
 from ..report.definition import CODE_LABEL, get_report
-from ..report.kinds import DECIMAL_FORMAT, INTEGER_FORMAT, ExcelColumn
+from ..report.kinds import ExcelColumn
 from ..report.model import ROUND_LABELS, ROUNDS
 from ..report.view import effective_answers
 from ..workflow.states import STATES, state_label
