@@ -107,13 +107,27 @@ def attach(sub, slot, round_="preliminary", name="声明页扫描件.pdf", data=
     return store(sub, round_, slot, name, data if data is not None else pdf_bytes(pages), None, check_editable=False)
 
 
-def attach_declarations(sub):
-    """The signed declaration scans both rounds require at submit."""
-    from wizard.evidence.storage import DECLARATION_SCAN, files_of
+def attach_declarations(sub, answers=None, rounds=("preliminary", "final")):
+    """The files each round requires at submit: the signed declaration scan, 4.3's documents and
+    one for every row marked 需提供佐证材料 with a non-zero value (in ``answers``, else the
+    round's answers of ``sub``)."""
+    from wizard.evidence.storage import DECLARATION_SCAN, files_of, needs_file, slots
 
-    for round_ in ("preliminary", "final"):
-        if not any(f.slot == DECLARATION_SCAN for f in files_of(sub, round_)):
-            attach(sub, DECLARATION_SCAN, round_)
+    for round_ in rounds:
+        values = answers if answers is not None else sub.answers_for(round_)
+        have = {f.slot for f in files_of(sub, round_)}
+        for s in slots(round_):
+            if s.key not in have and needs_file(s, sub.cluster.category, values):
+                attach(sub, s.key, round_, **({} if s.key == DECLARATION_SCAN else {"name": f"{s.key}.pdf"}))
+
+
+def evidence_slots_needed(round_="preliminary", category="advanced", answers=None):
+    """The slot keys (besides the declaration scan) a complete report needs a file in."""
+    from fill import complete_answers
+    from wizard.evidence.storage import DECLARATION_SCAN, needs_file, slots
+
+    values = answers if answers is not None else complete_answers(round_, category)
+    return [s.key for s in slots(round_) if s.key != DECLARATION_SCAN and needs_file(s, category, values)]
 
 
 def user_named(username) -> User:

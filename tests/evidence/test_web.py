@@ -143,7 +143,7 @@ def test_javascript_in_an_uploaded_pdf_never_reaches_the_report(app, applicant):
     assert len(PdfReader(io.BytesIO(pdf)).pages) > 1
 
 
-def test_missing_evidence_is_a_warning_and_the_declaration_scan_blocks_submit(app, client, auth, people):
+def test_missing_evidence_and_the_declaration_scan_block_submit(app, client, auth, people):
     with app.app_context():
         sub = submission_of(ALLOY)
         sub.preliminary_answers = complete_answers("preliminary")
@@ -151,15 +151,15 @@ def test_missing_evidence_is_a_warning_and_the_declaration_scan_blocks_submit(ap
     auth.login("applicant-a")
     review = client.get("/applicant/review").get_data(as_text=True)
     assert "请上传签字盖章的真实性声明页扫描件" in review
-    assert "已填报“上市和挂牌企业数量”，但尚未上传佐证材料" in review
+    assert "已填报“上市和挂牌企业数量”，请上传佐证材料（数值为 0 的可不上传）。" in review
     version = re.search(r'name="version" value="(\d+)"', review).group(1)
     client.post("/applicant/submit", data={"csrf_token": auth.csrf("/applicant/review"), "version": version})
     with app.app_context():
         assert submission_of(ALLOY).state == "draft"
         sid = submitted().id
     auth.logout()
-    auth.login("county-x")  # the county sees the same warning
-    assert "已填报“上市和挂牌企业数量”，但尚未上传佐证材料" in client.get(f"/county/submissions/{sid}").get_data(as_text=True)
+    auth.login("county-x")  # every file is there once submitted: nothing is missing
+    assert "尚未上传佐证材料" not in client.get(f"/county/submissions/{sid}").get_data(as_text=True)
 
 
 def test_evidence_cannot_change_after_submit(app, client, auth, people):
@@ -168,8 +168,10 @@ def test_evidence_cannot_change_after_submit(app, client, auth, people):
         sub = submitted()
         fid = files_of(sub, "preliminary")[0].id
         snap = db.session.execute(db.select(Snapshot).filter_by(submission_id=sub.id)).scalar_one()
-        assert [(e["slot"], e["name"], e["pages"]) for e in snap.evidence] == [
-            ("listed_enterprises", "公告.pdf", 2), ("declaration_scan", "声明页扫描件.pdf", 1)]
+        frozen = [(e["slot"], e["name"], e["pages"]) for e in snap.evidence]
+        # the file for every non-zero row marked 需提供佐证材料 and 4.3's documents lie in between
+        assert frozen[0] == ("listed_enterprises", "公告.pdf", 2) and frozen[-1] == ("declaration_scan", "声明页扫描件.pdf", 1)
+        names = [f.original_name for f in files_of(sub, "preliminary")]
         assert all(len(e["sha256"]) == 64 for e in snap.evidence)
     auth.login("applicant-a")
     token = auth.csrf("/applicant/")
@@ -178,7 +180,7 @@ def test_evidence_cannot_change_after_submit(app, client, auth, people):
         "evidence-listed_enterprises": (io.BytesIO(pdf_bytes(1)), "新.pdf")})
     assert r.status_code == 409
     with app.app_context():
-        assert [f.original_name for f in files_of(submission_of(ALLOY), "preliminary")] == ["公告.pdf", "声明页扫描件.pdf"]
+        assert [f.original_name for f in files_of(submission_of(ALLOY), "preliminary")] == names
 
 
 def test_a_failed_database_write_leaves_no_file(app, monkeypatch):
@@ -234,7 +236,9 @@ def test_county_attaches_its_sealed_opinion_and_a_bad_file_refuses_the_approval(
     pdf = client.get(f"/submissions/{sid}/report.pdf").data
     pages = [re.sub(r"\s+", "", t) for t in text_of(pdf)]
     assert "县级以上人民政府审核意见盖章扫描件" in "".join(pages)
-    assert "佐证材料第2页" in pages[-1]  # declaration scan (1 page), then the opinion scan
+    with app.app_context():
+        before = sum(f.pages for f in files_of(submission_of(ALLOY), "preliminary") if f.slot != "county_opinion_scan")
+    assert f"佐证材料第{before + 1}页" in pages[-1]  # the applicant's files (1 page each), then the opinion scan
 
 
 def test_upload_limits_come_from_the_environment(monkeypatch, tmp_path):
@@ -257,6 +261,11 @@ def test_a_refused_file_keeps_the_user_on_the_step_even_with_next(app, applicant
     assert "网页.pdf" in applicant.get(r.headers["Location"]).get_data(as_text=True)
 
 
+def scans(sub):
+    """The signed scans among a submission's files (the evidence of its rows left out)."""
+    return [f.slot for f in files_of(sub, "preliminary") if f.slot in ("declaration_scan", "county_opinion_scan")]
+
+
 def test_an_earlier_approval_scan_and_opinion_leave_with_a_return(app, client, auth, people):
     from factories import user_named
     from wizard.workflow.moves import apply_move
@@ -265,13 +274,13 @@ def test_an_earlier_approval_scan_and_opinion_leave_with_a_return(app, client, a
         sub = submitted()
         apply_move(sub, "county_approve", user_named("county-x"), comment="第一次同意。",
                    attachment=("旧意见.pdf", pdf_bytes(1)))
-        assert [f.slot for f in files_of(sub, "preliminary")] == ["declaration_scan", "county_opinion_scan"]
+        assert scans(sub) == ["declaration_scan", "county_opinion_scan"]
         apply_move(sub, "admin_return", user_named("admin"), comment="请补充。")
         assert "preliminary" not in (sub.opinions or {})  # the draft no longer carries the old opinion
-        assert [f.slot for f in files_of(sub, "preliminary")] == ["declaration_scan"]
+        assert scans(sub) == ["declaration_scan"]
         apply_move(sub, "submit", user_named("applicant-a"))
         apply_move(sub, "county_approve", user_named("county-x"), comment="第二次同意。")
-        assert [f.slot for f in files_of(sub, "preliminary")] == ["declaration_scan"]
+        assert scans(sub) == ["declaration_scan"]
         assert sub.opinions["preliminary"]["text"] == "第二次同意。"
 
 
@@ -313,12 +322,13 @@ def test_no_file_enters_a_submitted_report(app, people):
     with app.app_context():
         attach(submission_of(ALLOY), "listed_enterprises")
         sub = submitted()
+        slots = [f.slot for f in files_of(sub, "preliminary")]
         with pytest.raises(EvidenceLocked):
             store(sub, "preliminary", "listed_enterprises", "晚到.pdf", pdf_bytes(1), None)
         with pytest.raises(EvidenceLocked):
             remove(files_of(sub, "preliminary")[0])
         db.session.rollback()
-        assert [f.slot for f in files_of(sub, "preliminary")] == ["listed_enterprises", "declaration_scan"]
+        assert [f.slot for f in files_of(sub, "preliminary")] == slots
 
 
 def test_changing_the_category_renders_a_new_pdf(app, client, auth, people):

@@ -7,7 +7,7 @@ from io import BytesIO
 import pytest
 from openpyxl import load_workbook
 
-from factories import ALLOY, LINXIANG, SMART_CAR, csrf_from, submission_of
+from factories import ALLOY, LINXIANG, SMART_CAR, attach_declarations, csrf_from, submission_of
 from fill import complete_answers
 from wizard.report.compare import compare_rounds
 from wizard.extensions import db
@@ -37,6 +37,7 @@ def complete_preliminary(sub):
                                 original_name="真实性声明.pdf", stored_name=f"scan-{sub.id}", kind="pdf",
                                 size=2048, pages=2, sha256=SCAN_SHA))
     db.session.commit()
+    attach_declarations(sub, rounds=("preliminary",))  # the files of its rows and of 4.3
 
 
 def submit_preliminary(cluster=ALLOY, applicant="applicant-a"):
@@ -126,12 +127,13 @@ def test_snapshot_page_keeps_the_frozen_answers(app, client, auth, people):
         snap = snapshot_of(sub)
         frozen = sub.preliminary_answers["industry_field"]
         sid, snap_id, code, digest = sub.id, snap.id, snap.code, snap.digest
+        n_files = len(snap.evidence)  # the declaration scan, 4.3's documents, one per non-zero row
         # later changes (e.g. after a return) do not touch the snapshot
         sub.preliminary_answers = dict(sub.preliminary_answers, industry_field="后来改过的产业领域")
         db.session.commit()
     auth.login("admin")
     listing = text_of(client.get(f"/admin/submissions/{sid}"))
-    assert "提交快照" in listing and code in listing and "1 个文件" in listing
+    assert "提交快照" in listing and code in listing and f"{n_files} 个文件" in listing
     assert f"/admin/snapshots/{snap_id}" in client.get(f"/admin/submissions/{sid}").get_data(as_text=True)
     page = text_of(client.get(f"/admin/snapshots/{snap_id}"))
     assert frozen in page and "后来改过的产业领域" not in page

@@ -5,7 +5,7 @@ from io import BytesIO
 import pytest
 from openpyxl import load_workbook
 
-from factories import ALLOY, LINXIANG, SMART_CAR, submission_of
+from factories import ALLOY, LINXIANG, SMART_CAR, attach_declarations, submission_of
 from fill import complete_answers
 from wizard.extensions import db
 from wizard.models import AuditEntry, EvidenceFile, Snapshot, User
@@ -33,6 +33,7 @@ def submit(name, applicant):
                                 original_name="真实性声明.pdf", stored_name=f"scan-{sub.id}", kind="pdf",
                                 size=2048, pages=2, sha256="ab" * 32))
     db.session.commit()
+    attach_declarations(sub, rounds=("preliminary",))  # the files of its rows and of 4.3
     apply_move(sub, "submit", db.session.execute(db.select(User).filter_by(username=applicant)).scalar_one())
     return sub
 

@@ -44,6 +44,8 @@ def test_move_table(app, people, state):
         answers = {"preliminary": complete_answers("preliminary"), "final": complete_answers("final")}
         actors = {role: user(name) for role, name in ROLES.items()}
         sub = submission_of(ALLOY)
+        sub.preliminary_answers, sub.final_answers = answers["preliminary"], answers["final"]
+        db.session.commit()
         attach_declarations(sub)
         for move in MOVES:
             for role, actor in actors.items():
@@ -83,8 +85,8 @@ def test_full_journey_over_http(app, client, auth, people):
         sub = submission_of(ALLOY)
         sub.preliminary_answers = complete_answers("preliminary")
         db.session.commit()
-        attach(sub, "declaration_scan")
         attach(sub, "listed_enterprises", name="上市公告.pdf", pages=3)
+        attach_declarations(sub, rounds=("preliminary",))
         sid = sub.id
 
     def move_as(username, move, comment=None, status=302, scan=None):
@@ -141,7 +143,8 @@ def test_full_journey_over_http(app, client, auth, people):
         db.session.commit()
         # evidence was carried into the final report; the signed declaration must be signed anew
         slots = [f.slot for f in files_of(sub, "final")]
-        assert slots == ["listed_enterprises"]
+        assert slots[0] == "listed_enterprises" and "declaration_scan" not in slots
+        attach(sub, "patents_per_10k", "final")  # a row 附件2 alone marks 需提供佐证材料
     auth.login("applicant-a")
     review = client.get("/applicant/review").get_data(as_text=True)
     assert "请上传签字盖章的真实性声明页扫描件" in review
@@ -166,7 +169,9 @@ def test_full_journey_over_http(app, client, auth, people):
                          "enter_final", "award"]
         snaps = db.session.execute(db.select(Snapshot).filter_by(submission_id=sid)).scalars().all()
         assert [s.round for s in snaps] == ["preliminary", "final"]
-        assert [e["slot"] for e in snaps[1].evidence] == ["listed_enterprises", "declaration_scan"]
+        final_slots = [e["slot"] for e in snaps[1].evidence]
+        assert final_slots[0] == "listed_enterprises" and final_slots[-1] == "declaration_scan"
+        assert "patents_per_10k" in final_slots
         entries = {h.move: h for h in db.session.execute(db.select(HistoryEntry).filter_by(submission_id=sid)).scalars()}
         assert entries["submit_final"].evidence.original_name == "决赛声明.pdf"
         assert entries["county_approve_final"].evidence.original_name == "县级意见盖章页.pdf"

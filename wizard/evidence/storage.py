@@ -313,23 +313,32 @@ def _nonzero(value) -> bool:
     return any((to_decimal(v) or 0) != 0 for v in value.values())
 
 
+def needs_file(s: Slot, category, answers: dict) -> bool:
+    """Whether a submitted report must carry a file in this slot: the declaration scan, a required
+    upload slot (4.3), and a row marked 需提供佐证材料 reported as non-zero (0 needs none)."""
+    if s.step is None or not s.field.applies_to(category):
+        return False
+    if s.field.kind_of.uploads:
+        return s.field.required
+    return _nonzero(answers.get(s.key))
+
+
 def missing(submission, round_: str, answers: dict) -> tuple[list, list]:
-    """(problems, warnings): the declaration scan blocks submitting; evidence
-    missing for an indicator reported as non-zero (or for 4.3) is a warning."""
+    """(problems, warnings): a file missing where one is needed (``needs_file``) blocks submitting."""
 
     report = get_report(round_)
     have = {r.slot for r in files_of(submission, round_)}
-    problems, warnings = [], []
+    category = submission.cluster.category
+    problems = []
     for s in slots(round_):
-        if s.step is None or s.key in have:
+        if s.key in have or not needs_file(s, category, answers):
             continue
         step = report.step(s.step)
         if s.key == DECLARATION_SCAN:
-            problems.append(problem(step, s.field, f"请上传{s.field.name}。", anchor=f"ev-{s.key}"))
-        elif s.field.kind_of.uploads and s.field.required:
-            warnings.append(problem(step, s.field, f"“{s.label}”尚未上传佐证材料。", "warning", anchor=f"ev-{s.key}"))
-        elif s.field.kind != "evidence" and s.field.applies_to(submission.cluster.category) \
-                and _nonzero(answers.get(s.key)):
-            warnings.append(problem(step, s.field, f"已填报“{s.field.name}”，但尚未上传佐证材料。", "warning",
-                                     anchor=f"ev-{s.key}"))
-    return problems, warnings
+            message = f"请上传{s.field.name}。"
+        elif s.field.kind_of.uploads:
+            message = f"请上传“{s.label}”（至少一份文件）。"
+        else:
+            message = f"已填报“{s.field.name}”，请上传佐证材料（数值为 0 的可不上传）。"
+        problems.append(problem(step, s.field, message, anchor=f"ev-{s.key}"))
+    return problems, []

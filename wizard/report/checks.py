@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from .definition import get_report
 from .model import fill_years
-from .numbers import to_decimal
+from .numbers import count_chars, to_decimal
 from .view import effective_answers
 
 NOT_STARTED, IN_PROGRESS, COMPLETE, ERROR = "not-started", "in-progress", "complete", "error"
@@ -17,6 +17,26 @@ STATUS_LABELS = {NOT_STARTED: "未开始", IN_PROGRESS: "进行中", COMPLETE: "
 def problem(step, field, message, kind="missing", anchor=None):
     return {"step": step.key, "step_title": step.title, "field": field.key if field else None,
             "anchor": anchor or (f"f-{field.key}" if field else ""), "message": message, "kind": kind}
+
+
+def over_char_limits(step, answers, years) -> list[str]:
+    """One sentence per text of the step over its official limit (saving is allowed; submitting not)."""
+    out = []
+    for f in step.fields:
+        value = answers.get(f.key)
+        n = count_chars(value) if f.max_chars and isinstance(value, str) else 0
+        if n > (f.max_chars or 0):
+            out.append(f"“{fill_years(f.name, years)}”已输入 {n} 字，超出 {f.max_chars} 字的限制，"
+                       f"请删减 {n - f.max_chars} 字后再提交")
+    return out
+
+
+def saved_message(step, answers, years) -> tuple[str, str]:
+    """(message, flash category) after a step is saved: names every text over its limit."""
+    over = over_char_limits(step, answers, years)
+    if not over:
+        return "已保存。", "success"
+    return "已保存。但" + "；".join(over) + "。", "warning"
 
 
 def field_problems(step, field, value, category, years) -> list:

@@ -13,7 +13,7 @@ from ..models import ROLE_APPLICANT, HistoryEntry, Submission, local_now
 from ..params import parse_id, parse_version
 from ..pdf import PdfRenderError
 from ..pdf.declaration import declaration_filename, declaration_pdf, declaration_step_key
-from ..report.checks import STATUS_LABELS, step_statuses
+from ..report.checks import STATUS_LABELS, saved_message, step_statuses
 from ..report.definition import get_report
 from ..report.forms import form_to_answers, make_step_form
 from ..report.service import StaleSave, save_answers
@@ -187,11 +187,10 @@ def step(step_key):
     if fetch:
         return jsonify(ok=True, version=version, saved_at=local_now().strftime("%H:%M"))
     form.version.data = str(version)
+    flash(*saved_message(step, values, years))
     if request.form.get("add_row") and _row_edit(form) or remove:
         g.saved_ok = True
-        flash("已保存。", "success")
         return _render_step(sub, round_, step, form)
-    flash("已保存。", "success")
     return _after_save(report, step, touched)
 
 
