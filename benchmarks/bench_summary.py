@@ -10,24 +10,11 @@ Called by benchmarks/run.py (`make bench`); run alone with `python benchmarks/be
 import json
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+from common import PRELUDE, ROOT, run_python
 N = 1000
 TARGET_SECONDS, TARGET_MB = 3.0, 300
-
-PRELUDE = r'''
-import json, resource, sys, time, logging
-sys.path.insert(0, %(root)r); sys.path.insert(0, %(tests)r)
-logging.disable(logging.INFO)
-from wizard import create_app
-from wizard.extensions import db
-from wizard.models import Cluster, Edition, Region, Snapshot, Submission, User, utcnow
-app = create_app({"INSTANCE_PATH": %(tmp)r, "SECRET_KEY": "b", "SQLALCHEMY_DATABASE_URI": "sqlite:///%(tmp)s/b.db"})
-'''
 
 SETUP = PRELUDE + r'''
 from fill import complete_answers
@@ -76,15 +63,11 @@ with app.app_context():
 '''
 
 
-def _run(code: str) -> str:
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-
-
 def bench_summary(runs=5):
     with tempfile.TemporaryDirectory() as tmp:
         params = {"root": ROOT, "tests": os.path.join(ROOT, "tests"), "tmp": tmp, "n": N, "runs": runs}
-        _run(SETUP % params)
-        result = json.loads(_run(MEASURE % params).strip().splitlines()[-1])
+        run_python(SETUP % params)
+        result = json.loads(run_python(MEASURE % params).strip().splitlines()[-1])
     secs = result["times"]
     median = statistics.median(secs)
     print(f"summary workbook: {result['reports']} complete reports, {result['bytes'] / 1e6:.1f} MB .xlsx, "

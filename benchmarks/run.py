@@ -16,18 +16,7 @@ import subprocess
 import sys
 import tempfile
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-
-PRELUDE = r'''
-import json, resource, sys, time, logging
-sys.path.insert(0, %(root)r); sys.path.insert(0, %(tests)r)
-logging.disable(logging.INFO)
-from wizard import create_app
-from wizard.extensions import db
-from wizard.models import Submission
-app = create_app({"INSTANCE_PATH": %(tmp)r, "SECRET_KEY": "b", "SQLALCHEMY_DATABASE_URI": "sqlite:///%(tmp)s/b.db"})
-'''
+from common import HERE, PRELUDE, ROOT, run_python
 
 SETUP = PRELUDE + r'''
 from fill import complete_answers
@@ -77,17 +66,13 @@ with app.app_context(), app.test_request_context():
 '''
 
 
-def _run(code: str) -> str:
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-
-
 def bench_report(runs=5):
     results = []
     for _ in range(runs):
         with tempfile.TemporaryDirectory() as tmp:
             params = {"root": ROOT, "tests": os.path.join(ROOT, "tests"), "tmp": tmp}
-            _run(SETUP % params)
-            results.append(json.loads(_run(RENDER % params).strip().splitlines()[-1]))
+            run_python(SETUP % params)
+            results.append(json.loads(run_python(RENDER % params).strip().splitlines()[-1]))
     secs = [r["seconds"] for r in results]
     print(f"report PDF: {results[0]['pages']} pages, median render {statistics.median(secs):.2f} s "
           f"(min {min(secs):.2f}, max {max(secs):.2f}, target 3 s, ratio {statistics.median(secs) / 3:.2f}), "

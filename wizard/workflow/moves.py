@@ -150,7 +150,9 @@ def _collect_values(m: _Moving) -> None:
     """The row's new values: the state and version, then what the move's kind adds."""
     m.values = {"state": m.target, "version": Submission.version + 1, "updated_at": m.now}
     _drop_reopened_opinion(m)
-    VALUE_HOOKS.get(m.move.kind, _no_values)(m)
+    hook = VALUE_HOOKS.get(m.move.kind)
+    if hook is not None:  # advance, decide and undo change only the state
+        hook(m)
     if m.move.opens_final:
         m.values["final_answers"] = prefill_final(m.submission)
         m.values["deadline_override"] = None  # a preliminary extension does not carry into the final round
@@ -191,10 +193,6 @@ def _approve_values(m: _Moving) -> None:
     opinions = m.values.get("opinions", dict(m.submission.opinions or {}))
     opinions[m.round] = opinion
     m.values["opinions"] = opinions
-
-
-def _no_values(m: _Moving) -> None:
-    pass
 
 
 VALUE_HOOKS = {SUBMIT: _submit_values, RETURN: _return_values, APPROVE: _approve_values}

@@ -1,0 +1,24 @@
+"""What every benchmark script shares: where the project is, the start of each measured
+process (a fresh interpreter with the app created on a temporary SQLite instance) and how
+such a process is run.  Scripts fill PRELUDE's %(tmp)r with their instance folder."""
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+PRELUDE = r'''
+import json, resource, sys, time, logging
+sys.path.insert(0, %(root)r); sys.path.insert(0, %(tests)r)
+logging.disable(logging.INFO)
+from wizard import create_app
+from wizard.extensions import db
+from wizard.models import Cluster, Edition, Region, Snapshot, Submission, User, utcnow
+app = create_app({"INSTANCE_PATH": %(tmp)r, "SECRET_KEY": "b", "SQLALCHEMY_DATABASE_URI": "sqlite:///%(tmp)s/b.db"})
+'''
+
+
+def run_python(code: str) -> str:
+    """Run ``code`` in a fresh interpreter; its standard output."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
