@@ -60,7 +60,7 @@ ENDPOINTS = {
 }
 # Blueprints whose every endpoint has one rule (their before_request enforces the role and
 # administrators see every submission, so there is no scope to get wrong).
-BLUEPRINT_RULES = {"admin": ADMIN_ONLY, "results": ADMIN_ONLY, "audit": ADMIN_ONLY, "verify": ADMIN_ONLY}
+BLUEPRINT_RULES = {"workbook": APPLICANTS, "admin": ADMIN_ONLY, "results": ADMIN_ONLY, "audit": ADMIN_ONLY, "verify": ADMIN_ONLY}
 
 # Views that end the session they are called with (the matrix logs in again afterwards).
 ENDS_SESSION = {"auth.logout"}

@@ -1,108 +1,13 @@
-"""The real pages in a real browser (Debian's chromium driven by Playwright) against the app
-under a live threaded WSGI server: what a user notices — the Chinese login and task list,
+"""The real pages in a real browser: what a user notices — the Chinese login and task list,
 the wizard's live growth cells, character counters, client-side table rows and autosave,
 evidence upload with page references, the client-side upload size check, and a county
-reviewer's approval.
-
-Runs on SQLite only.  Skipped (with the reason) when /usr/bin/chromium or the playwright
-package is missing; CI installs chromium with apt.  Playwright's own browser download is not
-used.  No timing assertions: every check waits with expect()'s auto-retry.  A screenshot of
-each page visited is saved into the test's tmp_path for debugging."""
-import os
+reviewer's approval.  Fixtures in tests/browser/conftest.py."""
 import re
-import threading
 
-import pytest
-from werkzeug.serving import make_server
-
+from browserkit import expect, stored_files
 from factories import ALLOY, PASSWORD, attach, pdf_bytes, submission_of, submitted
-from wizard.evidence.storage import files_of
 from wizard.evidence.names import file_size
-
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')")
-expect = sync_api.expect
-
-CHROMIUM = "/usr/bin/chromium"
-WAIT_MS = 30_000  # generous: a slow, busy CI machine; expect() returns as soon as the condition holds
-
-
-# --- browser and live server -------------------------------------------------------------
-
-@pytest.fixture(scope="session")
-def chromium():
-    """One chromium for the whole run (a fresh context per test)."""
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium)")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        expect.set_options(timeout=WAIT_MS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def live(app, people):
-    """The SQLite app under a real threaded server on a free port; yields its base URL."""
-    if app.config["BACKEND"] != "sqlite":
-        pytest.skip("browser tests run on SQLite only")
-    srv = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{srv.server_port}"
-    srv.shutdown()
-    thread.join(timeout=30)
-
-
-class Tab:
-    """A browser tab with its own cookies; records dialogs (all accepted) and saves screenshots."""
-
-    def __init__(self, browser, base, shots_dir):
-        self.context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
-        self.context.set_default_timeout(WAIT_MS)
-        self.context.set_default_navigation_timeout(WAIT_MS)
-        self.page = self.context.new_page()
-        self.base, self.shots_dir, self.shots = base, shots_dir, 0
-        self.dialogs = []
-        self.page.on("dialog", self._dialog)
-
-    def _dialog(self, dialog):
-        self.dialogs.append((dialog.type, dialog.message))
-        dialog.accept()
-
-    def goto(self, path):
-        self.page.goto(self.base + path)
-        self.shot("visit" + re.sub(r"\W+", "-", path).rstrip("-"))
-        return self.page
-
-    def shot(self, name):
-        """Not asserted: a picture of the page for whoever debugs a failure."""
-        self.shots += 1
-        self.page.screenshot(path=str(self.shots_dir / f"{self.shots:02d}-{name}.png"), full_page=True)
-
-    def login(self, username):
-        page = self.goto("/login")
-        page.get_by_label("用户名").fill(username)
-        page.get_by_label("密码").fill(PASSWORD)
-        page.get_by_role("button", name="登录").click()
-        expect(page).not_to_have_url(re.compile(r"/login"))
-        self.shot(f"logged-in-{username}")
-        return page
-
-
-@pytest.fixture
-def tab(chromium, live, tmp_path):
-    t = Tab(chromium, live, tmp_path)
-    yield t
-    try:
-        t.shot("last")  # where the test ended, passed or failed
-    except Exception:  # a screenshot never decides the outcome
-        pass
-    t.context.close()
-
-
-def stored_files(app):
-    with app.app_context():
-        return [(f.slot, f.original_name, f.pages) for f in files_of(submission_of(ALLOY), "preliminary")]
+from wizard.evidence.storage import files_of
 
 
 # --- 1. login ------------------------------------------------------------------------------

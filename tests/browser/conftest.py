@@ -1,0 +1,64 @@
+"""Browser fixtures: Debian's chromium driven by Playwright against the app under a live
+threaded WSGI server.  Runs on SQLite only; skipped (with the reason) when /usr/bin/chromium or
+the playwright package is missing (CI installs chromium with apt; Playwright's own browser
+download is not used).  No timing assertions: every check waits with expect()'s auto-retry.
+
+`tab` is a logged-out tab at 1366×900 (tests/browserkit.py); `new_tab(viewport=...)` opens more
+(a second user, the phone width).  Screenshots go to the test's tmp_path, or to
+$WIZARD_SHOTS_DIR/<test name>/ when that is set."""
+import os
+import threading
+
+import pytest
+from werkzeug.serving import make_server
+
+from browserkit import CHROMIUM, WAIT_MS, Tab, expect, shots_dir_for, sync_api
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """One chromium for the whole run (a fresh context per test)."""
+    if sync_api is None:
+        pytest.skip("playwright is not installed (pip install -e '.[test]')")
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium)")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        expect.set_options(timeout=WAIT_MS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def live(app, people):
+    """The SQLite app under a real threaded server on a free port; yields its base URL."""
+    if app.config["BACKEND"] != "sqlite":
+        pytest.skip("browser tests run on SQLite only")
+    srv = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{srv.server_port}"
+    srv.shutdown()
+    thread.join(timeout=30)
+
+
+@pytest.fixture
+def new_tab(chromium, live, request, tmp_path):
+    """Opens tabs (each its own cookies) that are closed, with a last screenshot, after the test."""
+    tabs = []
+    shots = shots_dir_for(request, tmp_path)
+
+    def open_tab(viewport=None, **context_options):
+        sub = shots / f"tab{len(tabs) + 1}" if len(tabs) else shots
+        sub.mkdir(parents=True, exist_ok=True)
+        tabs.append(Tab(chromium, live, sub, viewport=viewport, **context_options))
+        return tabs[-1]
+
+    yield open_tab
+    for t in tabs:
+        t.close()
+
+
+@pytest.fixture
+def tab(new_tab):
+    return new_tab()
