@@ -52,13 +52,14 @@ def create_app(test_config=None):
     app.url_map.converters["int"] = IdConverter  # every <int:…> id: ASCII digits, 1..2³¹−1, else 404
 
     from .ops import cli
-    from .views import admin, applicant, audit, auth, county, evidence, main, results, verify
+    from .views import admin, applicant, audit, auth, county, evidence, main, results, verify, workbook
     from .web import errors, security
 
     security.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
-    for bp in (auth.bp, main.bp, applicant.bp, county.bp, admin.bp, results.bp, audit.bp, evidence.bp, verify.bp):
+    for bp in (auth.bp, main.bp, applicant.bp, county.bp, admin.bp, results.bp, audit.bp, evidence.bp, verify.bp,
+               workbook.bp):
         app.register_blueprint(bp)
 
     from .web import templating

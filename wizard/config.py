@@ -60,6 +60,8 @@ class Defaults:
     MAIL_SENDER = "noreply@localhost"
 
     PAGE_SIZE = 20
+    # the applicant's filled Excel template (docs/excel-template.md)
+    TEMPLATE_MAX_BYTES = 5 * 1024 * 1024
 
 
 # Whole numbers from the environment (upload limits, proxies): (variable without WIZARD_, config key, unit)
@@ -72,6 +74,7 @@ NUMBER_OVERRIDES = (
     ("UPLOAD_MAX_IMAGE_DECODE_MB", "UPLOAD_MAX_IMAGE_DECODE_BYTES", 1024 * 1024),
     ("UPLOAD_MAX_PDF_IMAGE_COMPONENTS", "UPLOAD_MAX_PDF_IMAGE_COMPONENTS", 1),
     ("TRUSTED_PROXIES", "TRUSTED_PROXIES", 1),
+    ("TEMPLATE_MAX_MB", "TEMPLATE_MAX_BYTES", 1024 * 1024),
 )
 
 

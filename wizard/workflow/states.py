@@ -103,7 +103,7 @@ MOVES_BY_KEY = {m.key: m for m in MOVES}
 #: the administrator's undo of the latest move (source and target come from the history)
 UNDO = Move("undo", "撤销上一步操作", "*", "*", ROLE_ADMIN, "undo", "撤销原因", "secondary")
 #: history rows that are not moves
-OTHER_ENTRIES = {"deadline": "延长截止时间"}
+OTHER_ENTRIES = {"deadline": "延长截止时间", "import": "导入填报模板"}
 
 
 def state_label(key: str) -> str:

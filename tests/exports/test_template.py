@@ -1,0 +1,186 @@
+"""The applicant's Excel template (填报模板) as a workbook: sheets, labels, years, current answers,
+growth formulas, locked and unlocked cells, validations, the hidden sheet, escaping; and both the
+template and the summary workbook opened by LibreOffice (converted to PDF) when it is installed."""
+import os
+import shutil
+import subprocess
+from io import BytesIO
+
+import pytest
+from openpyxl import load_workbook
+from pypdf import PdfReader
+
+from factories import ALLOY, LINXIANG, submission_of
+from fill import complete_answers
+from wizard.exports.summary import summary_xlsx
+from wizard.exports.template import INFO_SHEET, template_xlsx
+from wizard.extensions import db
+from wizard.models import local_now
+from wizard.report.definition import FINAL_VARIANTS, get_report
+from wizard.report.model import fill_years
+
+URL = "/applicant/workbook/template.xlsx"
+EVIL = '=HYPERLINK("http://evil.example/","点我")'
+YEARS = {"y1": 2021, "y2": 2022, "t1": 2023, "t2": 2024, "t3": 2025}
+
+
+def download(client, auth, user="applicant-a"):
+    auth.login(user)
+    r = client.get(URL)
+    assert r.status_code == 200, r.status_code
+    assert r.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    assert "attachment" in r.headers["Content-Disposition"] and ".xlsx" in r.headers["Content-Disposition"]
+    return load_workbook(BytesIO(r.data))
+
+
+def row_of(ws, key):
+    rows = [r for r in range(1, ws.max_row + 1) if ws.cell(r, 1).value == key]
+    assert rows, key
+    return rows[0]
+
+
+def texts(ws):
+    return {str(c.value) for row in ws.iter_rows() for c in row if c.value is not None}
+
+
+@pytest.fixture
+def filled(app, people):
+    with app.app_context():
+        sub = submission_of(ALLOY)
+        sub.preliminary_answers = dict(complete_answers("preliminary", "advanced"), industry_field=EVIL)
+        db.session.commit()
+
+
+def test_one_sheet_per_step_with_the_forms_labels_and_years(client, auth, filled):
+    wb = download(client, auth)
+    report = get_report("preliminary")
+    steps = [s.title for s in report.steps if s.key != "evidence"]  # 佐证材料 has only uploads
+    assert [ws.title for ws in wb.worksheets if ws.sheet_state == "visible"] == steps
+    for step in report.steps:
+        if step.key == "evidence":
+            continue
+        found = texts(wb[step.title])
+        for f in step.fields:
+            if not f.kind_of.answerable or not f.applies_to("advanced"):
+                continue
+            label = fill_years(f.label, YEARS).rstrip("：:")
+            assert any(label in t for t in found), (step.title, label)
+    economy = wb["经济指标"]
+    head = row_of(economy, "h:economy")
+    assert [economy.cell(head, c).value for c in range(2, 6)] == ["指标名称", "2021年", "2022年", "增幅（%）"]
+    park = wb["承载园区"]
+    head = row_of(park, "h:park_info")
+    assert [park.cell(head + 1, c).value for c in range(3, 7)] == ["园区总额", "其中：集群产业"] * 2
+    assert park.cell(head, 3).value == "2021年" and park.cell(head, 5).value == "2022年"
+    plan = wb["实施方案"]
+    assert {"上一年实际值", "2023年发展目标", "2025年发展目标"} <= texts(plan)
+    # an SME-only row is left out for an advanced-manufacturing cluster
+    assert not any("中小企业产值" in t for t in texts(economy))
+
+
+def test_current_answers_are_filled_in_as_numbers_and_text(client, auth, filled):
+    wb = download(client, auth)
+    economy = wb["经济指标"]
+    r = row_of(economy, "f:output_total")
+    assert (economy.cell(r, 3).value, economy.cell(r, 4).value) == (100, 125.5)
+    assert economy.cell(r, 3).data_type == "n"
+    first = row_of(economy, "t:top10")
+    assert economy.cell(first, 2).value == "企业名称一"
+    assert economy.cell(first, 4).value == 10
+    assert sum(1 for row in range(1, economy.max_row + 1) if economy.cell(row, 1).value == "t:top10") == 10
+    basic = wb["基本信息"]
+    assert basic.cell(row_of(basic, "f:cluster_name"), 3).value == "集群名称示例"
+    declaration = wb["真实性声明"]
+    assert declaration.cell(row_of(declaration, "f:declaration_agree"), 3).value == "已同意"
+
+
+def test_growth_is_a_formula_in_a_locked_cell_and_inputs_are_unlocked(client, auth, filled):
+    wb = download(client, auth)
+    ws = wb["经济指标"]
+    assert ws.protection.sheet and not ws.protection.password
+    r = row_of(ws, "f:output_total")
+    growth = ws.cell(r, 5)
+    assert growth.data_type == "f" and growth.value.startswith("=IF(AND(ISNUMBER(C")
+    assert f"(D{r}-C{r})/ABS(C{r})*100" in growth.value
+    assert growth.protection.locked
+    share = ws.cell(row_of(ws, "f:market_share"), 5)
+    assert "个百分点" in share.number_format and "/ABS(" not in share.value  # points, not a ratio
+    assert not ws.cell(r, 3).protection.locked and not ws.cell(r, 4).protection.locked
+    assert ws.cell(r, 2).protection.locked  # the label
+    assert ws.column_dimensions["A"].hidden  # the row keys
+
+
+def test_data_validation_lists_levels_and_checks_numbers(client, auth, filled):
+    wb = download(client, auth)
+    ws = wb["创新"]
+    rules = {dv.type: dv for dv in ws.data_validations.dataValidation}
+    assert rules["list"].formula1 == '"国家级,省级"'
+    first = row_of(ws, "t:carriers")
+    assert f"C{first}" in str(rules["list"].sqref)
+    whole = [dv for dv in ws.data_validations.dataValidation if dv.type == "whole"]
+    assert whole and f"C{row_of(ws, 'f:invention_patents')}" in " ".join(str(dv.sqref) for dv in whole)
+    decimal = [dv for dv in ws.data_validations.dataValidation if dv.type == "decimal"]
+    assert any(dv.formula2 == "100" for dv in decimal)  # a share: 0 to 100
+    assert all(dv.showErrorMessage and dv.error for dv in ws.data_validations.dataValidation)
+
+
+def test_hidden_sheet_identifies_the_template(client, auth, app, filled):
+    wb = download(client, auth)
+    info = wb[INFO_SHEET]
+    assert info.sheet_state == "veryHidden"
+    values = {row[0].value: row[1].value for row in info.iter_rows()}
+    with app.app_context():
+        sub = submission_of(ALLOY)
+        assert values["submission"] == sub.id and values["edition"] == sub.edition.id
+        assert values["round"] == "preliminary" and values["version"] == sub.version
+    assert len(values["definition"]) == 16
+
+
+def test_formula_like_text_stays_text(client, auth, filled):
+    wb = download(client, auth)
+    ws = wb["基本信息"]
+    cell = ws.cell(row_of(ws, "f:industry_field"), 3)
+    assert cell.value == EVIL and cell.data_type == "s" and cell.quotePrefix
+
+
+def test_sme_cluster_and_final_round_follow_the_definition(app, people):
+    with app.app_context():
+        sub = submission_of(LINXIANG)  # 中小企业特色产业集群
+        wb = load_workbook(BytesIO(template_xlsx(sub, "final", local_now())))
+        assert any("中小企业产值" in t for t in texts(wb["经济指标"]))
+        assert "实施方案" not in wb.sheetnames  # 附件2 has no part 五
+        assert FINAL_VARIANTS["listed_enterprises"].label in texts(wb["经济指标"])
+
+
+# --- LibreOffice opens both workbooks ---------------------------------------------------------
+
+SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
+
+
+def to_pdf(data: bytes, tmp_path, name: str) -> str:
+    src = tmp_path / f"{name}.xlsx"
+    src.write_bytes(data)
+    profile = tmp_path / "lo-profile"
+    subprocess.run([SOFFICE, f"-env:UserInstallation=file://{profile}", "--headless", "--convert-to", "pdf",
+                    "--outdir", str(tmp_path), str(src)], check=True, capture_output=True, timeout=180)
+    pdf = tmp_path / f"{name}.pdf"
+    assert pdf.exists(), "LibreOffice did not convert the workbook"
+    return "".join(page.extract_text() for page in PdfReader(str(pdf)).pages)
+
+
+@pytest.mark.skipif(SOFFICE is None, reason="LibreOffice (soffice) is not installed: apt-get install libreoffice-calc-nogui")
+def test_libreoffice_opens_the_template_and_the_summary(app, people, tmp_path):
+    with app.app_context():
+        sub = submission_of(ALLOY)
+        sub.preliminary_answers = complete_answers("preliminary", "advanced")
+        db.session.commit()
+        template = template_xlsx(sub, "preliminary", local_now())
+        summary, n = summary_xlsx([sub], "preliminary", sub.edition, now=local_now())
+    assert n == 1
+    text = to_pdf(template, tmp_path, "template")
+    for label in ("集群总产值（亿元）", "营业收入排名前十企业发展情况", "增幅（%）", "园区总额", "企业名称一", "25.50"):
+        assert label in text.replace("\n", ""), label
+    text = to_pdf(summary, tmp_path, "summary")
+    for label in ("集群名称", ALLOY, "集群总产值（亿元）", "小计"):
+        assert label in text.replace("\n", ""), label
+    assert os.path.getsize(tmp_path / "summary.pdf") > 1000
