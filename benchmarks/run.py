@@ -88,3 +88,5 @@ if __name__ == "__main__":
     bench_report()
     subprocess.run([sys.executable, os.path.join(HERE, "bench_evidence.py")], check=False)
     subprocess.run([sys.executable, os.path.join(HERE, "bench_summary.py")], check=False)
+    subprocess.run([sys.executable, os.path.join(HERE, "bench_template.py")], check=False)
+    subprocess.run([sys.executable, os.path.join(HERE, "load.py")], check=False)

@@ -56,7 +56,7 @@ class Tab:
     def shot(self, name):
         """Not asserted: a picture of the page for whoever reads the artifacts or debugs a failure."""
         self.shots += 1
-        self.page.screenshot(path=str(self.shots_dir / f"{self.shots:02d}-{name}.png"), full_page=True)
+        self.page.screenshot(path=str(self.shots_dir / f"{self.shots:03d}-{name}.png"), full_page=True)
 
     def login(self, username):
         page = self.goto("/login")

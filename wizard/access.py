@@ -1,6 +1,6 @@
 """Who may see what: every submission query is scoped here, in the query itself."""
 from flask import abort
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import defer, joinedload, undefer
 
 from .extensions import db
 from .models import CATEGORY_LABELS, ROLE_ADMIN, ROLE_APPLICANT, ROLE_COUNTY, Cluster, Edition, Region, Submission
@@ -10,11 +10,18 @@ from .workflow.states import STATES
 
 #: a submission's cluster, its region and the region's city come with it (lists: no query per row)
 WITH_CLUSTER = joinedload(Submission.cluster).joinedload(Cluster.region).joinedload(Region.parent)
+#: both rounds' answers: hundreds of kB of JSON per submission, which no list shows.  The queries
+#: here leave them out unless asked (a list page decoded 20 reports, the county queue its whole
+#: region's); the pages of one submission load them with it, and so should any caller that reads
+#: the answers of many rows (``answers=True``: an export), or each row costs a statement of its own.
+ANSWERS = (Submission.preliminary_answers, Submission.final_answers)
 
 
-def visible_submissions(user):
-    """A select() of the submissions this user may see (deny by default), with their clusters."""
-    q = db.select(Submission).join(Submission.cluster).options(WITH_CLUSTER)
+def visible_submissions(user, answers: bool = False):
+    """A select() of the submissions this user may see (deny by default), with their clusters;
+    with ``answers``, their answers too (else loaded when first read)."""
+    load = undefer if answers else defer
+    q = db.select(Submission).join(Submission.cluster).options(WITH_CLUSTER, *(load(c) for c in ANSWERS))
     if user.role == ROLE_ADMIN:
         return q
     if user.role == ROLE_COUNTY and user.region_id:
@@ -26,7 +33,9 @@ def visible_submissions(user):
 
 def get_submission(submission_id: int, user) -> Submission:
     """The submission if this user may see it; 404 otherwise (no hint that it exists)."""
-    sub = db.session.execute(visible_submissions(user).where(Submission.id == submission_id)).scalar_one_or_none()
+    sub = db.session.execute(
+        visible_submissions(user, answers=True).where(Submission.id == submission_id)
+    ).scalar_one_or_none()
     if sub is None:
         abort(404)
     return sub
@@ -43,15 +52,15 @@ def own_submission(user) -> Submission | None:
     if edition is None or user.role != ROLE_APPLICANT:
         return None
     return db.session.execute(
-        visible_submissions(user).where(Submission.edition_id == edition.id)
+        visible_submissions(user, answers=True).where(Submission.edition_id == edition.id)
     ).scalar_one_or_none()
 
 
 def filtered_submissions(user, *, state: str = "", category: str = "", city: str = "", q: str = "",
-                         edition_id: int | None = None, sort: str = "name"):
+                         edition_id: int | None = None, sort: str = "name", answers: bool = False):
     """A select() of the submissions this user may see, with the administrator list's filters:
     state key, category key, city region code (the city and its counties), name search, edition."""
-    query = visible_submissions(user).join(Cluster.region)
+    query = visible_submissions(user, answers).join(Cluster.region)
     if state in STATES:
         query = query.where(Submission.state == state)
     if category in CATEGORY_LABELS:

@@ -3,9 +3,11 @@
 Order (later wins): the defaults below, ``instance/config.py``, environment
 variables (``WIZARD_*``, ``DATABASE_URL``, ``SECRET_KEY``), then the test override.
 """
+import json
 import os
 import secrets
 from datetime import timedelta
+from functools import partial
 
 
 class Defaults:
@@ -15,6 +17,9 @@ class Defaults:
     SECRET_KEY = None
     SQLALCHEMY_DATABASE_URI = None  # filled in from DATABASE_URL or instance/
     SQLALCHEMY_TRACK_MODIFICATIONS = False
+    # JSON columns (the answers) hold Chinese as UTF-8, not six-byte \u escapes: half the bytes to
+    # store, decode and write to the log
+    SQLALCHEMY_ENGINE_OPTIONS = {"json_serializer": partial(json.dumps, ensure_ascii=False)}
 
     # Sessions: HttpOnly + SameSite=Lax always, Secure when served over HTTPS.
     SESSION_COOKIE_HTTPONLY = True

@@ -222,9 +222,12 @@ class Submission(db.Model):
     # County opinions per round: {"preliminary": {"text":…, "date":…, "by":…}}
     opinions: Mapped[dict] = mapped_column(db.JSON, default=dict)
     return_comment: Mapped[str | None] = mapped_column(Text)
+    # Final-round texts still as pre-filled from the preliminary report (附件2 asks them anew):
+    # field keys, until the applicant edits or confirms each (report/service.py)
+    carried_texts: Mapped[list | None] = mapped_column(db.JSON, default=list)
     deadline_override: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)  # the list sorted by last change
     cluster: Mapped[Cluster] = relationship()
     edition: Mapped[Edition] = relationship()
 

@@ -126,7 +126,7 @@ def parse_datetime(raw, formats, label: str = "时间") -> datetime | None:
             continue
         _check_year(when.year, label)
         return when
-    raise ParamError(f"无法识别的{label}，请按“2026-03-31 18:00”的格式填写")
+    raise ParamError(f"无法识别的{label}，请按“年-月-日 时:分”的格式填写")
 
 
 def clean_param(raw, max_len: int = 128) -> str:

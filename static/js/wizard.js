@@ -8,7 +8,7 @@
  * docs/frontend.md — keep both in sync.
  *
  * Behaviours:
- *   a. character counters        textarea[data-max-chars]
+ *   a. character counters        textarea[data-max-chars], or a textarea followed by .char-counter
  *   b. live growth rates         [data-growth][data-first][data-second][data-mode]
  *   c. dynamic table rows        table[data-table], button[data-add-row|data-remove-row]
  *   d. paste from Excel          paste into an input inside table[data-table]
@@ -18,6 +18,8 @@
  *   h. confirm buttons           [data-confirm]
  *   i. select-all checkbox       input[data-select-all]
  *   j. upload size check         input[type=file][data-max-file-bytes][data-max-request-bytes]
+ *   k. file chooser              every input[type=file]: a 选择文件 label
+ *                                with the chosen names; 上传 with no file chosen says so
  *   plus: error-summary focus, Enter-key guard for tables, bfcache reset.
  */
 (function () {
@@ -46,6 +48,11 @@
     waitAutosave: '正在完成自动保存，请稍候…',
     charCount: function (n, max) { return '已输入 ' + n + ' / ' + max + ' 字'; },
     charOver: function (n, max) { return '已输入 ' + n + ' / ' + max + ' 字（超出 ' + (n - max) + ' 字）'; },
+    charCountOnly: function (n) { return '已输入 ' + n + ' 字'; },
+    chooseFile: '选择文件',
+    noFileChosen: '未选择文件',
+    filesChosen: function (names) { return '已选择：' + names.join('、'); },
+    noFileToUpload: '请先选择要上传的文件',
     maxRows: function (n) { return '最多 ' + n + ' 行'; },
     rowAdded: function (i) { return '已添加第 ' + i + ' 行'; },
     rowRemoved: function (i) { return '已删除第 ' + i + ' 行'; },
@@ -198,18 +205,30 @@
     return c;
   }
 
+  // A textarea with a counter: an official limit (data-max-chars), or a counter the page
+  // put right after it (texts without a limit count too, "已输入 N 字").
+  function hasCounter(ta) {
+    if (ta.hasAttribute('data-max-chars')) return true;
+    const next = ta.nextElementSibling;
+    return !!next && next.classList.contains('char-counter');
+  }
+
   function updateCounter(ta) {
+    if (!hasCounter(ta)) return;
     const max = parseInt(ta.getAttribute('data-max-chars'), 10);
-    if (!(max > 0)) return;
     const n = countChars(ta.value);
     const c = counterFor(ta);
+    if (!(max > 0)) {
+      c.textContent = MSG.charCountOnly(n);
+      return;
+    }
     const over = n > max;
     c.textContent = over ? MSG.charOver(n, max) : MSG.charCount(n, max);
     c.classList.toggle('over', over);
   }
 
   function updateCountersIn(root) {
-    $all('textarea[data-max-chars]', root).forEach(updateCounter);
+    $all('textarea', root).forEach(updateCounter);
   }
 
   // ------------------------------------------------------------------
@@ -788,7 +807,8 @@
     const el = e.target;
     if (!isFormControl(el)) return;
     if (e.type === 'input' || e.type === 'change') {
-      if (el.tagName === 'TEXTAREA' && el.hasAttribute('data-max-chars')) updateCounter(el);
+      if (el.tagName === 'TEXTAREA') updateCounter(el);
+      if (el.tagName === 'INPUT' && inputType(el) === 'file') showChosenFiles(el);
       updateGrowthFor(el);
     }
     if (!el.name || NOT_SAVED_NAMES.indexOf(el.name) !== -1) return;
@@ -1254,6 +1274,58 @@
   }
 
   // ------------------------------------------------------------------
+  // k. File chooser: the native control says "Choose Files / No file chosen" in the browser's
+  //    language.  The input stays in the page (visually hidden, still focusable and announced
+  //    by its own label); a 选择文件 label opens it and the chosen names show beside it.
+  //    Without this file the native control works as before.
+  // ------------------------------------------------------------------
+
+  function chosenBox(input) {
+    return input.parentNode.querySelector('.file-chosen[data-for="' + input.id + '"]');
+  }
+
+  function enhanceFileInput(input) {
+    if (!input.id || input.hasAttribute('data-file-enhanced')) return;
+    input.setAttribute('data-file-enhanced', '');
+    input.classList.add('file-input-hidden');
+    const pick = document.createElement('label');
+    pick.className = 'btn btn-small btn-secondary file-pick';
+    pick.setAttribute('for', input.id);
+    pick.setAttribute('aria-hidden', 'true');  // the input itself is focused and announced
+    pick.textContent = MSG.chooseFile;
+    const chosen = document.createElement('span');
+    chosen.className = 'file-chosen';
+    chosen.setAttribute('data-for', input.id);
+    chosen.setAttribute('aria-live', 'polite');
+    input.insertAdjacentElement('afterend', pick);
+    pick.insertAdjacentElement('afterend', chosen);
+    showChosenFiles(input);
+  }
+
+  function showChosenFiles(input) {
+    const box = chosenBox(input);
+    if (!box) return;
+    const names = Array.prototype.map.call(input.files || [], function (f) { return f.name; });
+    box.textContent = names.length ? MSG.filesChosen(names) : MSG.noFileChosen;
+    box.classList.toggle('has-files', names.length > 0);
+    box.classList.remove('file-missing');
+  }
+
+  // 上传 pressed with nothing chosen in its box: say so beside the box instead of sending.
+  function uploadWithoutFile(button) {
+    const area = closestEl(button, '.evidence-upload');
+    const input = area && area.querySelector('input[type="file"]');
+    if (!input || (input.files && input.files.length)) return false;
+    const box = chosenBox(input);
+    if (box) {
+      box.textContent = MSG.noFileToUpload;
+      box.classList.add('file-missing');
+    }
+    input.focus();
+    return true;
+  }
+
+  // ------------------------------------------------------------------
   // h. Confirm buttons, click dispatch
   // ------------------------------------------------------------------
 
@@ -1264,6 +1336,10 @@
     if (msg && !window.confirm(msg)) {
       e.preventDefault();
       e.stopImmediatePropagation();
+      return;
+    }
+    if (target.name === 'action' && target.value === 'upload' && uploadWithoutFile(target)) {
+      e.preventDefault();
       return;
     }
     const form = target.form || null;
@@ -1350,6 +1426,7 @@
   function init() {
     clearSavedDrafts();
     updateCountersIn(document);
+    $all('input[type="file"]').forEach(enhanceFileInput);
     updateAllGrowth();
     $all('table[data-table]').forEach(updateLimit);
     $all('input[data-select-all]').forEach(syncMaster);

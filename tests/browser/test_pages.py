@@ -7,7 +7,6 @@ import re
 from browserkit import expect, stored_files
 from factories import ALLOY, PASSWORD, attach, pdf_bytes, submission_of, submitted
 from wizard.evidence.names import file_size
-from wizard.evidence.storage import files_of
 
 
 # --- 1. login ------------------------------------------------------------------------------
@@ -138,7 +137,7 @@ def test_upload_evidence_and_keep_what_was_typed(app, tab):
     page.locator("#evf-listed_enterprises").set_input_files(
         files=[{"name": "上市公告.pdf", "mimeType": "application/pdf", "buffer": pdf_bytes(2)}])
     tab.shot("file-chosen")
-    box.get_by_role("button", name="上传").click()
+    box.get_by_role("button", name="上传", exact=True).click()
     expect(page).to_have_url(re.compile(r"saved=1"))
     item = box.locator("ul.evidence-files > li")
     expect(item).to_have_count(1)
@@ -177,7 +176,7 @@ def assert_refused_before_sending(app, tab, page, name, data, message):
     expect(error).to_be_visible()
     expect(error).to_contain_text(message)
     tab.shot("size-error")
-    page.locator("#ev-listed_enterprises").get_by_role("button", name="上传").click()
+    page.locator("#ev-listed_enterprises").get_by_role("button", name="上传", exact=True).click()
     page.wait_for_function("(window.__submits || []).length > 0")
     assert page.evaluate("window.__submits") == [True], "the form was sent"
     expect(error).to_be_visible()

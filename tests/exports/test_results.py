@@ -103,7 +103,7 @@ def test_compare_page_shows_changes_sources_and_filter(app, client, auth, people
     page = text_of(client.get(f"/admin/submissions/{sid}/compare"))
     assert "其中 3 项有变化" in page
     assert "初赛提交快照" in page and f"校验码 {code}" in page and "决赛当前草稿" in page
-    assert "新一代合金材料" in page and "100 / 999" in page and "湖南新合金有限公司" in page
+    assert "新一代合金材料" in page and "2021年：100" in page and "2022年：999" in page and "湖南新合金有限公司" in page
     assert "集群发展总体情况自评报告" in page  # unchanged rows are listed too
     assert "仅初赛填报的项目" in page and "编制牵头单位" in page
     only = text_of(client.get(f"/admin/submissions/{sid}/compare?changed=1"))

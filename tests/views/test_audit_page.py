@@ -42,12 +42,12 @@ def test_login_failed_login_and_move_are_listed_newest_first(client, logged):
     actions = [a for _, a, _ in listed]
     # newest first: the admin's login, the move, county X's logout and login, the failed attempt
     assert actions[:5] == ["login", "move", "logout", "login", "login_failed"], listed
-    assert listed[1] == ("admin", "move", f"submission:{logged}")
+    assert listed[1] == ("admin", "move", ALLOY)
     assert listed[4][0] == "—" and listed[4][2] == "county-x"  # nobody was logged in; the name tried is the target
     # Chinese labels, not keys
     for label in ("登录失败", "流程操作", "退出登录"):
         assert label in html
-    assert "纳入初赛（accept）：县级已审核 → 初赛" in html
+    assert "纳入初赛：县级已审核 → 初赛" in html
 
 
 @pytest.mark.parametrize("query,expected", [

@@ -6,7 +6,7 @@ import threading
 import pytest
 
 from factories import ALLOY, LINXIANG, attach, attach_declarations, csrf_from, pdf_bytes, submission_of
-from fill import complete_answers
+from fill import complete_answers, step_data
 from wizard.extensions import db
 from wizard.evidence.storage import files_of
 from wizard.models import HistoryEntry, Message, Snapshot, Submission, User
@@ -139,6 +139,8 @@ def test_full_journey_over_http(app, client, auth, people):
     auth.logout()
     with app.app_context():
         sub = db.session.get(Submission, sid)
+        # the three texts 附件2 asks anew are marked until the applicant edits or confirms them
+        assert sub.carried_texts == ["org_operation", "park_assessment", "self_assessment"]
         sub.final_answers = complete_answers("final")
         db.session.commit()
         # evidence was carried into the final report; the signed declaration must be signed anew
@@ -148,6 +150,15 @@ def test_full_journey_over_http(app, client, auth, people):
     auth.login("applicant-a")
     review = client.get("/applicant/review").get_data(as_text=True)
     assert "请上传签字盖章的真实性声明页扫描件" in review
+    assert review.count("沿用初赛内容，请按决赛要求修改") == 3
+    for step_key in ("quality", "park", "org"):  # 已按决赛要求核对, ticked and saved on each step
+        page = client.get(f"/applicant/step/{step_key}")
+        html = page.get_data(as_text=True)
+        key = re.search(r'name="confirm_carried" value="(\w+)"', html).group(1)
+        data = dict(step_data("final", step_key), csrf_token=csrf_from(page), confirm_carried=key,
+                    version=re.search(r'name="version"[^>]*value="(\d+)"', html).group(1))
+        assert client.post(f"/applicant/step/{step_key}", data=data).status_code == 302
+    assert "沿用初赛内容" not in client.get("/applicant/review").get_data(as_text=True)
     page = client.get("/applicant/step/declaration")
     version = re.search(r'name="version"[^>]*value="(\d+)"', page.get_data(as_text=True)).group(1)
     r = client.post("/applicant/step/declaration", data={

@@ -228,7 +228,7 @@ def single_row(plan: SheetPlan, section, f, kind: str, years) -> None:
         plan.add(PlanRow(key=f"f:{f.key}", slots=[slot], spans={LABEL_COLUMN: LAST_COLUMN}))
         return
     slot = Slot(f, (), FIRST_VALUE_COLUMN, kind, max_length=f.max_length if kind == TEXT else 0,
-                label=f"{f.group}·{f.name}" if f.group else f.name)
+                label=f.grouped(f.name))
     plan.add(PlanRow(key=f"f:{f.key}", cells={LABEL_COLUMN: label}, slots=[slot],
                      spans={FIRST_VALUE_COLUMN: LAST_COLUMN}, height=30 if f.note else None))
 

@@ -45,7 +45,6 @@ from .template import (
     INFO_SHEET,
     KEY_COLUMN,
     LAST_COLUMN,
-    NUMBER,
     TEMPLATE_MARK,
     SheetPlan,
     definition_version,
@@ -472,8 +471,7 @@ def changes_of(sub: Submission, round_: str, result) -> list[Change]:
     for step in report.steps:
         for f in step.fields:
             if f.key in what:
-                name = fill_years(f.name, years)
-                out.append(Change(step.title, f"{f.group}·{name}" if f.group else name,
+                out.append(Change(step.title, f.grouped(fill_years(f.name, years)),
                                   display_value(f, before.get(f.key)), display_value(f, result.answers.get(f.key)),
                                   what[f.key]))
     return out

@@ -5,12 +5,14 @@ from __future__ import annotations
 from decimal import Decimal
 
 from .definition import get_report
-from .model import fill_years
+from .model import ROUNDS, fill_years
 from .numbers import count_chars, to_decimal
 from .view import effective_answers
 
 NOT_STARTED, IN_PROGRESS, COMPLETE, ERROR = "not-started", "in-progress", "complete", "error"
 OPTIONAL = "optional"  # a step of files only (佐证材料): nothing it holds blocks submitting
+FINAL_ROUND = ROUNDS[1]
+CARRIED_MARK = "沿用初赛内容，请按决赛要求修改"
 STATUS_LABELS = {NOT_STARTED: "未开始", IN_PROGRESS: "进行中", COMPLETE: "已完成", ERROR: "有错误", OPTIONAL: "选填"}
 
 
@@ -39,41 +41,60 @@ def saved_message(step, answers, years) -> tuple[str, str]:
     return "已保存。但" + "；".join(over) + "。", "warning"
 
 
+def qualified_name(field, years) -> str:
+    """A field's name in messages: with its group where several fields share a label
+    (集群促进组织·电话), years filled in.  The review list, the step's error summary and the
+    import messages all name a field this way."""
+    return field.grouped(fill_years(field.name, years))
+
+
 def field_problems(step, field, value, category, years) -> list:
     """Problems of one field against the submit rules."""
     kind = field.kind_of
     if not field.applies_to(category) or not kind.answerable:
         return []
-    name = fill_years(field.name, years)
-    if field.group:
-        name = f"{field.group}·{name}"
+    name = qualified_name(field, years)
     return [problem(step, field, message, severity) for message, severity in kind.problems(field, value, name, years)]
 
 
-def step_problems(step, answers, category, years) -> list:
-    return [p for f in step.fields for p in field_problems(step, f, answers.get(f.key), category, years)]
+def carried_problems(step, carried, years) -> list:
+    """A text still as carried over from the preliminary report blocks submitting: 附件2 asks it anew."""
+    return [problem(step, f, f"“{qualified_name(f, years)}”{CARRIED_MARK}（修改后保存，或确认已按决赛要求核对）。",
+                    anchor=f"carried-{f.key}") for f in step.fields if f.key in carried]
 
 
-def step_status(round_, step, answers, category, years) -> str:
+def step_problems(step, answers, category, years, carried=()) -> list:
+    return [p for f in step.fields for p in field_problems(step, f, answers.get(f.key), category, years)] \
+        + carried_problems(step, carried, years)
+
+
+def step_status(round_, step, answers, category, years, carried=()) -> str:
+    """未开始, 进行中 (gaps, or a text still carried over), 有错误 or 已完成: the task list and the
+    step pages' sidebar ask this one function."""
     applicable = [f for f in step.fields if f.applies_to(category) and f.kind_of.answerable]
     if not applicable:
         return OPTIONAL
     if not any(f.kind_of.answered(answers.get(f.key)) for f in applicable):
         return NOT_STARTED
-    problems = step_problems(step, answers, category, years)
+    problems = step_problems(step, answers, category, years, carried)
     if any(p["kind"] == "error" for p in problems):
         return ERROR
     return IN_PROGRESS if problems else COMPLETE
 
 
-def report_problems(round_, answers, category, years) -> list:
+def report_problems(round_, answers, category, years, carried=()) -> list:
     report = get_report(round_)
-    return [p for step in report.steps for p in step_problems(step, answers, category, years)]
+    return [p for step in report.steps for p in step_problems(step, answers, category, years, carried)]
+
+
+def carried_of(submission, round_) -> list[str]:
+    """The texts of this round still as carried over from the preliminary report (final round only)."""
+    return list(submission.carried_texts or []) if round_ == FINAL_ROUND else []
 
 
 def submit_problems(submission, round_) -> list:
     return report_problems(round_, effective_answers(submission, round_), submission.cluster.category,
-                           submission.edition.years)
+                           submission.edition.years, carried_of(submission, round_))
 
 
 # --- consistency checks (warnings, never blocking) --------------------------------------
@@ -135,4 +156,5 @@ def step_statuses(submission, round_) -> list:
     """(step, status) of every step, from what the applicant has saved: the one answer the task
     list and the step pages' sidebar give (a step nobody saved is 未开始, pre-filled defaults or not)."""
     answers, category, years = submission.answers_for(round_), submission.cluster.category, submission.edition.years
-    return [(step, step_status(round_, step, answers, category, years)) for step in get_report(round_).steps]
+    carried = carried_of(submission, round_)
+    return [(step, step_status(round_, step, answers, category, years, carried)) for step in get_report(round_).steps]

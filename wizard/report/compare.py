@@ -1,21 +1,30 @@
-"""Round comparison: what changed between the preliminary and the final report, field by field.
+"""Comparisons of two answers documents, field by field: the preliminary and the final report
+(the round comparison), two submissions of one round (what changed since a return), and a
+step as posted against the step as saved (the two-tab conflict).
 
-Pure functions over two answers documents and the report definition (no Flask, no
-database), so the comparison is unit-testable and the page only renders it.  Values
-are compared as they are displayed (``display_value``), i.e. as a reader sees them;
-tables are compared row by row and cell by cell.
+Pure functions over answers and the report definition (no Flask, no database), so every
+comparison is unit-testable and the pages only render it (templates/report/_compare.html).
+Values are compared as a reader sees them; a row of numbers is compared value by value, each
+named by its year as the definition names it (``value_labels``: "2021年", "2023年发展目标"),
+so "0.82 / 0.76" never appears without saying which year is which; tables are compared row by
+row and cell by cell, under headings that carry their years.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
 from .definition import get_report
+from .inputs import value_labels
+from .model import ROUNDS, fill_years
 from .view import display_value
+
+#: a value of a row of numbers left empty
+NO_VALUE = "—"
 
 
 @dataclass(frozen=True)
 class RowDiff:
-    """One row of a table field in both rounds (an empty tuple: the row is absent)."""
+    """One row of a table field in both reports (an empty tuple: the row is absent)."""
 
     number: int
     before: tuple[str, ...]
@@ -33,21 +42,47 @@ class RowDiff:
 
 
 @dataclass(frozen=True)
+class PartDiff:
+    """One value of a row of numbers (a year, a target year) in both reports, with its label."""
+
+    label: str
+    before: str
+    after: str
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+
+@dataclass(frozen=True)
 class FieldDiff:
+    """A field in both reports.  ``before``/``after``: one line each, the values of a row of
+    numbers labelled with their years; ``parts`` (rows of numbers) and ``rows`` (tables) say
+    which value or cell changed."""
+
     key: str
     label: str
     before: str
     after: str
     columns: tuple[str, ...] = ()  # table fields only: the column headings
     rows: tuple[RowDiff, ...] = ()
+    parts: tuple[PartDiff, ...] = ()  # rows of numbers only: each value with its year
 
     @property
     def is_table(self) -> bool:
         return bool(self.columns)
 
     @property
+    def has_parts(self) -> bool:
+        return bool(self.parts)
+
+    @property
     def changed(self) -> bool:
-        return any(r.changed for r in self.rows) if self.is_table else self.before != self.after
+        if self.is_table:
+            return any(r.changed for r in self.rows)
+        if self.parts:
+            return any(p.changed for p in self.parts)
+        return self.before != self.after
 
 
 @dataclass(frozen=True)
@@ -69,16 +104,20 @@ class OneRoundOnly:
 @dataclass(frozen=True)
 class Comparison:
     sections: tuple[SectionDiff, ...]
-    only_preliminary: tuple[OneRoundOnly, ...]
-    only_final: tuple[OneRoundOnly, ...]
+    only_preliminary: tuple[OneRoundOnly, ...] = ()
+    only_final: tuple[OneRoundOnly, ...] = ()
 
     @property
     def fields(self) -> list[FieldDiff]:
         return [f for s in self.sections for f in s.fields]
 
     @property
+    def changed_fields(self) -> list[FieldDiff]:
+        return [f for f in self.fields if f.changed]
+
+    @property
     def changed_count(self) -> int:
-        return sum(1 for f in self.fields if f.changed)
+        return len(self.changed_fields)
 
     @property
     def total(self) -> int:
@@ -94,15 +133,60 @@ class Comparison:
         return replace(self, sections=tuple(sections))
 
 
-def _field_diff(pre_field, field, before, after, years) -> FieldDiff:
-    """The field in both rounds: compared row by row when its kind has rows, else as one value."""
+@dataclass(frozen=True)
+class FileChange:
+    """An evidence file added or removed between two submissions."""
+
+    slot_label: str
+    name: str
+    added: bool
+
+
+# --- labels and values ---------------------------------------------------------------------
+
+def field_label(field, years: dict) -> str:
+    """The field's label with its years, and its row group where the label alone repeats
+    (集群促进组织·电话)."""
+    return field.grouped(fill_years(field.label, years))
+
+
+def value_parts(field, value, years: dict) -> tuple[tuple[str, str], ...]:
+    """(label, value) of each value of a row of numbers (() for other kinds): "2021年", "0.82"."""
+    keys = field.kind_of.value_keys
+    if not keys:
+        return ()
+    values = value if isinstance(value, dict) else {}
+    labels = value_labels(field, years)
+    return tuple((labels[k], "" if values.get(k) in (None, "") else str(values[k])) for k in keys)
+
+
+def labelled_value(field, value, years: dict) -> str:
+    """One line of text for a value, the values of a row of numbers named by their years
+    ("2021年：0.82；2022年：0.76"); "" for an empty value."""
+    parts = value_parts(field, value, years)
+    if not parts:
+        return display_value(field, value)
+    if not any(v for _, v in parts):
+        return ""
+    return "；".join(f"{label}：{v or NO_VALUE}" for label, v in parts)
+
+
+# --- comparing -----------------------------------------------------------------------------
+
+def field_diff(before_field, field, before, after, years: dict) -> FieldDiff:
+    """The field in both reports: row by row for tables, value by value for rows of numbers,
+    else as one value (``before_field``: the field as the earlier report defines it)."""
     kind = field.kind_of
+    label = field_label(field, years)
     rows = kind.diff_rows(field, before, after)
-    if rows is None:
-        return FieldDiff(field.key, field.label, display_value(pre_field, before), display_value(field, after))
-    return FieldDiff(field.key, field.label, display_value(field, list(before or [])),
-                     display_value(field, list(after or [])), columns=kind.headings(field, years),
-                     rows=tuple(RowDiff(i, b, a) for i, (b, a) in enumerate(rows, start=1)))
+    if rows is not None:
+        return FieldDiff(field.key, label, display_value(field, list(before or [])),
+                         display_value(field, list(after or [])), columns=kind.headings(field, years),
+                         rows=tuple(RowDiff(i, b, a) for i, (b, a) in enumerate(rows, start=1)))
+    old, new = value_parts(before_field, before, years), value_parts(field, after, years)
+    parts = tuple(PartDiff(label_, b, a) for (label_, b), (_, a) in zip(old, new))
+    return FieldDiff(field.key, label, labelled_value(before_field, before, years),
+                     labelled_value(field, after, years), parts=parts)
 
 
 def _compared_fields(report, category):
@@ -110,31 +194,63 @@ def _compared_fields(report, category):
     return [f for f in report.fields if f.kind_of.answerable and f.applies_to(category)]
 
 
-def compare_rounds(preliminary: dict, final: dict, category: str | None, years: dict) -> Comparison:
-    """Compare two answers documents along the final report's steps and sections."""
-    preliminary, final = preliminary or {}, final or {}
-    pre_report, fin_report = get_report("preliminary"), get_report("final")
-    pre_fields = {f.key: f for f in _compared_fields(pre_report, category)}
-    fin_keys = {f.key for f in _compared_fields(fin_report, category)}
+def compare_reports(before: dict, after: dict, before_round: str, after_round: str,
+                    category: str | None, years: dict) -> Comparison:
+    """Compare two answers documents along the later report's steps and sections; fields only
+    one of the two reports asks for are listed apart (when the rounds differ)."""
+    before, after = before or {}, after or {}
+    old_fields = {f.key: f for f in _compared_fields(get_report(before_round), category)}
+    new_report = get_report(after_round)
+    new_keys = {f.key for f in _compared_fields(new_report, category)}
 
-    sections = []
-    only_final = []
-    for step in fin_report.steps:
+    sections, only_new = [], []
+    for step in new_report.steps:
         for section in step.sections:
             diffs = []
             for field in section.fields:
-                if field.key not in fin_keys:
+                if field.key not in new_keys:
                     continue
-                if field.key not in pre_fields:
-                    only_final.append(OneRoundOnly(field.key, field.label,
-                                                   display_value(field, final.get(field.key))))
+                if field.key not in old_fields:
+                    only_new.append(OneRoundOnly(field.key, field_label(field, years),
+                                                 labelled_value(field, after.get(field.key), years)))
                 else:
-                    diffs.append(_field_diff(pre_fields[field.key], field, preliminary.get(field.key),
-                                             final.get(field.key), years))
+                    diffs.append(field_diff(old_fields[field.key], field, before.get(field.key),
+                                            after.get(field.key), years))
             if diffs:
                 sections.append(SectionDiff(step.title, section.heading, tuple(diffs)))
-    only_preliminary = tuple(
-        OneRoundOnly(key, f.label, display_value(f, preliminary.get(key)))
-        for key, f in pre_fields.items() if key not in fin_keys
-    )
-    return Comparison(tuple(sections), only_preliminary, tuple(only_final))
+    only_old = tuple(OneRoundOnly(key, field_label(f, years), labelled_value(f, before.get(key), years))
+                     for key, f in old_fields.items() if key not in new_keys)
+    return Comparison(tuple(sections), only_old, tuple(only_new))
+
+
+def compare_rounds(preliminary: dict, final: dict, category: str | None, years: dict) -> Comparison:
+    """The preliminary report against the final one, along the final report's steps."""
+    return compare_reports(preliminary, final, *ROUNDS, category, years)
+
+
+def compare_submissions(before: dict, after: dict, round_: str, category: str | None,
+                        years: dict) -> Comparison:
+    """Two submissions of one round's report: what changed between a return and the resubmission."""
+    return compare_reports(before, after, round_, round_, category, years)
+
+
+def step_changes(step, before: dict, after: dict, years: dict) -> list[FieldDiff]:
+    """The fields of one wizard step that differ between two answers documents; only the
+    fields ``after`` holds (a posted step: what the other tab saved against what this one posts)."""
+    diffs = [field_diff(f, f, before.get(f.key), after.get(f.key), years)
+             for f in step.fields if f.kind_of.answerable and f.key in after]
+    return [d for d in diffs if d.changed]
+
+
+def compare_files(before: list, after: list, slot_labels: dict) -> tuple[FileChange, ...]:
+    """Evidence files (snapshot manifests: slot, name, sha256) removed and added, in that order;
+    a file is the same when its slot and its content are."""
+    def ident(e):
+        return e.get("slot"), e.get("sha256")
+
+    old, new = {ident(e) for e in before or []}, {ident(e) for e in after or []}
+    removed = [FileChange(slot_labels.get(e.get("slot"), e.get("slot", "")), e.get("name", ""), False)
+               for e in before or [] if ident(e) not in new]
+    added = [FileChange(slot_labels.get(e.get("slot"), e.get("slot", "")), e.get("name", ""), True)
+             for e in after or [] if ident(e) not in old]
+    return tuple(removed + added)

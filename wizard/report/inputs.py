@@ -4,6 +4,7 @@ completeness is checked at submit (checks.py)."""
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from wtforms import FieldList, SelectField, StringField
 from wtforms.validators import ValidationError
@@ -12,9 +13,47 @@ from ..params import parse_index
 from ..text import clean_text
 from .definition import LEVELS, PARK_CLUSTER, PARK_TOTAL, TARGET_BASE, TARGET_YEAR, YEAR
 from .model import Field
-from .numbers import NumberError, count_chars, parse_number
+from .numbers import LOOKALIKE_MESSAGE, NumberError, count_chars, has_lookalike_digits, parse_number
 
-PHONE = re.compile(r"^[0-9+()\-－（）\s转]{7,30}$")
+_PHONE_NORMAL = re.compile(r"^\+?\(?[0-9][0-9()\-]*[0-9](?:转[0-9]+)?$")
+_DASHES = str.maketrans({c: "-" for c in "－‐‑‒–—―−﹣"})
+PHONE_MESSAGE = "请输入有效的电话号码（数字，可带区号、“-”、括号和“转”分机号，如 0731-88888888）。"
+
+
+def normalise_phone(raw: str) -> str:
+    """A typed telephone number as stored: full-width digits and brackets to ASCII (NFKC), every
+    dash to "-", spaces dropped (``０７３１－８８８８ ８８８８`` → ``0731-88888888``).  Look-alike
+    digits (², ①, ١) are left as typed, so the pattern refuses them."""
+    text = "".join(unicodedata.normalize("NFKC", ch) if "\uff01" <= ch <= "\uff5e" else ch for ch in raw)
+    text = text.translate(_DASHES)
+    return re.sub(r"\s+", "", text)
+
+
+def phone_problem(text: str) -> str | None:
+    """Why a normalised number is not a telephone number (None: it is one)."""
+    if has_lookalike_digits(text):
+        return LOOKALIKE_MESSAGE
+    digits = sum(ch.isascii() and ch.isdigit() for ch in text)
+    if not _PHONE_NORMAL.match(text) or not 7 <= digits <= 20:
+        return PHONE_MESSAGE
+    return None
+
+
+class PhoneInput(StringField):
+    """A telephone number: accepts what people type (full-width digits, spaces, any dash),
+    stores it normalised; blank is allowed (completeness is checked at submit)."""
+
+    def __init__(self, label=None, validators=None, **kw):
+        super().__init__(label, validators, filters=[text_filter(), _phone_filter], **kw)
+
+    def pre_validate(self, form):
+        problem = phone_problem(self.data) if self.data else None
+        if problem:
+            raise ValidationError(problem)
+
+
+def _phone_filter(value):
+    return normalise_phone(value) if isinstance(value, str) else value
 
 
 class NumberInput(StringField):

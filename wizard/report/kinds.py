@@ -34,10 +34,10 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from wtforms import BooleanField, Form, FormField, StringField, TextAreaField
-from wtforms.validators import Length, Optional, Regexp
+from wtforms.validators import Length
 
 from .definition import GROWTH_HEADER, INDICATOR_HEADER, PARK_GROWTH_HEADER
-from .inputs import PHONE, LevelField, MaxChars, NumberInput, RowList, row_indices, text_filter, value_labels
+from .inputs import LevelField, MaxChars, NumberInput, PhoneInput, RowList, row_indices, text_filter, value_labels
 from .model import KINDS, fill_years
 from .numbers import change, count_chars, format_decimal, to_decimal
 
@@ -241,9 +241,7 @@ class PhoneKind(TextKind):
     partial = "text"
 
     def build(self, field, years):
-        return StringField(fill_years(field.label, years),
-                           validators=[Optional(), Regexp(PHONE, message="请输入有效的电话号码（数字、空格、-、括号）。")],
-                           filters=[text_filter()])
+        return PhoneInput(fill_years(field.label, years))
 
 
 class LongTextKind(Kind):
@@ -260,11 +258,16 @@ class LongTextKind(Kind):
         return wtf_field.data or ""
 
     def problems(self, field, value, name, years):
-        n = count_chars(value)
+        # Counting characters walks the whole text (the task list and every step page check
+        # each narrative): only count when the length alone may be over the limit, since the
+        # count (whitespace left out) is never more than the length.
+        blank = not value or value.isspace()
+        over = field.max_chars and len(value or "") > field.max_chars
+        n = count_chars(value) if over else 0
         out = []
-        if field.required and n == 0:
+        if field.required and blank:
             out.append((f"请填写“{name}”。", MISSING))
-        if field.max_chars and n > field.max_chars:
+        if over and n > field.max_chars:
             out.append((f"“{name}”已输入 {n} 字，超出 {field.max_chars} 字的限制，请删减 {n - field.max_chars} 字。",
                         ERROR))
         return out
@@ -450,8 +453,9 @@ class TableKind(Kind):
 
     def problems(self, field, value, name, years):
         out = []
-        for i, row in enumerate(value or [], start=1):
-            gaps = [c.label for c in field.columns if c.required and not row.get(c.key)]
+        required = [c for c in field.columns if c.required]  # once, not once per row
+        for i, row in enumerate((value or []) if required else [], start=1):
+            gaps = [c.label for c in required if not row.get(c.key)]
             if gaps:
                 cols = "、".join(fill_years(g, years) for g in gaps)
                 out.append((f"“{name}”第 {i} 行缺少：{cols}。", MISSING))

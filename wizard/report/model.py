@@ -106,6 +106,11 @@ class Field:
         """The label without its trailing parenthesis: for messages and lists."""
         return _PAREN.sub("", self.label).rstrip("：:") or self.label
 
+    def grouped(self, text: str) -> str:
+        """``text`` (this field's label or name) with its row group, where the label alone repeats
+        (集群促进组织·电话): how messages, the review list and comparisons name a field."""
+        return f"{self.group}·{text}" if self.group else text
+
     @property
     def integer(self) -> bool:
         return self.unit in INTEGER_UNITS and not self.decimal_count

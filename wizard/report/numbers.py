@@ -137,4 +137,4 @@ def count_chars(text: str | None) -> int:
     """Every non-whitespace character counts as one (汉字, letters, digits, punctuation)."""
     if not text:
         return 0
-    return sum(1 for ch in text if not ch.isspace())
+    return len("".join(text.split()))  # split() drops exactly the characters isspace() names

@@ -2,15 +2,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from sqlalchemy import update
 from werkzeug.datastructures import MultiDict
 
 from ..extensions import db
 from ..models import Submission, utcnow
+from .checks import qualified_name
 from .definition import get_report
-from .model import fill_years
+from .model import ROUNDS
 from .forms import form_to_answers, make_step_form
+from .numbers import count_chars
+
+
+PRELIMINARY, FINAL = ROUNDS
 
 
 class StaleSave(Exception):
@@ -26,21 +32,54 @@ def answers_column(round_: str):
     return Submission.preliminary_answers if round_ == "preliminary" else Submission.final_answers
 
 
-def save_answers(submission: Submission, round_: str, new_values: dict, expected_version: int | None) -> int:
+@lru_cache(maxsize=None)
+def asked_anew() -> frozenset:
+    """The texts 附件2 asks with a different question than 附件1 (2.8, 3.2, 四): the fields
+    whose final-round guidance differs from the preliminary one, read from the definition."""
+    preliminary = get_report(PRELIMINARY)
+    return frozenset(f.key for f in get_report(FINAL).fields
+                     if f.guidance and preliminary.field(f.key) is not None
+                     and preliminary.field(f.key).guidance != f.guidance)
+
+
+def carried_texts(preliminary: dict, final: dict) -> list[str]:
+    """The texts of a final report pre-filled with the preliminary ones, unchanged and not blank:
+    marked 沿用初赛内容 until the applicant edits or confirms each."""
+    return sorted(k for k in asked_anew()
+                  if isinstance(final.get(k), str) and count_chars(final[k]) and final[k] == preliminary.get(k))
+
+
+def still_carried(submission: Submission, round_: str, answers: dict, confirmed=()) -> list[str]:
+    """The marks left after a save: a text edited (no longer the preliminary one) or confirmed
+    (已按决赛要求核对) loses its mark."""
+    marks = submission.carried_texts or []
+    if round_ != FINAL or not marks:
+        return marks
+    preliminary = submission.preliminary_answers or {}
+    return [k for k in marks if k not in confirmed and answers.get(k) == preliminary.get(k)]
+
+
+def save_answers(submission: Submission, round_: str, new_values: dict, expected_version: int | None,
+                 confirmed=()) -> int:
     """Merge one step's values into the round's answers, if the version still matches.
 
     The UPDATE carries ``WHERE version = expected``: a save from a stale page (a
-    second tab, a colleague) changes nothing and raises StaleSave."""
+    second tab, a colleague) changes nothing and raises StaleSave.  ``confirmed``: carried
+    texts the applicant has checked against the final round's question (still_carried)."""
     if expected_version is None:
         expected_version = submission.version
     merged = dict(submission.answers_for(round_))
     merged.update(new_values)
     column = answers_column(round_)
+    values = {column.key: merged, "version": Submission.version + 1, "updated_at": utcnow()}
+    marks = still_carried(submission, round_, merged, confirmed)
+    if marks != (submission.carried_texts or []):
+        values["carried_texts"] = marks
     result = db.session.execute(
         update(Submission)
         .where(Submission.id == submission.id, Submission.version == expected_version,
                Submission.state == submission.state)
-        .values({column.key: merged, "version": Submission.version + 1, "updated_at": utcnow()})
+        .values(values)
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
@@ -117,9 +156,7 @@ def _error_place(report, path: str, years: dict) -> str:
     if field is None:
         return path
     section = next((s for s in report.sections if field in s.fields), None)
-    name = fill_years(field.name, years)
-    if field.group:
-        name = f"{field.group}·{name}"
+    name = qualified_name(field, years)
     where = f"{section.number} {name}" if section is not None and section.number else name
     part = field.kind_of.part_name(field, parts, years)
     return f"{where} {part}" if part else where

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import date
+from functools import lru_cache
 
 from .definition import (
     CODE_LABEL,
@@ -22,7 +23,7 @@ from .definition import (
     YEARS_HEADER,
     get_report,
 )
-from .model import ROUND_LABELS, fill_years
+from .model import KINDS, ROUND_LABELS, fill_years
 from .numbers import change, count_chars
 
 
@@ -71,6 +72,9 @@ def template_globals() -> dict:
         "shows_growth": shows_growth,
         "get_report": get_report,
         "ROUND_LABELS": ROUND_LABELS,
+        # every kind's partial: the wizard imports each once per page (_macros/report_fields.html)
+        "KIND_TEMPLATES": tuple(sorted({kind.template for kind in KINDS.values()})),
+        "column_labels": column_labels,
         "T": {
             "YEARS_HEADER": YEARS_HEADER, "INDICATOR_HEADER": INDICATOR_HEADER, "GROWTH_HEADER": GROWTH_HEADER,
             "PARK_GROWTH_HEADER": PARK_GROWTH_HEADER, "PARK_TOTAL": PARK_TOTAL, "PARK_CLUSTER": PARK_CLUSTER,
@@ -80,6 +84,18 @@ def template_globals() -> dict:
             "CODE_LABEL": CODE_LABEL,
         },
     }
+
+
+@lru_cache(maxsize=256)
+def _column_labels(field, years_key: tuple) -> tuple:
+    years = dict(years_key)
+    return tuple(fill_years(c.label, years) for c in field.columns)
+
+
+def column_labels(field, years: dict) -> tuple:
+    """A table's column labels with the years filled in (computed once per field and years,
+    not once per cell of every row)."""
+    return _column_labels(field, tuple(sorted(years.items())))
 
 
 def error_messages(wtf_field) -> list[str]:

@@ -1,20 +1,29 @@
 """The provincial department: dashboard, submissions and rounds, accounts, clusters."""
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy.orm import selectinload
 from wtforms import BooleanField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
-from ..access import current_edition, filtered_submissions, get_submission, submission_counts, visible_submissions
+from ..access import current_edition, filtered_submissions, get_submission, submission_counts
 from ..accounts import bind_account, ensure_submissions
 from ..extensions import db
-from ..models import CATEGORY_LABELS, MIN_PASSWORD_LENGTH, ROLE_ADMIN, ROLE_LABELS, Cluster, Region, Submission, User
-from ..params import choice_id, clean_param, is_digits, parse_id, parse_page
+from ..models import CATEGORY_LABELS, MIN_PASSWORD_LENGTH, ROLE_ADMIN, ROLE_LABELS, Cluster, Region, User
+from ..params import choice_id, parse_page
 from ..pdf.status import font_status_message
 from ..web.forms import AppForm
 from ..web.security import audit, client_address, require_role
 from ..workflow.moves import apply_move
-from ..workflow.states import MOVES, STATES, MoveRefused
-from .results import admin_extras
+from ..workflow.states import MOVES, MOVES_BY_KEY, STATES, MoveRefused, state_label
+from .results import (
+    admin_extras,
+    back_args,
+    list_filters,
+    list_query,
+    pinyin_key,
+    pinyin_page,
+    selected_submissions,
+)
 from .shared import submission_page
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -25,8 +34,15 @@ def _regions():
     return db.session.execute(db.select(Region).order_by(Region.code)).scalars().all()
 
 
+#: what the cluster and account lists show of each row, loaded with the list (no query per row)
+CLUSTER_REGION = selectinload(Cluster.region)
+USER_BINDINGS = (selectinload(User.cluster), selectinload(User.region))
+
+
 def _clusters():
-    return db.session.execute(db.select(Cluster).order_by(Cluster.category, Cluster.id)).scalars().all()
+    """Every cluster, by category, then in the pinyin order of the names."""
+    clusters = db.session.execute(db.select(Cluster).options(CLUSTER_REGION)).scalars().all()
+    return sorted(clusters, key=lambda c: (list(CATEGORY_LABELS).index(c.category), pinyin_key(c.name)))
 
 
 @bp.route("/")
@@ -39,40 +55,69 @@ def dashboard():
                            categories=CATEGORY_LABELS, font_message=font_status_message())
 
 
+#: the moves the list offers for ticked rows: the administrator's moves of the workflow's table
+BULK_MOVES = tuple(m for m in MOVES if m.role == ROLE_ADMIN)
+
+
+def _list_page(query, sort: str):
+    page, per_page = parse_page(request.args.get("page")), current_app.config["PAGE_SIZE"]
+    if sort in ("", "name"):
+        return pinyin_page(query, page, per_page)
+    return db.paginate(query, page=page, per_page=per_page, error_out=False)
+
+
 @bp.route("/submissions")
 def submissions():
-    """All submissions with filters, search, sorting and pagination; bulk moves."""
-
-    args = request.args
-    q = filtered_submissions(current_user, state=args.get("state", ""), category=args.get("category", ""),
-                             city=clean_param(args.get("city"), 64), q=args.get("q", ""), sort=args.get("sort", "name"))
-    page = db.paginate(q, page=parse_page(args.get("page")), per_page=current_app.config["PAGE_SIZE"], error_out=False)
+    """All submissions with filters, search, sorting (names by pinyin) and pagination; bulk moves
+    and deadline extensions for the ticked rows.  Without JavaScript the list offers the moves that
+    apply to at least one row of the page; admin.js narrows them to the ticked rows."""
+    filters = list_filters()
+    page = _list_page(filtered_submissions(current_user, **filters), filters["sort"])
+    on_page = {s.state for s in page.items}
     cities = db.session.execute(db.select(Region).where(Region.level.in_(("province", "city"))).order_by(Region.code)).scalars().all()
     return render_template("admin/submissions.html", page=page, states=STATES, categories=CATEGORY_LABELS,
-                           cities=cities, moves=[m for m in MOVES if m.role == ROLE_ADMIN], args=request.args,
-                           qargs={k: v for k, v in request.args.items() if k != "page"})
+                           cities=cities, moves=[m for m in BULK_MOVES if m.source in on_page], args=request.args,
+                           qargs={k: v for k, v in request.args.items() if k != "page"},
+                           back=list_query(request.args))
+
+
+def bulk_refusal(sub, move) -> str | None:
+    """Why ``move`` does not apply to ``sub`` as it stands, in the words of the workflow's table."""
+    if sub.state != move.source:
+        return (f"当前状态为「{state_label(sub.state)}」，「{move.label}」只适用于"
+                f"「{state_label(move.source)}」状态的申报。")
+    return None
 
 
 @bp.route("/submissions/bulk", methods=["POST"])
 def bulk_move():
-    """One move applied to many submissions, each checked on its own."""
-    move = request.form.get("move", "")
-    comment = request.form.get("comment")
-    ids = [x for x in request.form.getlist("ids") if is_digits(x)][:500]  # boxes of the list: ASCII ids
-    moved, refused = [], []
-    for raw in ids:
-        sid = parse_id(raw)  # None beyond 2³¹−1: no such submission, and no query PostgreSQL refuses
-        query = visible_submissions(current_user).where(Submission.id == sid)
-        sub = db.session.execute(query).scalar_one_or_none() if sid else None
-        if sub is None:
-            refused.append((f"#{sid or raw}", "不存在或无权操作"))
-            continue
-        try:
-            apply_move(sub, move, current_user._get_current_object(), comment=comment, address=client_address())
-            moved.append(sub.cluster.name)
-        except MoveRefused as exc:
-            refused.append((sub.cluster.name, exc.message))
-    return render_template("admin/bulk_result.html", moved=moved, refused=refused)
+    """One move applied to the ticked submissions, each checked on its own; the result names each
+    cluster, and for each one not moved, why."""
+    back = back_args(request.form.get("back"))
+    move = MOVES_BY_KEY.get(request.form.get("move", ""))
+    subs, missing = selected_submissions(request.form.getlist("ids"))
+    if not subs and not missing:
+        flash("请先勾选要操作的申报。", "error")
+        return redirect(url_for("admin.submissions", **back))
+    if move is None or move not in BULK_MOVES:
+        flash("请选择要执行的操作。", "error")
+        return redirect(url_for("admin.submissions", **back))
+    comment, actor = request.form.get("comment"), current_user._get_current_object()
+    moved, refused = [], [(raw, "不存在或无权操作") for raw in missing]
+    for sub in subs:
+        name = sub.cluster.name  # read before the move: a refused move rolls the session back
+        why = bulk_refusal(sub, move)
+        if why is None:
+            try:
+                apply_move(sub, move.key, actor, comment=comment, address=client_address())
+            except MoveRefused as exc:
+                why = exc.message
+        if why:
+            refused.append((name, why))
+        else:
+            moved.append(name)
+    return render_template("admin/bulk_result.html", title=f"批量操作结果：{move.label}", moved=moved,
+                           refused=refused, back=back)
 
 
 @bp.route("/submissions/<int:submission_id>")
@@ -108,7 +153,12 @@ def _apply_account(form, user: User) -> str | None:
 
 @bp.route("/accounts")
 def accounts():
-    users = db.session.execute(db.select(User).order_by(User.role, User.username)).scalars().all()
+    """Accounts by role (applicants, county reviewers, administrators), then in the pinyin order
+    of their names (or user names)."""
+    users = db.session.execute(db.select(User).options(*USER_BINDINGS)).scalars().all()
+    roles = list(ROLE_LABELS)
+    users.sort(key=lambda u: (roles.index(u.role) if u.role in roles else len(roles),
+                              pinyin_key(u.display_name or u.username), u.username))
     return render_template("admin/accounts.html", users=users)
 
 

@@ -13,11 +13,12 @@ from ..models import ROLE_APPLICANT, HistoryEntry, Submission, local_now
 from ..params import parse_id, parse_version
 from ..pdf import PdfRenderError
 from ..pdf.declaration import declaration_filename, declaration_pdf, declaration_step_key
-from ..report.checks import STATUS_LABELS, saved_message, step_statuses
+from ..report.checks import CARRIED_MARK, STATUS_LABELS, carried_of, qualified_name, saved_message, step_statuses
+from ..report.compare import step_changes
 from ..report.definition import get_report
 from ..report.forms import form_to_answers, make_step_form
 from ..report.service import StaleSave, save_answers
-from ..report.view import display_value, effective_answers, step_defaults
+from ..report.view import effective_answers, step_defaults
 from ..web.security import client_address, require_role
 from ..workflow.deadlines import effective_deadline
 from ..workflow.moves import apply_move
@@ -49,10 +50,19 @@ def tasks():
     report = get_report(round_)
     steps = step_statuses(sub, round_)
     next_step = next((s for s, st in steps if st not in ("complete", "optional")), None)
+    editable = _editable_round(sub) is not None
+    problems = review_lists(sub, round_, effective_answers(sub, round_))[0] if editable else []
+    marks = carried_of(sub, round_)
+    carried = [(report.step_of(f.key), f) for f in report.fields if f.key in marks]  # in the report's order
     return render_template("applicant/tasks.html", sub=sub, report=report, steps=steps, next_step=next_step,
-                           status_labels=STATUS_LABELS, editable=_editable_round(sub) is not None,
+                           status_labels=STATUS_LABELS, editable=editable, problems=problems, carried=carried,
+                           carried_mark=CARRIED_MARK, qualified_name=qualified_name,
                            deadline=effective_deadline(sub, round_), round_=round_,
                            submitted=latest_snapshot(sub, round_) is not None)
+
+
+def step_field(step, key):
+    return next((f for f in step.fields if f.key == key), None)
 
 
 def _render_step(sub, round_, step, form, status=200, stale=None):
@@ -61,22 +71,12 @@ def _render_step(sub, round_, step, form, status=200, stale=None):
     idx = list(report.steps).index(step)
     nav = step_statuses(sub, round_)
     return render_template("applicant/step.html", sub=sub, report=report, step=step, form=form, round_=round_,
-                           nav=nav, status_labels=STATUS_LABELS, stale=stale,
+                           nav=nav, status_labels=STATUS_LABELS, stale=stale, carried=carried_of(sub, round_),
+                           carried_mark=CARRIED_MARK, qualified_name=qualified_name,
                            prev_step=report.steps[idx - 1] if idx > 0 else None,
                            next_step=report.steps[idx + 1] if idx + 1 < len(report.steps) else None,
                            saved_ok=g.get("saved_ok", False), ev=ev,
                            declaration=step.key == declaration_step_key(report)), status
-
-
-def _stale_diff(step, posted: dict, current: dict):
-    rows = []
-    for f in step.fields:
-        if f.key not in posted:
-            continue
-        mine, theirs = display_value(f, posted.get(f.key)), display_value(f, current.get(f.key))
-        if mine != theirs:
-            rows.append((f, mine, theirs))
-    return rows
 
 
 def _row_edit(form):
@@ -101,12 +101,25 @@ def _row_edit(form):
     return False
 
 
-def _evidence_actions(sub, round_, step) -> str | None:
+def _evidence_actions(sub, round_, step) -> tuple[str | None, list]:
     """Store the files chosen on this step and apply one remove/up/down button.
 
-    Runs before the answers are validated, so a file is kept even when a typed
-    value needs fixing.  Returns the slot touched (for the page anchor)."""
-    touched = None
+    Runs before the answers are validated, so a file is kept even when a typed value needs
+    fixing.  Returns the slot touched (for the page anchor) and what happened to the files:
+    (slot key or None, flash category, message) notes, shown before what happened to the typed values."""
+    touched, notes = _store_uploads(sub, round_, step)
+    if not notes and request.form.get("action") == "upload":  # 上传 pressed, no file chosen
+        notes.append((None, "warning", "文件未上传：请先选择要上传的文件。"))
+    verb, _, file_id = (request.form.get("evidence_action") or "").partition(":")
+    if verb in ("remove", "up", "down"):
+        slot, note = _file_button(sub, round_, step, verb, file_id)
+        notes.append(note)
+        touched = slot or touched
+    return touched, notes
+
+
+def _store_uploads(sub, round_, step) -> tuple[str | None, list]:
+    touched, notes = None, []
     actor = current_user._get_current_object()
     for slot in evidence.step_slots(round_, step.key):
         for upload in request.files.getlist(f"evidence-{slot.key}"):
@@ -118,28 +131,53 @@ def _evidence_actions(sub, round_, step) -> str | None:
                                      address=client_address())
             except UploadRejected as exc:
                 db.session.rollback()
-                flash(str(exc), f"error ev-{slot.key}")
+                notes.append((slot.key, "error", f"文件未上传：{exc}"))
                 continue
-            flash(f"已上传“{row.original_name}”（{row.pages} 页）。", f"success ev-{slot.key}")
-    verb, _, file_id = (request.form.get("evidence_action") or "").partition(":")
-    if verb in ("remove", "up", "down"):
-        file_id = parse_id(file_id)  # ASCII digits within the id column's range, else no file
-        row = evidence.get_own(sub, round_, file_id) if file_id else None
-        slot = evidence.slot(round_, row.slot) if row else None
-        try:
-            if slot is None or slot.step != step.key:
-                flash("该文件不存在或已被删除。", "warning")
-            elif verb == "remove":
-                name = row.original_name
-                evidence.remove(row, actor, client_address())
-                flash(f"已删除“{name}”。", f"success ev-{slot.key}")
-            else:
-                evidence.move(row, -1 if verb == "up" else 1)
-        except UploadRejected as exc:  # the report was submitted meanwhile
-            db.session.rollback()
-            flash(str(exc), f"error ev-{slot.key}")
-        touched = slot.key if slot else touched
-    return touched
+            notes.append((slot.key, "success", f"已上传“{row.original_name}”（{row.pages} 页）。"))
+    return touched, notes
+
+
+def _file_button(sub, round_, step, verb, file_id) -> tuple[str | None, tuple]:
+    """One remove/up/down button on a file of this step: (its slot, the note)."""
+    file_id = parse_id(file_id)  # ASCII digits within the id column's range, else no file
+    row = evidence.get_own(sub, round_, file_id) if file_id else None
+    slot = evidence.slot(round_, row.slot) if row else None
+    if slot is None or slot.step != step.key:
+        return None, (None, "warning", "该文件不存在或已被删除。")
+    try:
+        if verb == "remove":
+            name = row.original_name
+            evidence.remove(row, current_user._get_current_object(), client_address())
+            return slot.key, (slot.key, "success", f"已删除“{name}”。")
+        evidence.move(row, -1 if verb == "up" else 1)
+        return slot.key, (slot.key, "success", f"已{'上移' if verb == 'up' else '下移'}“{row.original_name}”。")
+    except UploadRejected as exc:  # the report was submitted meanwhile
+        db.session.rollback()
+        return slot.key, (slot.key, "error", str(exc))
+
+
+def _flash_notes(notes, typed: str, category: str | None = None) -> None:
+    """What happened to the files, then (in the last message) what happened to the typed values.
+    A refused file shows as an error only: no green 已保存 beside it."""
+    for i, (slot, kind, text) in enumerate(notes):
+        last = i == len(notes) - 1
+        if last and kind == "success" and category:  # e.g. a text over its limit: a warning
+            kind = category
+        flash(text + (typed if last else ""), kind + (f" ev-{slot}" if slot else ""))
+
+
+def _flash_saved(step, values, years, notes, confirmed) -> None:
+    """The message after a saved step: files first, then the typed values (texts over their limit)."""
+    message, category = saved_message(step, values, years)
+    if notes:
+        message = "您填写的内容" + message
+    if confirmed:
+        names = "、".join(f"“{qualified_name(f, years)}”" for f in step.fields if f.key in confirmed)
+        message = f"已确认{names}已按决赛要求核对。{message}"
+    if notes:
+        _flash_notes(notes, message, category if category != "success" else None)
+    else:
+        flash(message, category)
 
 
 @bp.route("/step/<step_key>", methods=["GET", "POST"])
@@ -166,28 +204,32 @@ def step(step_key):
     form = make_step_form(round_, step.key, category, years, formdata=request.form)
     if g.get("csrf_failed"):
         return _render_step(sub, round_, step, form, 400)
-    touched = None if fetch else _evidence_actions(sub, round_, step)
+    touched, notes = (None, []) if fetch else _evidence_actions(sub, round_, step)
     remove = bool(request.form.get("remove_row"))
     if remove:
         _row_edit(form)
     if not form.validate():
         if fetch:
             return jsonify(ok=False, error="有填写错误，未自动保存。请检查标红的内容后点击保存。"), 422
+        _flash_notes(notes, "您填写的内容有误，尚未保存，请按页首的提示修改后再保存。")
         return _render_step(sub, round_, step, form, 422)
     values = form_to_answers(form)
     expected = parse_version(form.version.data, blank=0)  # missing or not a version: a stale page
+    confirmed = [k for k in request.form.getlist("confirm_carried")
+                 if k in carried_of(sub, round_) and step_field(step, k)]
     try:
-        version = save_answers(sub, round_, values, expected)
+        version = save_answers(sub, round_, values, expected, confirmed)
     except StaleSave as stale:
-        diff = _stale_diff(step, values, stale.current_answers)
+        diff = step_changes(step, stale.current_answers, values, years)
         if fetch:
             return jsonify(ok=False, error="另一窗口或他人已保存了此报告，自动保存已停止。请刷新页面查看最新内容。"), 409
+        _flash_notes(notes, "您填写的内容尚未保存，见页首的说明。")
         form.version.data = str(stale.current_version)
         return _render_step(sub, round_, step, form, 409, stale=diff)
     if fetch:
         return jsonify(ok=True, version=version, saved_at=local_now().strftime("%H:%M"))
     form.version.data = str(version)
-    flash(*saved_message(step, values, years))
+    _flash_saved(step, values, years, notes, confirmed)
     if request.form.get("add_row") and _row_edit(form) or remove:
         g.saved_ok = True
         return _render_step(sub, round_, step, form)

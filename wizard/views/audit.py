@@ -1,12 +1,20 @@
-"""The audit log for administrators (logins, moves, downloads, exports, account changes)."""
+"""The audit log for administrators (logins, moves, downloads, exports, account changes).
+
+Rows store keys (``submission:1``, ``evidence:18``, move and round keys); the page shows what
+they name: cluster and file names (loaded for the whole page at once, never per row) and the
+labels of moves, states and rounds from the workflow's table and the report's definition."""
+import re
 from datetime import date, datetime, timedelta
 
-from flask import Blueprint, flash, render_template, request
+from flask import Blueprint, flash, render_template, request, url_for
 
 from ..extensions import db
-from ..models import LOCAL_OFFSET, ROLE_ADMIN, AuditEntry
+from ..models import CATEGORY_LABELS, LOCAL_OFFSET, ROLE_ADMIN, AuditEntry, Cluster, Edition, EvidenceFile, Submission
 from ..params import ParamError, clean_param, parse_date, parse_page
+from ..report.definition import CODE_LABEL
+from ..report.model import ROUND_LABELS
 from ..web.security import require_role
+from ..workflow.states import MOVES_BY_KEY, OTHER_ENTRIES, UNDO, state_label
 
 bp = Blueprint("audit", __name__, url_prefix="/admin/audit")
 bp.before_request(require_role(ROLE_ADMIN))
@@ -26,7 +34,8 @@ ACTION_LABELS = {
     "account_saved": "保存账号",
     "cluster_saved": "保存集群",
     "move": "流程操作",
-    "deadline": "延长截止时间",
+    "deadline": OTHER_ENTRIES["deadline"],
+    "round_deadline": "设置各轮截止时间",
     "evidence_upload": "上传佐证材料",
     "evidence_delete": "删除佐证材料",
     "evidence_download": "下载佐证材料",
@@ -36,6 +45,7 @@ ACTION_LABELS = {
     "restore": "恢复",
     "verify": "核验校验码",
     "report_download": "下载报告 PDF",
+    "template_import": OTHER_ENTRIES["import"],
 }
 
 
@@ -68,7 +78,7 @@ def index():
     if username:
         q = q.where(AuditEntry.username.contains(username, autoescape=True))
     if target:
-        q = q.where(AuditEntry.target.contains(target, autoescape=True))
+        q = q.where(target_condition(target))
     if day_from:
         q = q.where(AuditEntry.at >= datetime.combine(day_from, datetime.min.time()) - LOCAL_OFFSET)
     if day_to:  # inclusive: everything before the next midnight
@@ -79,9 +89,109 @@ def index():
     recorded = db.session.execute(db.select(AuditEntry.action).distinct()).scalars().all()
     actions = [(k, action_label(k)) for k in sorted(set(ACTION_LABELS) | set(recorded), key=_action_order)]
     return render_template("admin/audit.html", page=page, actions=actions, action_label=action_label, args=args,
-                           qargs={k: v for k, v in args.items() if k != "page"})
+                           rows=readable_rows(page.items), qargs={k: v for k, v in args.items() if k != "page"})
 
 
 def _action_order(key: str):
     keys = list(ACTION_LABELS)
     return (keys.index(key) if key in keys else len(keys), key)
+
+
+# --- what a row's keys name ----------------------------------------------------------------
+
+TARGET = re.compile(r"^(submission|evidence|edition):(\d{1,10})$")
+SUMMARY_TARGET = re.compile(r"^summary-(\w+)\.xlsx$")
+CODE_TARGET = re.compile(r"^code:(\w+)$")
+MOVE_KEY = re.compile(r"（([a-z_]+)）")  # "纳入初赛（accept）：…" as moves.py records a move
+OLD_DEADLINE = re.compile(r"^(\w+): (.+)$")  # "final: 2026-03-31 18:00" as extensions were once recorded
+PAIR = re.compile(r"\b(state|category|edition|round)=([\w-]+)")
+#: the detail's key=value filters, in words (values from the workflow, the models, the report)
+PAIR_LABELS = {"state": "状态", "category": "类别", "edition": "届次", "round": "轮次"}
+GONE_LABELS = {"submission": "申报", "evidence": "文件", "edition": "届次"}
+#: at most this many clusters or files a name typed into the 对象 filter stands for
+TARGET_MATCHES = 500
+
+
+def target_condition(text: str):
+    """The 对象 filter: the stored key contains the text, or the key names a submission whose
+    cluster name, or a file whose name, contains it (two bounded look-ups)."""
+    condition = AuditEntry.target.contains(text, autoescape=True)
+    subs = db.session.execute(db.select(Submission.id).join(Submission.cluster)
+                              .where(Cluster.name.contains(text, autoescape=True)).limit(TARGET_MATCHES)).scalars()
+    files = db.session.execute(db.select(EvidenceFile.id).where(EvidenceFile.original_name.contains(text, autoescape=True))
+                               .limit(TARGET_MATCHES)).scalars()
+    keys = [f"submission:{i}" for i in subs] + [f"evidence:{i}" for i in files]
+    return condition | AuditEntry.target.in_(keys) if keys else condition
+
+
+def target_names(entries) -> dict:
+    """{stored target: (label, link or None)} for the submissions, files and editions the rows
+    name: one statement per kind of object on the page, whatever the number of rows."""
+    wanted = {"submission": set(), "evidence": set(), "edition": set()}
+    for e in entries:
+        m = TARGET.match(e.target or "")
+        if m:
+            wanted[m[1]].add(int(m[2]))
+    names = {}
+    if wanted["submission"]:
+        for sid, name in db.session.execute(db.select(Submission.id, Cluster.name).join(Submission.cluster)
+                                            .where(Submission.id.in_(wanted["submission"]))):
+            names[f"submission:{sid}"] = (name, url_for("admin.submission", submission_id=sid))
+    if wanted["evidence"]:
+        for fid, file_name, cluster in db.session.execute(
+                db.select(EvidenceFile.id, EvidenceFile.original_name, Cluster.name)
+                .join(Submission, Submission.id == EvidenceFile.submission_id).join(Submission.cluster)
+                .where(EvidenceFile.id.in_(wanted["evidence"]))):
+            names[f"evidence:{fid}"] = (f"{file_name}（{cluster}）", None)
+    if wanted["edition"]:
+        for eid, name in db.session.execute(db.select(Edition.id, Edition.name).where(Edition.id.in_(wanted["edition"]))):
+            names[f"edition:{eid}"] = (name, None)
+    return names
+
+
+def target_label(target: str, names: dict) -> tuple[str, str | None]:
+    """What a stored target names: a cluster, a file, an edition, a summary workbook or a
+    verification code; anything else (a user name, a file name) as stored."""
+    if target in names:
+        return names[target]
+    summary = SUMMARY_TARGET.match(target)
+    if summary and summary[1] in ROUND_LABELS:
+        return f"汇总表（{ROUND_LABELS[summary[1]]}）", None
+    code = CODE_TARGET.match(target)
+    if code:
+        return f"{CODE_LABEL} {code[1]}", None
+    gone = TARGET.match(target)
+    if gone:  # the row was deleted since (a file removed by its applicant)
+        return f"{GONE_LABELS[gone[1]]} #{gone[2]}（已删除）", None
+    return target, None
+
+
+def _pair_value(key: str, value: str, editions: dict) -> str:
+    if key == "state":
+        return state_label(value)
+    if key == "category":
+        return CATEGORY_LABELS.get(value, value)
+    if key == "round":
+        return ROUND_LABELS.get(value, value)
+    return editions.get(int(value), value) if value.isdigit() else value
+
+
+def readable_detail(entry, editions: dict) -> str:
+    """A row's detail with move keys dropped (the label is there already) and the keys of rounds,
+    states, categories and editions in words."""
+    text = entry.detail or ""
+    if entry.action == "move":
+        text = MOVE_KEY.sub(lambda m: "" if m[1] in MOVES_BY_KEY or m[1] == UNDO.key else m[0], text)
+    old = OLD_DEADLINE.match(text) if entry.action == "deadline" else None
+    if old and old[1] in ROUND_LABELS:
+        text = f"{ROUND_LABELS[old[1]]}截止时间延长至 {old[2]}"
+    return PAIR.sub(lambda m: f"{PAIR_LABELS[m[1]]}={_pair_value(m[1], m[2], editions)}", text)
+
+
+def readable_rows(entries) -> list:
+    """(entry, target label, target link, detail) of every row of the page."""
+    names = target_names(entries)
+    editions = {}
+    if any("edition=" in (e.detail or "") for e in entries):
+        editions = dict(db.session.execute(db.select(Edition.id, Edition.name)).all())
+    return [(e, *target_label(e.target or "", names), readable_detail(e, editions)) for e in entries]

@@ -3,11 +3,13 @@ from flask import Blueprint, abort, render_template
 from flask_login import current_user
 
 from ..access import current_edition, get_submission, visible_submissions
+from ..evidence.storage import slots
 from ..extensions import db
-from ..models import ROLE_COUNTY, Cluster, Submission
+from ..models import ROLE_COUNTY, Cluster, HistoryEntry, Snapshot, Submission
+from ..report.compare import compare_files, compare_submissions
 from ..report.model import ROUND_LABELS, ROUNDS
 from ..web.security import require_role
-from ..workflow.states import states_waiting_for
+from ..workflow.states import MOVES, MOVES_BY_KEY, RETURN, current_round, states_waiting_for
 from .results import summary_download
 from .shared import submission_page
 
@@ -30,7 +32,7 @@ def summary_export(round_):
     edition = current_edition()
     if round_ not in ROUNDS or edition is None:
         abort(404)
-    query = visible_submissions(current_user).where(Submission.edition_id == edition.id)
+    query = visible_submissions(current_user, answers=True).where(Submission.edition_id == edition.id)
     subs = db.session.execute(query.order_by(Cluster.name, Submission.id)).scalars().all()
     region = current_user.region
     scope = f"{region.government_name}辖区" if region else "无（账号未绑定地区）"
@@ -39,4 +41,39 @@ def summary_export(round_):
 
 @bp.route("/submissions/<int:submission_id>")
 def submission(submission_id):
-    return submission_page(get_submission(submission_id, current_user))
+    """The report to review: what changed since it was returned first, the report, then the decision."""
+    sub = get_submission(submission_id, current_user)
+    return submission_page(sub, extras=county_extras(sub))
+
+
+def county_extras(sub: Submission) -> dict:
+    """What the county's submission page adds (templates/shared/_submission_extras.html)."""
+    return {"changes": changes_since_return(sub)}
+
+
+def changes_since_return(sub: Submission) -> dict | None:
+    """What the applicant changed between the two latest submissions of the current round's
+    report (a return lies between them, unless an administrator undid the submit): the
+    answers, the evidence files, and the return that asked for it.  None before a resubmission.
+
+    The answers at the return are those of the previous submission's snapshot (a submitted
+    report cannot be edited until it is returned), so two snapshots tell the whole story."""
+    round_ = current_round(sub)
+    latest, previous = (db.session.execute(
+        db.select(Snapshot).filter_by(submission_id=sub.id, round=round_).order_by(Snapshot.id.desc()).limit(2)
+    ).scalars().all() + [None, None])[:2]
+    if previous is None:
+        return None
+    returns = [m.key for m in MOVES if m.kind == RETURN and m.round == round_]
+    returned = db.session.execute(
+        db.select(HistoryEntry).where(HistoryEntry.submission_id == sub.id, HistoryEntry.move.in_(returns),
+                                      HistoryEntry.at >= previous.created_at, HistoryEntry.at <= latest.created_at)
+        .order_by(HistoryEntry.id.desc()).limit(1)
+    ).scalar_one_or_none()
+    comparison = compare_submissions(previous.answers, latest.answers, round_, sub.cluster.category,
+                                     sub.edition.years)
+    labels = {s.key: s.label for s in slots(round_)}
+    return {"comparison": comparison, "changed": comparison.only_changed(), "returned": returned,
+            "returned_move": MOVES_BY_KEY[returned.move] if returned else None,
+            "files": compare_files(previous.evidence, latest.evidence, labels),
+            "previous": previous, "latest": latest}

@@ -10,7 +10,8 @@ from ..params import parse_version
 from ..pdf.report import pdf_filename, report_pdf
 from ..web.security import client_address
 from ..workflow.moves import apply_move
-from ..workflow.states import ROUNDS, MoveRefused, current_round
+from ..workflow.states import DECIDE, MOVES_BY_KEY, ROUNDS, UNDO, MoveRefused, current_round
+from .county import county_extras
 from .results import admin_extras
 from .shared import home_for, pdf_response, send_report_pdf, submission_page
 
@@ -50,17 +51,26 @@ def move(submission_id):
     scan = request.files.get("scan")
     attachment = (scan.filename or "", scan.read()) if scan and scan.filename else None
     try:
-        apply_move(sub, request.form.get("move", ""), current_user._get_current_object(),
-                   comment=request.form.get("comment"), expected_version=version, attachment=attachment,
-                   address=client_address())
+        entry = apply_move(sub, request.form.get("move", ""), current_user._get_current_object(),
+                           comment=request.form.get("comment"), expected_version=version, attachment=attachment,
+                           address=client_address())
     except MoveRefused as refused:
         # the page again, with the reason and the opinion as typed (the file must be chosen again)
+        extras = admin_extras(sub) if current_user.is_admin else county_extras(sub)
         return submission_page(sub, move_error=refused.message,
                                typed={request.form.get("move", ""): request.form.get("comment", "")}, status=409,
-                               extras=admin_extras(sub) if current_user.is_admin else None)
-    flash("操作成功。", "success")
+                               extras=extras)
+    flash(move_done_message(entry.move, sub), "success")
     return redirect(url_for("county.submission" if current_user.is_county else "admin.submission",
                             submission_id=sub.id))
+
+
+def move_done_message(move_key: str, sub) -> str:
+    """What was done to whom, in the move's own words (states.py): "已审核通过：长沙…产业集群";
+    a decision names the outcome it recorded: "已记为初赛未胜出：…"."""
+    done = MOVES_BY_KEY.get(move_key, UNDO)
+    verb = "已记为" if done.kind == DECIDE else "已"
+    return f"{verb}{done.label}：{sub.cluster.name}"
 
 
 @bp.route("/report/blank/<round_>.pdf")

@@ -20,6 +20,7 @@ from ..evidence.checks import UploadRejected
 from ..extensions import db
 from ..models import ROLE_ADMIN, HistoryEntry, Submission, User, to_local, utcnow
 from ..report.definition import get_report
+from ..report.service import carried_texts
 from ..report.view import effective_answers
 from ..text import clean_text
 from .notifications import notify
@@ -155,6 +156,8 @@ def _collect_values(m: _Moving) -> None:
         hook(m)
     if m.move.opens_final:
         m.values["final_answers"] = prefill_final(m.submission)
+        # the texts 附件2 asks anew are marked 沿用初赛内容 until edited or confirmed
+        m.values["carried_texts"] = carried_texts(m.submission.preliminary_answers or {}, m.values["final_answers"])
         m.values["deadline_override"] = None  # a preliminary extension does not carry into the final round
 
 
@@ -226,7 +229,7 @@ def _record(m: _Moving, address: str) -> HistoryEntry:
         scans = [f for f in evidence.files_of(sub, m.round) if f.slot == evidence.DECLARATION_SCAN]
         entry.evidence = scans[-1] if scans else None
         freeze(sub, m.round, m.submitted_answers, m.actor.id, m.now)
-    notify(sub, move, m.target, m.actor)
+    notify(sub, move, m.target, m.actor, m.comment)
     record(m.actor, "move", f"submission:{sub.id}",
            f"{move.label}（{move.key}）：{state_label(m.source)} → {state_label(m.target)}", address)
     return entry

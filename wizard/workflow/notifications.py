@@ -17,9 +17,12 @@ def recipients(submission: Submission, role: str) -> list[User]:
     return list(db.session.execute(q).scalars())
 
 
-def notify(submission: Submission, move: Move, target: str, actor: User) -> None:
-    """Tell whoever acts next (and the applicant, when someone else moved)."""
+def notify(submission: Submission, move: Move, target: str, actor: User, comment: str | None = None) -> None:
+    """Tell whoever acts next (and the applicant, when someone else moved); the move's comment
+    (退回意见, 审核意见, 原因) is part of the message: it says what to fix."""
     text = f"“{submission.cluster.name}”：{move.label}，当前状态为“{state_label(target)}”。"
+    if comment and move.comment_label:
+        text += f"\n{move.comment_label}：{comment}"
     roles = {STATES[target].next_actor}
     if actor.role != ROLE_APPLICANT:
         roles.add(ROLE_APPLICANT)

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from ..evidence import storage as evidence
 from ..models import Submission, to_local
-from ..report.checks import consistency_warnings, report_problems, submit_problems
+from ..report.checks import carried_of, consistency_warnings, report_problems, submit_problems
 from ..report.view import effective_answers
 from .deadlines import effective_deadline
 
@@ -16,7 +16,8 @@ def review_lists(submission, round_, answers) -> tuple[list, list]:
     plus the evidence files still missing."""
     years = submission.edition.years
     evidence_problems, evidence_warnings = evidence.missing(submission, round_, answers)
-    return (report_problems(round_, answers, submission.cluster.category, years) + evidence_problems,
+    carried = carried_of(submission, round_)
+    return (report_problems(round_, answers, submission.cluster.category, years, carried) + evidence_problems,
             consistency_warnings(round_, answers, years) + evidence_warnings)
 
 

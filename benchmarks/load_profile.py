@@ -1,0 +1,91 @@
+"""Profile one page in process: CPU time per request (``time.process_time``, so a busy machine
+changes it little) and, with ``--profile``, cProfile's top functions.
+
+    python benchmarks/load_profile.py INSTANCE /applicant/step/quality --user bench-app-0000
+    python benchmarks/load_profile.py INSTANCE /admin/submissions --user bench-admin --profile
+
+INSTANCE: a folder built by ``python benchmarks/load_data.py INSTANCE -n 100`` (or kept with
+``load.py --keep``).  ``--post autosave|save`` posts the step form instead of getting the page.
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import logging
+import os
+import pstats
+import statistics
+import time
+
+from load_client import csrf_of, form_fields
+from load_data import bench_app
+
+
+def client_for(app, username, password):
+    client = app.test_client()
+    token = csrf_of(client.get("/login").get_data(as_text=True))
+    r = client.post("/login", data={"csrf_token": token, "username": username, "password": password})
+    assert r.status_code == 302, f"{username} could not log in"
+    return client
+
+
+def request_fn(client, path, post):
+    if not post:
+        return lambda: client.get(path)
+    page = client.get(path).get_data(as_text=True)
+    data = {}
+    for k, v in form_fields(page):
+        data.setdefault(k, []).append(v)
+    headers = {"X-Requested-With": "fetch", "X-CSRFToken": data["csrf_token"][0]} if post == "autosave" else {}
+
+    def call():
+        r = client.post(path, data=data, headers=headers)
+        if post == "autosave":
+            data["version"] = [str(r.get_json()["version"])]
+        else:
+            page = client.get(r.headers["Location"]).get_data(as_text=True)
+            data["version"] = [dict(form_fields(page))["version"]]
+        return r
+    return call
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("instance")
+    p.add_argument("path")
+    p.add_argument("--user", default="bench-app-0000")
+    p.add_argument("--post", choices=["autosave", "save"])
+    p.add_argument("-n", type=int, default=30)
+    p.add_argument("--profile", action="store_true")
+    p.add_argument("--top", type=int, default=35)
+    args = p.parse_args()
+    logging.disable(logging.WARNING)
+    with open(os.path.join(args.instance, "bench.json")) as fh:
+        info = json.load(fh)
+    app = bench_app(args.instance, info["database_url"] if not info["database_url"].startswith("sqlite") else None)
+    client = client_for(app, args.user, info["password"])
+    call = request_fn(client, args.path, args.post)
+    r = call()
+    assert r.status_code in (200, 302), r.status_code
+    for _ in range(3):
+        call()
+    times = []
+    prof = cProfile.Profile() if args.profile else None
+    for _ in range(args.n):
+        t = time.process_time()
+        if prof:
+            prof.enable()
+        r = call()
+        if prof:
+            prof.disable()
+        times.append(time.process_time() - t)
+    print(f"{args.path}: {len(r.data)} bytes, CPU per request median {statistics.median(times) * 1000:.1f} ms "
+          f"(min {min(times) * 1000:.1f})")
+    if prof:
+        pstats.Stats(prof).sort_stats("cumulative").print_stats(args.top)
+        pstats.Stats(prof).sort_stats("tottime").print_stats(args.top)
+
+
+if __name__ == "__main__":
+    main()
