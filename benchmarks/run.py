@@ -6,8 +6,12 @@ long 5.2 parts) and stores 10 evidence PDFs of 20 pages through the web layer's
 storage (wizard.evidence).  A second, fresh process (like a web worker: the app
 loaded, nothing cached) renders the report and binds the evidence; its peak RSS
 is the rendering process's memory.  Then benchmarks/bench_evidence.py measures
-the merge library alone, and benchmarks/bench_summary.py the summary workbook (汇总表)
-of 1,000 complete submissions.
+the merge library alone, benchmarks/bench_summary.py the summary workbook (汇总表)
+of 1,000 complete submissions, benchmarks/bench_template.py the import of a full
+Excel template, benchmarks/bench_pdf.py the PDF through the rendering pool (cold,
+cached, with 200 evidence pages, at the evidence limits), and benchmarks/load.py the
+pages under load (docs/benchmarks.md).  `make bench ARGS=--quick`: the PDF without the
+evidence-limits case and the load benchmark at N = 100 only.
 """
 import json
 import os
@@ -19,23 +23,13 @@ import tempfile
 from common import HERE, PRELUDE, ROOT, run_python
 
 SETUP = PRELUDE + r'''
-from fill import complete_answers
 from factories import attach
-from wizard.report.definition import get_report
 with app.app_context():
     from flask_migrate import upgrade
     from wizard.ops.seed import seed_all
     upgrade(); seed_all()
     sub = db.session.get(Submission, 1)
-    a = complete_answers("preliminary")
-    para = "集群坚持创新驱动，推进产业链协同发展，取得显著成效。" * 100
-    for f in get_report("preliminary").fields:
-        if f.kind == "longtext":
-            a[f.key] = para[: (f.max_chars or 5000)]
-        if f.kind == "table":
-            row = a[f.key][0]
-            a[f.key] = [dict(row) for _ in range(f.max_rows)]
-    sub.preliminary_answers = a
+    sub.preliminary_answers = full_report()
     db.session.commit()
     slots = ["listed_enterprises", "national_champions", "standards", "platforms", "green_certified"]
     for i in range(10):
@@ -89,4 +83,6 @@ if __name__ == "__main__":
     subprocess.run([sys.executable, os.path.join(HERE, "bench_evidence.py")], check=False)
     subprocess.run([sys.executable, os.path.join(HERE, "bench_summary.py")], check=False)
     subprocess.run([sys.executable, os.path.join(HERE, "bench_template.py")], check=False)
-    subprocess.run([sys.executable, os.path.join(HERE, "load.py")], check=False)
+    quick = ["--quick"] if "--quick" in sys.argv[1:] else []
+    subprocess.run([sys.executable, os.path.join(HERE, "bench_pdf.py")] + quick, check=False)
+    subprocess.run([sys.executable, os.path.join(HERE, "load.py")] + quick, check=False)

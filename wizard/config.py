@@ -65,6 +65,10 @@ class Defaults:
     MAIL_SENDER = "noreply@localhost"
 
     PAGE_SIZE = 20
+    # PDF renders run in a pool of low-priority processes per page worker (wizard/pdf/pool.py);
+    # a download waits this long for its render, then gets a page that refreshes itself
+    RENDER_PROCESSES = 1
+    PDF_WAIT_SECONDS = 2
     # the applicant's filled Excel template (docs/excel-template.md)
     TEMPLATE_MAX_BYTES = 5 * 1024 * 1024
 
@@ -80,6 +84,8 @@ NUMBER_OVERRIDES = (
     ("UPLOAD_MAX_PDF_IMAGE_COMPONENTS", "UPLOAD_MAX_PDF_IMAGE_COMPONENTS", 1),
     ("TRUSTED_PROXIES", "TRUSTED_PROXIES", 1),
     ("TEMPLATE_MAX_MB", "TEMPLATE_MAX_BYTES", 1024 * 1024),
+    ("RENDER_PROCESSES", "RENDER_PROCESSES", 1),
+    ("PDF_WAIT_SECONDS", "PDF_WAIT_SECONDS", 1),
 )
 
 

@@ -16,11 +16,13 @@ Public API
 
 from __future__ import annotations
 
+import hashlib
 import io
 import struct
+import tempfile
 import zlib
 from dataclasses import dataclass, field
-from typing import Any, Dict, Hashable, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, BinaryIO, Dict, Hashable, Iterable, List, Optional, Sequence, Tuple, Union
 
 from PIL import Image
 from pypdf import PdfReader, PdfWriter
@@ -79,7 +81,9 @@ BIND_IMAGE_BUDGET = 256 * MB
 class EvidenceSource:
     """One evidence file to bind.
 
-    ``data`` – stored bytes (from :attr:`wizard.evidence.checks.CheckedFile.data`);
+    ``data`` – stored bytes (from :attr:`wizard.evidence.checks.CheckedFile.data`),
+    or empty with ``path`` – the stored file, read only while it is bound (a
+    rendering process is handed paths, not the files' bytes);
     ``kind`` – 'pdf', 'png' or 'jpeg'; ``label`` – shown in the outline
     (bookmarks) and in error messages; ``group_key`` – e.g. the indicator
     id, used by :func:`group_ranges`; ``page_count`` – needed only for
@@ -91,6 +95,11 @@ class EvidenceSource:
     label: str = ""
     group_key: Hashable = None
     page_count: Optional[int] = None
+    path: Optional[str] = None
+
+    def open(self) -> BinaryIO:
+        """The file's bytes as a stream: ``data``, or the file at ``path`` (OSError if it is gone)."""
+        return open(self.path, "rb") if self.path and not self.data else io.BytesIO(self.data)
 
     @classmethod
     def from_checked(cls, checked: Any, *, label: Optional[str] = None, group_key: Hashable = None) -> "EvidenceSource":
@@ -531,9 +540,9 @@ def _stamp_pages(writer: PdfWriter, pages: List[Any], first: int, fmt: str, font
 # merge
 # --------------------------------------------------------------------------
 
-def _open_pdf(data: bytes, what: str, index: Optional[int]) -> PdfReader:
+def _open_pdf(data: Union[bytes, BinaryIO], what: str, index: Optional[int]) -> PdfReader:
     try:
-        reader = PdfReader(io.BytesIO(data), strict=False)
+        reader = PdfReader(io.BytesIO(data) if isinstance(data, bytes) else data, strict=False)
         if reader.is_encrypted:
             raise EvidenceMergeError(f"{what}已加密，无法合并。", index)
         _ = len(reader.pages)
@@ -556,8 +565,10 @@ def merge_evidence(
     add_outline: bool = True,
     outline_title: str = "佐证材料",
     dedupe_objects: bool = True,
+    out: Optional[BinaryIO] = None,
 ) -> bytes:
-    """Report (optional) + TOC (optional) + every evidence item, as PDF bytes.
+    """Report (optional) + TOC (optional) + every evidence item, as PDF bytes
+    (or written to *out*, a binary file, and ``b""`` returned).
 
     * PDFs are appended page by page and sanitized (no JavaScript, no
       non-GoTo actions, see :func:`wizard.evidence.sanitise.sanitize_pdf_objects`).
@@ -573,17 +584,90 @@ def merge_evidence(
       with reportlab first and pass its name as *stamp_font* – otherwise a
       ``ValueError`` is raised.
     * If *add_outline*, bookmarks “佐证材料 › <label>” are added.
+    * With *out*, memory stays near one evidence file whatever their total:
+      each file is read while it is appended, and its large streams (images,
+      fonts: :data:`SPOOL_MIN_BYTES` and more) wait in an anonymous temporary
+      file until they are copied to *out*.
 
     Raises :class:`EvidenceMergeError` when an input is unreadable.
     """
     _check_stamp_font(stamp_format, stamp_font)
     writer = PdfWriter()
-    _append_generated(writer, report_pdf, toc_pdf)
-    appendix = _append_evidence(writer, items)
-    _sanitize_and_stamp(writer, appendix, stamp_start, stamp_format, stamp_font, stamp_font_size)
-    if add_outline and appendix.starts:
-        _add_outline(writer, appendix.starts, outline_title)
-    return _write(writer, dedupe_objects)
+    with _Spool() if out is not None else _NoSpool() as spool:
+        _append_generated(writer, report_pdf, toc_pdf)
+        appendix = _append_evidence(writer, items, spool)
+        _sanitize_and_stamp(writer, appendix, stamp_start, stamp_format, stamp_font, stamp_font_size)
+        if add_outline and appendix.starts:
+            _add_outline(writer, appendix.starts, outline_title)
+        return _write(writer, dedupe_objects, out)
+
+
+# --------------------------------------------------------------------------
+# large streams wait on disk (merge_evidence(out=...))
+# --------------------------------------------------------------------------
+
+SPOOL_MIN_BYTES = 64 * 1024
+_COPY_CHUNK = 1024 * 1024
+
+
+class _Spool:
+    """An anonymous temporary file holding the large streams of the evidence."""
+
+    def __enter__(self) -> "_Spool":
+        self.file = tempfile.TemporaryFile()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.file.close()
+
+    def move_out(self, writer: PdfWriter, first_object: int, keep: set) -> None:
+        """Replace each large stream from *first_object* on (but those in *keep*: page contents,
+        which stamping reads) by a :class:`_SpooledStream`."""
+        objects = writer._objects  # noqa: SLF001
+        for idx in range(first_object, len(objects)):
+            obj = objects[idx]
+            if (isinstance(obj, StreamObject) and not isinstance(obj, _SpooledStream) and idx + 1 not in keep
+                    and len(obj._data) >= SPOOL_MIN_BYTES):  # noqa: SLF001
+                objects[idx] = _SpooledStream(obj, self.file)
+
+
+class _NoSpool:
+    def __enter__(self) -> "_NoSpool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+    def move_out(self, writer: PdfWriter, first_object: int, keep: set) -> None:
+        pass
+
+
+class _SpooledStream(EncodedStreamObject):
+    """A stream whose bytes wait in the spool file until the PDF is written.  What pypdf hashes
+    (deduplication) is a digest of the bytes, so identical streams are still merged."""
+
+    def __init__(self, source: StreamObject, spool) -> None:
+        super().__init__()
+        self.update(source)
+        self.indirect_reference = source.indirect_reference
+        data = source._data  # noqa: SLF001
+        spool.seek(0, io.SEEK_END)
+        self._spool, self._offset, self._length = spool, spool.tell(), len(data)
+        spool.write(data)
+        self._data = b"%spooled " + hashlib.sha256(data).hexdigest().encode()
+
+    def write_to_stream(self, stream, *args, **kwargs) -> None:
+        self[NameObject("/Length")] = NumberObject(self._length)
+        DictionaryObject.write_to_stream(self, stream)
+        del self["/Length"]
+        stream.write(b"\nstream\n")
+        self._spool.seek(self._offset)
+        left = self._length
+        while left:
+            chunk = self._spool.read(min(left, _COPY_CHUNK))
+            stream.write(chunk)
+            left -= len(chunk)
+        stream.write(b"\nendstream")
 
 
 @dataclass
@@ -620,8 +704,9 @@ def _append_generated(writer: PdfWriter, report_pdf: Optional[bytes], toc_pdf: O
                 raise EvidenceMergeError(f"{what}不是有效的 PDF 文件，无法合并。") from exc
 
 
-def _append_evidence(writer: PdfWriter, items: Sequence[EvidenceSource]) -> _Appendix:
-    """Append every evidence item, remembering its pages and where it starts."""
+def _append_evidence(writer: PdfWriter, items: Sequence[EvidenceSource], spool: Any) -> _Appendix:
+    """Append every evidence item, remembering its pages and where it starts; each item's large
+    streams go to the spool before the next item is read."""
     # Objects created from here on belong to the evidence; only those are
     # sanitized (the report and TOC are generated by us and may legitimately
     # contain e.g. web links).
@@ -629,11 +714,25 @@ def _append_evidence(writer: PdfWriter, items: Sequence[EvidenceSource]) -> _App
     for i, item in enumerate(items):
         label = item.label or f"第 {i + 1} 份材料"
         what = f"佐证材料“{label}”"
-        first_index = len(writer.pages)
+        first_index, first_object = len(writer.pages), len(writer._objects)  # noqa: SLF001
         _append_item(writer, item, i, what, appendix.pages)
         if len(writer.pages) > first_index:
             appendix.starts.append((first_index, label))
+        spool.move_out(writer, first_object, _content_ids(appendix.pages[-(len(writer.pages) - first_index):]
+                                                          if len(writer.pages) > first_index else []))
     return appendix
+
+
+def _content_ids(pages: List[Any]) -> set:
+    """Object numbers of the pages' content streams."""
+    ids = set()
+    for page in pages:
+        contents = page.raw_get("/Contents") if "/Contents" in page else None
+        refs = contents.get_object() if isinstance(contents, IndirectObject) else contents
+        for ref in (refs if isinstance(refs, ArrayObject) else [contents]):
+            if isinstance(ref, IndirectObject):
+                ids.add(ref.idnum)
+    return ids
 
 
 def _append_item(writer: PdfWriter, item: EvidenceSource, i: int, what: str, pages: List[Any]) -> None:
@@ -648,19 +747,26 @@ def _append_item(writer: PdfWriter, item: EvidenceSource, i: int, what: str, pag
 
 
 def _append_pdf_item(writer: PdfWriter, item: EvidenceSource, i: int, what: str, pages: List[Any]) -> None:
-    reader = _open_pdf(item.data, what, i)
-    try:
-        for page in reader.pages:
-            pages.append(writer.add_page(page))
-    except PDF_ERRORS as exc:
-        raise EvidenceMergeError(f"{what}不是有效的 PDF 文件，无法合并。", i) from exc
+    with item.open() as stream:
+        reader = _open_pdf(stream, what, i)
+        try:
+            for page in reader.pages:
+                pages.append(writer.add_page(page))
+        except PDF_ERRORS as exc:
+            raise EvidenceMergeError(f"{what}不是有效的 PDF 文件，无法合并。", i) from exc
+        finally:
+            # The reader's objects refer to each other (a cycle the garbage collector frees only
+            # later): drop its cache now, so the file's streams leave memory with it.
+            reader.resolved_objects.clear()
 
 
 def _append_image_item(
     writer: PdfWriter, item: EvidenceSource, kind: str, i: int, what: str, pages: List[Any]
 ) -> None:
+    with item.open() as stream:  # a missing file is an OSError for the caller, not a bad image
+        data = stream.read()
     try:
-        pages.append(_add_image_page(writer, item.data, kind))
+        pages.append(_add_image_page(writer, data, kind))
     except (ImageTooLarge, Image.DecompressionBombError) as exc:
         raise EvidenceMergeError(f"{what}的图片尺寸过大，无法合并。请删除该文件后重新上传。", i) from exc
     except (OSError, ValueError, SyntaxError, struct.error, zlib.error) as exc:
@@ -687,12 +793,15 @@ def _add_outline(writer: PdfWriter, starts: List[Tuple[int, str]], title: str) -
         writer.add_outline_item(title=label, page_number=index, parent=parent)
 
 
-def _write(writer: PdfWriter, dedupe_objects: bool) -> bytes:
+def _write(writer: PdfWriter, dedupe_objects: bool, out: Optional[BinaryIO] = None) -> bytes:
     if dedupe_objects:
         writer.compress_identical_objects(remove_duplicates=True, remove_unreferenced=True)
     # Objects of removed actions and annotations (and the files behind
     # attachments) must not stay in the file as orphans.
     drop_unreachable_objects(writer)
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
+    if out is not None:
+        writer.write(out)
+        return b""
+    buf = io.BytesIO()
+    writer.write(buf)
+    return buf.getvalue()

@@ -21,7 +21,7 @@ import time
 from datetime import timedelta
 
 PARTIAL_SUFFIX = ".part"
-PDF_CACHE_TEMP = re.compile(r"\.pdf\.\d+\.tmp\Z")  # wizard/pdf/report.py: f"{path}.{os.getpid()}.tmp"
+PDF_CACHE_TEMP = re.compile(r"\.(pdf|failed)\.\d+\.tmp\Z")  # wizard/pdf/jobs.py: f"{path}.{os.getpid()}.tmp"
 DEFAULT_AGE = timedelta(minutes=10)
 
 

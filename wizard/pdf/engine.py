@@ -99,6 +99,7 @@ from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
 import xhtml2pdf.default
+from pypdf import PdfReader
 from xhtml2pdf import files as x2p_files
 from xhtml2pdf import pisa
 from reportlab import rl_config
@@ -388,6 +389,7 @@ def render_pdf(
     font_path: str | os.PathLike | None = None,
     static_url_path: str = "/static",
     watermark: str | None = None,
+    page_count: int | None = None,
 ) -> bytes:
     """Render ``html`` to PDF bytes.
 
@@ -400,6 +402,10 @@ def render_pdf(
     :param font_path: explicit Chinese TrueType font (config ``PDF_FONT_PATH``).
     :param static_url_path: URL prefix that maps to ``static_root``.
     :param watermark: text drawn over every page (the 草稿 of a draft); None: none.
+    :param page_count: the number of pages the document probably has (the last render's).
+        ``<pdf:pagecount/>`` makes xhtml2pdf lay the document out twice (the first pass
+        counts the pages); with a guess it is printed as that number and the document is laid
+        out once, and kept if it has that many pages (else rendered again the usual way).
     :returns: the PDF as bytes.
     :raises PdfRenderError: on any failure (too deeply nested or too large
         documents, render time limit, xhtml2pdf/ReportLab errors, recursion).
@@ -410,6 +416,22 @@ def render_pdf(
     _check_source(html)
     status = register_cjk_fonts(font_path)
     _register_family(status)
+    if page_count and _PAGE_COUNT.search(html):
+        pdf = _render(_PAGE_COUNT.sub(str(int(page_count)), html), status, static_root, static_url_path, watermark)
+        if count_pages(pdf) == page_count:
+            return pdf
+        log.info("PDF page count guess %d was wrong: laid out again", page_count)
+    return _render(html, status, static_root, static_url_path, watermark)
+
+
+_PAGE_COUNT = re.compile(r"<pdf:pagecount\s*/?>(\s*</pdf:pagecount>)?", re.IGNORECASE)
+
+
+def count_pages(pdf: bytes) -> int:
+    return len(PdfReader(io.BytesIO(pdf)).pages)
+
+
+def _render(html: str, status: FontStatus, static_root, static_url_path: str, watermark: str | None) -> bytes:
     guard = ResourceGuard(static_root, static_url_path)
     paper = Paper(status.family if status.embedded else None, watermark, status.family)
     out = io.BytesIO()

@@ -1,30 +1,46 @@
 """The report as PDF: the same read-only report partial the review page shows,
 in print layout, with running header, page numbers, a verification code and a
 草稿 watermark on drafts, followed by the evidence files (佐证材料), each page
-stamped with its appendix page number.  Rendered PDFs are cached on disk, keyed
-by a hash of the answers, the opinion, the state, the evidence files and the
-template version."""
+stamped with its appendix page number.
+
+The request does the database work: it names the cache file and, when the file is
+missing, makes the HTML and lists the evidence paths (a :class:`~wizard.pdf.jobs.RenderJob`);
+a rendering process of :mod:`wizard.pdf.pool` renders it.  Cache files are named
+(docs/pdf-engine.md):
+
+* a draft: by a hash of the answers, the opinion, the state, the evidence files and the
+  templates' stamp, as it is edited;
+* a submitted report: ``report-<snapshot digest>-t<TEMPLATE_VERSION>-<h>``, rendered once from
+  the frozen snapshot (``h``: the county's opinion and scan, the cluster's name, the years);
+* a snapshot: ``snapshot-<digest>-t<TEMPLATE_VERSION>-<h>``.
+"""
 from __future__ import annotations
 
 import glob
 import hashlib
 import json
 import os
+from dataclasses import dataclass
+from typing import Callable
 
 from flask import current_app, render_template
 
-from ..evidence.binding import EvidenceMergeError, EvidenceSource, merge_evidence
-from ..evidence.storage import appendix, files_of, manifest, read
+from ..evidence.storage import appendix, files_of, manifest, path_of
+from ..extensions import db
 from ..report import definition
 from ..report.definition import (ATTACHMENTS, BLANK_AUTHOR, CORNER_HEADERS, DRAFT_WATERMARK, EVIDENCE_STAMP,
                                  get_report)
 from ..report.view import opinion_for
 from ..workflow.snapshots import answers_digest, evidence_manifest, latest_snapshot
 from ..workflow.states import STATES
-from .engine import PdfRenderError, render_pdf
-from .fonts import register_cjk_fonts
+from .engine import PdfRenderError
+from .jobs import CachePaths, Evidence, RenderJob, bind, cache_paths
+from .pool import FAILED, READY, Outcome, obtain
 
-TEMPLATE_VERSION = "2"
+#: Names the stored PDF of a submitted report: raise it when the printed layout changes.
+TEMPLATE_VERSION = "3"
+#: How long report_pdf (the CLI, the blank template) waits for a render before it gives up.
+SYNC_WAIT_SECONDS = 600
 
 
 def _template_stamp() -> str:
@@ -71,52 +87,125 @@ def report_html(submission=None, round_="preliminary", blank=False, years=None) 
                            opinion=opinion_for(submission, round_), ev=appendix(submission, round_, links=False))
 
 
-def report_pdf(submission=None, round_="preliminary", blank=False, years=None) -> bytes:
-    """PDF bytes, from the cache when nothing that shapes the output changed."""
+@dataclass(frozen=True)
+class Prepared:
+    """A report PDF a request asks for: its cache paths, and how to make its render job (the
+    HTML and the evidence paths; called only when the file is missing)."""
+
+    paths: CachePaths
+    make_job: Callable[[], RenderJob]
+
+
+def _digest(src) -> str:
+    return hashlib.sha256(json.dumps(src, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
+
+
+def _job(key: str, html: str, round_: str | None, evidence=(), draft: bool = False,
+         hint: str | None = None) -> RenderJob:
+    """``hint``: the report whose last page count is kept (the submission and round), so that its
+    next render is laid out once (engine.render_pdf's ``page_count``)."""
+    config = current_app.config
+    return RenderJob(key=key, folder=config["PDF_CACHE_FOLDER"], html=html, static_root=current_app.static_folder,
+                     font_path=config.get("PDF_FONT_PATH"), watermark=DRAFT_WATERMARK if draft else None,
+                     evidence=tuple(evidence), stamp_format=EVIDENCE_STAMP,
+                     outline_title=get_report(round_ or "preliminary").parts["evidence"], pages_hint=hint)
+
+
+def _hint(submission, round_) -> str:
+    return f"pages-{submission.id}-{round_}" if submission is not None else f"pages-blank-{round_}"
+
+
+def _evidence(rows) -> list[Evidence]:
+    return [Evidence(path_of(r), r.kind, r.original_name) for r in rows]
+
+
+def _prepared(key: str, make_job) -> Prepared:
+    return Prepared(cache_paths(current_app.config["PDF_CACHE_FOLDER"], key), make_job)
+
+
+def report_request(submission=None, round_="preliminary", blank=False, years=None) -> Prepared:
+    """The report PDF of a round (or the blank template): cache paths and job."""
     if blank or submission is None:
-        key_src = {"blank": round_, "years": years}
-    else:
-        key_src = {"id": submission.id, "round": round_, "state": submission.state,
+        key = _digest({"blank": round_, "years": years, "template": _template_stamp()})
+        return _prepared(key, lambda: _job(key, report_html(None, round_, True, years), round_,
+                                           hint=_hint(None, round_)))
+    snap = latest_snapshot(submission, round_)
+    if snap is not None and not is_draft(submission, round_):
+        return _submitted_request(submission, round_, snap)
+    key = _digest({"id": submission.id, "round": round_, "state": submission.state,
                    "answers": submission.answers_for(round_), "opinions": submission.opinions,
                    "evidence": manifest(submission, round_), "name": submission.cluster.name,
-                   "category": submission.cluster.category,
-                   "years": submission.edition.years}
-    key_src["template"] = _template_stamp()
-    key = hashlib.sha256(json.dumps(key_src, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
-    folder = current_app.config["PDF_CACHE_FOLDER"]
-    path = os.path.join(folder, f"{key}.pdf")
-    if os.path.exists(path):
-        with open(path, "rb") as fh:
-            return fh.read()
-    draft = not blank and is_draft(submission, round_)
-    pdf = render_pdf(report_html(submission, round_, blank, years), static_root=current_app.static_folder,
-                     font_path=current_app.config.get("PDF_FONT_PATH"), watermark=DRAFT_WATERMARK if draft else None)
-    if not blank and submission is not None:
-        pdf = bind_evidence(pdf, submission, round_)
-    os.makedirs(folder, exist_ok=True)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "wb") as fh:
-        fh.write(pdf)
-    os.replace(tmp, path)
-    return pdf
+                   "category": submission.cluster.category, "years": submission.edition.years,
+                   "template": _template_stamp()})
+    draft = is_draft(submission, round_)
+    return _prepared(key, lambda: _job(key, report_html(submission, round_), round_,
+                                       _evidence(files_of(submission, round_)), draft, _hint(submission, round_)))
+
+
+def _submitted_request(submission, round_, snap) -> Prepared:
+    """A submitted round: rendered once from its snapshot; what was added after the submit (the
+    county's opinion and sealed scan) and the names printed on it are part of the name."""
+    rows = files_of(submission, round_)
+    extra = _digest({"opinion": (submission.opinions or {}).get(round_), "evidence": manifest(submission, round_),
+                     "name": submission.cluster.name, "years": submission.edition.years})
+    key = f"report-{snap.digest[:32]}-t{TEMPLATE_VERSION}-{extra[:16]}"
+
+    def make_job():
+        html = render_template("print/report.html", report=get_report(round_), answers=snap.answers or {},
+                               sub=submission, blank=False, years=submission.edition.years, draft=False,
+                               code=snap.code, paper=paper_of(round_), opinion=opinion_for(submission, round_),
+                               ev=appendix(submission, round_, links=False))
+        return _job(key, html, round_, _evidence(rows), hint=_hint(submission, round_))
+    return _prepared(key, make_job)
+
+
+def snapshot_request(snapshot, submission) -> Prepared:
+    """A snapshot's report (as it was submitted): rendered once, named by its digest."""
+    round_ = snapshot.round
+    same_files = evidence_manifest(submission, round_) == (snapshot.evidence or [])
+    bound = manifest(submission, round_) if same_files else None  # with the county's scan, as the TOC lists it
+    extra = _digest({"name": submission.cluster.name, "years": submission.edition.years, "files": bound})
+    key = f"snapshot-{snapshot.digest[:32]}-t{TEMPLATE_VERSION}-{extra[:16]}"
+
+    def make_job():
+        rows = files_of(submission, round_) if same_files else []
+        return _job(key, snapshot_html(snapshot, submission), round_, _evidence(rows), hint=_hint(submission, round_))
+    return _prepared(key, make_job)
+
+
+def fetch(prepared: Prepared, wait: float, retry: bool = False) -> Outcome:
+    """The PDF if it is stored; else its render started (once) and awaited ``wait`` seconds."""
+    return obtain(prepared.paths, prepared.make_job, wait, retry=retry,
+                  size=current_app.config["RENDER_PROCESSES"], before_wait=db.session.commit)
+
+
+def report_pdf(submission=None, round_="preliminary", blank=False, years=None) -> bytes:
+    """PDF bytes, from the cache or rendered by the pool, waiting for it (the CLI, the blank
+    template and scripts; web pages use :func:`fetch` with a short wait)."""
+    return _bytes(fetch(report_request(submission, round_, blank, years), SYNC_WAIT_SECONDS, retry=True))
+
+
+def snapshot_pdf(snapshot, submission) -> bytes:
+    """The report as it was submitted (a snapshot), as PDF bytes, waiting for the render."""
+    return _bytes(fetch(snapshot_request(snapshot, submission), SYNC_WAIT_SECONDS, retry=True))
+
+
+def _bytes(outcome: Outcome) -> bytes:
+    if outcome.state == FAILED:
+        raise PdfRenderError(outcome.message)
+    if outcome.state != READY:
+        raise PdfRenderError("报告 PDF 生成超时。")
+    with open(outcome.path, "rb") as fh:
+        return fh.read()
 
 
 def bind_evidence(report: bytes, submission, round_) -> bytes:
-    """The report followed by every evidence file, each page stamped 佐证材料第 N 页."""
-
+    """The report followed by every evidence file, each page stamped 佐证材料第 N 页 (in this
+    process: benchmarks and scripts)."""
     rows = files_of(submission, round_)
     if not rows:
         return report
-    try:
-        items = [EvidenceSource(read(r), r.kind, label=r.original_name) for r in rows]
-    except OSError as exc:
-        raise PdfRenderError("佐证材料文件缺失，无法生成报告，请联系管理员。") from exc
-    font = register_cjk_fonts(current_app.config.get("PDF_FONT_PATH")).family
-    try:
-        return merge_evidence(report, None, items, stamp_start=1, stamp_format=EVIDENCE_STAMP, stamp_font=font,
-                              outline_title=get_report(round_).parts["evidence"])
-    except EvidenceMergeError as exc:
-        raise PdfRenderError(str(exc)) from exc
+    return bind(report, _job("-", "", round_, _evidence(rows)))
 
 
 def snapshot_html(snapshot, submission) -> str:
@@ -128,15 +217,6 @@ def snapshot_html(snapshot, submission) -> str:
                            sub=submission, blank=False, years=submission.edition.years, draft=False,
                            code=snapshot.code, opinion=None, paper=paper_of(round_),
                            ev=appendix(submission, round_, links=False) if same_files else None)
-
-
-def snapshot_pdf(snapshot, submission) -> bytes:
-    """The report as it was submitted (a snapshot), as PDF; not cached (rarely downloaded)."""
-    pdf = render_pdf(snapshot_html(snapshot, submission), static_root=current_app.static_folder,
-                     font_path=current_app.config.get("PDF_FONT_PATH"))
-    if evidence_manifest(submission, snapshot.round) == (snapshot.evidence or []):
-        pdf = bind_evidence(pdf, submission, snapshot.round)
-    return pdf
 
 
 def snapshot_filename(snapshot, submission) -> str:

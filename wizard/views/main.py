@@ -7,13 +7,12 @@ from ..access import current_edition, get_submission
 from ..extensions import db
 from ..models import Message, utcnow
 from ..params import parse_version
-from ..pdf.report import pdf_filename, report_pdf
 from ..web.security import client_address
 from ..workflow.moves import apply_move
 from ..workflow.states import DECIDE, MOVES_BY_KEY, ROUNDS, UNDO, MoveRefused, current_round
 from .county import county_extras
 from .results import admin_extras
-from .shared import home_for, pdf_response, send_report_pdf, submission_page
+from .shared import home_for, send_blank_pdf, send_report_pdf, submission_page
 
 bp = Blueprint("main", __name__)
 
@@ -79,8 +78,7 @@ def blank_pdf(round_):
     if round_ not in ROUNDS:
         abort(404)
     edition = current_edition()
-    pdf = report_pdf(None, round_, blank=True, years=edition.years if edition else None)
-    return pdf_response(pdf, pdf_filename(None, round_, blank=True))
+    return send_blank_pdf(round_, edition.years if edition else None)
 
 
 @bp.route("/submissions/<int:submission_id>/report.pdf")

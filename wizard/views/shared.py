@@ -1,13 +1,16 @@
 """What several role blueprints show the same way: each role's home page, a submission's page
-(county and administrator), and the report PDF download."""
-from flask import Response, abort, current_app, render_template, url_for
+(county and administrator), and the report PDF download (rendered by the pool of
+wizard/pdf/pool.py, never in this worker; docs/pdf-engine.md)."""
+import os
+
+from flask import Response, current_app, render_template, request, send_file, url_for
 from flask_login import current_user
 
 from ..evidence.storage import appendix
 from ..extensions import db
 from ..models import HistoryEntry
-from ..pdf import PdfRenderError
-from ..pdf.report import pdf_filename, report_pdf, snapshot_filename, snapshot_pdf
+from ..pdf.pool import FAILED, READY
+from ..pdf.report import fetch, pdf_filename, report_request, snapshot_filename, snapshot_request
 from ..report.definition import COUNTY_SCAN_LABEL, get_report
 from ..report.view import effective_answers
 from ..web.http import content_disposition
@@ -15,6 +18,10 @@ from ..web.security import audit
 from ..workflow.moves import moves_for
 from ..workflow.readiness import review_lists
 from ..workflow.states import current_round
+
+#: How often the page of a PDF still being rendered refreshes (how long a request waits for its
+#: render first: config PDF_WAIT_SECONDS, environment WIZARD_PDF_WAIT_SECONDS).
+PDF_REFRESH_SECONDS = 2
 
 HOMES = {"applicant": "applicant.tasks", "county": "county.queue", "admin": "admin.dashboard"}
 
@@ -48,21 +55,51 @@ def pdf_response(pdf: bytes, filename: str) -> Response:
 
 def send_report_pdf(sub, round_):
     """The report PDF of a submission the caller has already been allowed to see (audited)."""
-    return _send_pdf(lambda: report_pdf(sub, round_), pdf_filename(sub, round_), sub, round_)
+    return _send_pdf(report_request(sub, round_), pdf_filename(sub, round_), sub, round_)
 
 
 def send_snapshot_pdf(snap, sub):
     """A snapshot's report PDF (the report as submitted), for a caller allowed to see it (audited)."""
-    return _send_pdf(lambda: snapshot_pdf(snap, sub), snapshot_filename(snap, sub), sub, f"snapshot:{snap.id}")
+    return _send_pdf(snapshot_request(snap, sub), snapshot_filename(snap, sub), sub, f"snapshot:{snap.id}")
 
 
-def _send_pdf(render, filename: str, sub, what: str):
-    """Render, audit the download (``what``: the round or the snapshot), answer with the file."""
+def send_blank_pdf(round_, years):
+    """The blank template of a round (public: not audited)."""
+    return _send_pdf(report_request(None, round_, blank=True, years=years), pdf_filename(None, round_, blank=True))
+
+
+def _send_pdf(prepared, filename: str, sub=None, what: str = ""):
+    """The stored PDF (its download audited: ``what`` is the round or the snapshot); else its
+    render is started or awaited for PDF_WAIT_SECONDS, then a page that says it is being made
+    (202, refreshing itself) or that it failed (503, with a link that tries again)."""
+    wait = float(current_app.config["PDF_WAIT_SECONDS"])
+    outcome = fetch(prepared, wait, retry=request.args.get("retry") == "1")
+    if outcome.state == FAILED:
+        current_app.logger.warning("PDF of submission %s (%s) not available: %s", getattr(sub, "id", "-"), what,
+                                   outcome.message)
+        return _pdf_status_page(failed=outcome.message, status=503)
+    if outcome.state != READY:
+        return _pdf_status_page(status=202)
     try:
-        pdf = render()
-    except PdfRenderError:
-        current_app.logger.exception("PDF render failed for submission %s (%s)", sub.id, what)
-        abort(500)
-    audit("report_download", f"submission:{sub.id}", what)
-    db.session.commit()
-    return pdf_response(pdf, filename)
+        fh = open(outcome.path, "rb")
+    except FileNotFoundError:  # removed by the cleanup between the check and now: make it again
+        return _pdf_status_page(status=202)
+    if sub is not None:
+        audit("report_download", f"submission:{sub.id}", what)
+        db.session.commit()
+    response = send_file(fh, mimetype="application/pdf", etag=False, conditional=False, max_age=0)
+    response.headers["Content-Disposition"] = content_disposition(filename)
+    response.content_length = os.fstat(fh.fileno()).st_size
+    return response
+
+
+def _pdf_status_page(status: int, failed: str | None = None):
+    """The PDF is being made (refreshes itself: a meta refresh and the Refresh header, no
+    script) or failed (no refresh; the link asks for a new render)."""
+    html = render_template("shared/pdf_rendering.html", failed=failed, again=request.path,
+                           retry=f"{request.path}?retry=1", refresh=PDF_REFRESH_SECONDS)
+    response = Response(html, status=status, mimetype="text/html")
+    response.headers["Cache-Control"] = "no-store"
+    if failed is None:
+        response.headers["Refresh"] = f"{PDF_REFRESH_SECONDS}; url={request.path}"
+    return response

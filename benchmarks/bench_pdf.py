@@ -1,0 +1,205 @@
+"""The report PDF as a user gets it: through the web app and the rendering pool (wizard/pdf/pool.py).
+
+Run:  .venv/bin/python benchmarks/bench_pdf.py [--runs 3] [--quick]
+
+Each run: a setup process migrates a fresh SQLite database and fills the full preliminary
+report (every table at its row limit, every narrative at its limit), with its evidence:
+
+* ``report``: no evidence;
+* ``200 pages``: 10 evidence PDFs of 20 pages (text pages, as the other benchmarks);
+* ``at the limits`` (not with --quick): as much evidence as the upload limits allow (config:
+  20 MB a file, 300 MB a submission), 15 PDFs of about 19.5 MB, each 20 A4 pages scanned at
+  200 dpi of random pixels (JPEG: nothing compresses or deduplicates them), 300 pages in all.
+
+A second, fresh process (a page worker: the app loaded, nothing cached) logs in as the
+applicant, starts its rendering pool (the first render of a fresh worker is timed apart),
+then downloads the report PDF cold (nothing cached: the request prepares the HTML, the pool
+renders and binds it, the response sends the file) and then ten times cached.  Peak RSS is
+read from /proc (VmHWM) for every process of the tree: the page worker, the forkserver and the
+rendering process.  Targets (issue 16): cold under 2 s, cached under 50 ms, 200 evidence
+pages under 4 s, no process over 300 MB.  Timings depend on the machine: medians of one run.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+from common import PRELUDE, ROOT
+
+TARGETS = {"cold": 2.0, "cached": 0.050, "cold_200": 4.0, "rss_mb": 300}
+
+SETUP = PRELUDE + r'''
+import io, os
+from PIL import Image
+from factories import ALLOY, attach, make_user, pdf_bytes
+with app.app_context():
+    from flask_migrate import upgrade
+    from wizard.ops.seed import seed_all
+    upgrade(); seed_all()
+    make_user("bench-applicant", "applicant", cluster=ALLOY)
+    sub = db.session.execute(db.select(Submission).join(Cluster).filter(Cluster.name == ALLOY)).scalar_one()
+    sub.preliminary_answers = full_report()
+    db.session.commit()
+    slots = ["listed_enterprises", "national_champions", "standards", "platforms", "green_certified"]
+    if %(evidence)r == "200":
+        for i in range(10):
+            attach(sub, slots[i %% len(slots)], name=f"证明{i}.pdf", data=pdf_bytes(20))
+    elif %(evidence)r == "limit":
+        limit = app.config["UPLOAD_MAX_FILE_BYTES"]
+        for i in range(app.config["UPLOAD_MAX_SUBMISSION_BYTES"] // limit):
+            # 20 scanned A4 pages at 200 dpi, random pixels: nothing compresses or deduplicates them
+            pages = [Image.frombytes("RGB", (1654, 2339), os.urandom(1654 * 2339 * 3)) for _ in range(20)]
+            for quality in (30, 28, 26, 24, 22, 20):
+                buf = io.BytesIO()
+                pages[0].save(buf, "PDF", save_all=True, append_images=pages[1:], resolution=200, quality=quality)
+                if buf.tell() < limit * 0.98:
+                    break
+            attach(sub, slots[i %% len(slots)], name=f"扫描件{i}.pdf", data=buf.getvalue())
+    folder = app.config["UPLOAD_FOLDER"]
+    names = os.listdir(folder) if os.path.isdir(folder) else []
+    print(json.dumps({"id": sub.id, "evidence_bytes": sum(os.path.getsize(os.path.join(folder, n)) for n in names)}))
+'''
+
+MEASURE = PRELUDE + r'''
+import io, os, subprocess
+from factories import AuthActions
+from wizard.pdf import pool
+
+def peaks():
+    """VmHWM (peak RSS, MB) of this process and every process below it."""
+    kids = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                kids.setdefault(int(fh.read().rsplit(")", 1)[1].split()[1]), []).append(int(pid))
+        except OSError:
+            pass
+    out, todo = {}, [os.getpid()]
+    while todo:
+        pid = todo.pop()
+        todo += kids.get(pid, [])
+        try:
+            with open(f"/proc/{pid}/status") as fh:
+                status = dict(line.split(":", 1) for line in fh if ":" in line)
+            out[f"{status['Name'].strip()}:{pid}"] = int(status["VmHWM"].split()[0]) / 1024
+        except (OSError, KeyError):
+            pass
+    return out
+
+def download(path):
+    """The response streamed and counted, as a browser would save it (never held whole here)."""
+    r = client.get(path, buffered=False)
+    size = sum(len(chunk) for chunk in r.response)
+    r.close()
+    return r.status_code, size
+
+
+app.config["PDF_WAIT_SECONDS"] = 600
+client = app.test_client()
+AuthActions(client).login("bench-applicant")
+t = time.perf_counter()
+r = client.get("/report/blank/final.pdf")  # starts this worker's pool: its first render
+first = time.perf_counter() - t
+assert r.status_code == 200, r.status_code
+done = set(os.listdir(app.config["PDF_CACHE_FOLDER"]))
+t, cpu = time.perf_counter(), time.process_time()
+status, size = download("/applicant/report.pdf")
+cold, cold_cpu = time.perf_counter() - t, time.process_time() - cpu
+assert status == 200, status
+cached = []
+for _ in range(10):
+    t = time.perf_counter()
+    status, size = download("/applicant/report.pdf")
+    cached.append(time.perf_counter() - t)
+    assert status == 200
+[key] = [n[:-4] for n in set(os.listdir(app.config["PDF_CACHE_FOLDER"])) - done if n.endswith(".pdf")]
+render = pool.result_of(key)
+count = "import sys; from pypdf import PdfReader; print(len(PdfReader(sys.argv[1]).pages))"
+pages = int(subprocess.run([sys.executable, "-c", count, os.path.join(app.config["PDF_CACHE_FOLDER"], key + ".pdf")],
+                           capture_output=True, text=True, check=True).stdout)
+with app.app_context():  # the applicant edits a text: the next download is cold, its page count known
+    sub = db.session.get(Submission, %(sub_id)d)
+    sub.preliminary_answers = {**sub.preliminary_answers, "industry_field": "合金材料（修改后）"}
+    db.session.commit()
+done = set(os.listdir(app.config["PDF_CACHE_FOLDER"]))
+t = time.perf_counter()
+status, _ = download("/applicant/report.pdf")
+edited = time.perf_counter() - t
+assert status == 200
+[key2] = [n[:-4] for n in set(os.listdir(app.config["PDF_CACHE_FOLDER"])) - done if n.endswith(".pdf")]
+print(json.dumps({"first": first, "cold": cold, "edited": edited, "edited_cpu": pool.result_of(key2).cpu_seconds, "cold_request_cpu": cold_cpu, "cached": statistics.median(cached),
+                  "pages": pages, "render_seconds": render.seconds, "render_cpu": render.cpu_seconds,
+                  "render_pid": render.pid, "size": render.size, "peaks": peaks(), "worker_pid": os.getpid()}))
+'''
+
+
+def run_python(code: str) -> str:
+    """Run ``code`` in a fresh interpreter; its standard output (its error output if it fails)."""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(done.stderr[-3000:])
+    return done.stdout
+
+
+def run_case(evidence: str) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        params = {"root": ROOT, "tests": os.path.join(ROOT, "tests"), "tmp": tmp, "evidence": evidence}
+        setup = json.loads(run_python(SETUP % params).strip().splitlines()[-1])
+        params["sub_id"] = setup["id"]
+        result = json.loads(run_python("import statistics\n" + MEASURE % params).strip().splitlines()[-1])
+        return {**result, "evidence_bytes": setup["evidence_bytes"]}
+
+
+def report(name: str, runs: list, cold_target: float) -> dict:
+    cold = statistics.median(r["cold"] for r in runs)
+    cached = statistics.median(r["cached"] for r in runs)
+    first = statistics.median(r["first"] for r in runs)
+    edited = statistics.median(r["edited"] for r in runs)
+    edited_cpu = statistics.median(r["edited_cpu"] for r in runs)
+    cpu = statistics.median(r["render_cpu"] + r["cold_request_cpu"] for r in runs)  # the request's and the render's
+    peak = max(max(r["peaks"].values()) for r in runs)
+    names = {str(runs[0]["render_pid"]): "renderer", str(runs[0]["worker_pid"]): "page worker"}
+    roles = ", ".join(f"{names.get(k.split(':')[1], k.split(':')[0])} {v:.0f}"
+                      for k, v in sorted(runs[0]["peaks"].items(), key=lambda kv: -kv[1]))
+    goal = f"target {cold_target:.0f} s, ratio {cold / cold_target:.2f}; " if cold_target else "no target; "
+    print(f"{name:<14} {runs[0]['pages']:>5} pages, evidence {runs[0]['evidence_bytes'] / 2**20:6.1f} MB | "
+          f"cold {cold:6.2f} s (CPU {cpu:.2f} s; {goal}"
+          f"render {statistics.median(r['render_seconds'] for r in runs):.2f} s in process {runs[0]['render_pid']}) | "
+          f"cold after an edit {edited:.2f} s (render CPU {edited_cpu:.2f} s) | "
+          f"cached {cached * 1000:5.1f} ms (target 50, ratio {cached / TARGETS['cached']:.2f}) | "
+          f"fresh worker's first PDF {first:.2f} s | peak RSS {peak:.0f} MB (target 300; by process, MB: {roles})")
+    return {"case": name, "cold": cold, "cold_cpu": cpu, "edited": edited, "cached": cached, "first": first,
+            "peak_rss_mb": peak, "pages": runs[0]["pages"], "peaks": runs[0]["peaks"]}
+
+
+def only(case: str) -> list:
+    return [c for c in CASES if c[0] == case] if case else CASES
+
+
+CASES = [("report", "none", TARGETS["cold"]), ("200 pages", "200", TARGETS["cold_200"]),
+         ("at the limits", "limit", None)]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--quick", action="store_true", help="skip the evidence at the upload limits")
+    ap.add_argument("--json", help="also write the figures to this file")
+    ap.add_argument("--case", choices=[c[0] for c in CASES], help="only this case")
+    args = ap.parse_args()
+    cases = [c for c in only(args.case) if not (args.quick and c[1] == "limit")]
+    out = []
+    for name, evidence, target in cases:
+        runs = [run_case(evidence) for _ in range(args.runs if evidence != "limit" else 1)]
+        out.append(report(name, runs, target))
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(out, fh, indent=1, ensure_ascii=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
