@@ -7,12 +7,9 @@ process (like a web worker) builds the workbook as the administrators' download 
 filtered query, the answers, every sheet, the bytes.  Its peak RSS is that process's maximum.
 Called by benchmarks/run.py (`make bench`); run alone with `python benchmarks/bench_summary.py`.
 """
-import json
-import os
 import statistics
-import tempfile
 
-from common import PRELUDE, ROOT, run_python
+from common import PRELUDE, setup_and_measure
 N = 1000
 TARGET_SECONDS, TARGET_MB = 3.0, 300
 
@@ -64,10 +61,7 @@ with app.app_context():
 
 
 def bench_summary(runs=5):
-    with tempfile.TemporaryDirectory() as tmp:
-        params = {"root": ROOT, "tests": os.path.join(ROOT, "tests"), "tmp": tmp, "n": N, "runs": runs}
-        run_python(SETUP % params)
-        result = json.loads(run_python(MEASURE % params).strip().splitlines()[-1])
+    _, result = setup_and_measure(SETUP, MEASURE, n=N, runs=runs)
     secs = result["times"]
     median = statistics.median(secs)
     print(f"summary workbook: {result['reports']} complete reports, {result['bytes'] / 1e6:.1f} MB .xlsx, "

@@ -8,12 +8,9 @@ process (like a web worker) imports it as the upload does: the file checks (zip,
 sizes), the reading of every sheet and the validation by the web forms (preview_import).
 Run alone with `python benchmarks/bench_template.py`; `make bench` runs it from benchmarks/run.py.
 """
-import json
-import os
 import statistics
-import tempfile
 
-from common import PRELUDE, ROOT, run_python
+from common import PRELUDE, last_json, setup_and_measure
 
 TARGET_SECONDS = 1.0
 
@@ -69,10 +66,8 @@ with app.app_context():
 
 
 def bench_template(runs=5):
-    with tempfile.TemporaryDirectory() as tmp:
-        params = {"root": ROOT, "tests": os.path.join(ROOT, "tests"), "tmp": tmp, "runs": runs}
-        setup = json.loads(run_python(SETUP % params).strip().splitlines()[-1])
-        result = json.loads(run_python(MEASURE % params).strip().splitlines()[-1])
+    out, result = setup_and_measure(SETUP, MEASURE, runs=runs)
+    setup = last_json(out)
     secs = result["times"]
     median = statistics.median(secs)
     print(f"template import: a full report ({result['bytes'] / 1e3:.0f} KB .xlsx, {setup['changed_cells']} figures "

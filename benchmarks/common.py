@@ -1,9 +1,11 @@
 """What every benchmark script shares: where the project is, the start of each measured
 process (a fresh interpreter with the app created on a temporary SQLite instance) and how
 such a process is run.  Scripts fill PRELUDE's %(tmp)r with their instance folder."""
+import json
 import os
 import subprocess
 import sys
+import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -36,3 +38,17 @@ def full_report(round_="preliminary"):
 def run_python(code: str) -> str:
     """Run ``code`` in a fresh interpreter; its standard output."""
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+
+
+def last_json(output: str):
+    """The JSON object a measured process prints last."""
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def setup_and_measure(setup: str, measure: str, **params):
+    """Run ``setup`` then ``measure`` (PRELUDE scripts) in fresh interpreters on one temporary
+    instance; the standard output of the setup and the JSON the measurement printed last."""
+    with tempfile.TemporaryDirectory() as tmp:
+        params = {"root": ROOT, "tests": os.path.join(ROOT, "tests"), "tmp": tmp, **params}
+        out = run_python(setup % params)
+        return out, last_json(run_python(measure % params))

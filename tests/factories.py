@@ -2,6 +2,8 @@
 import re
 from datetime import datetime, timezone
 
+from sqlalchemy import event
+
 from builders import image_bytes, pdf_bytes
 from wizard.extensions import db
 from wizard.models import Cluster, Region, Submission, User
@@ -146,3 +148,21 @@ def submitted(cluster_name=ALLOY, applicant="applicant-a") -> Submission:
     attach_declarations(sub)
     apply_move(sub, "submit", user_named(applicant))
     return sub
+
+
+def statements(app, client, path):
+    """How many SQL statements GET ``path`` makes (it must answer 200)."""
+    count = [0]
+
+    def counter(*args):
+        count[0] += 1
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", counter)
+    try:
+        r = client.get(path)
+    finally:
+        event.remove(engine, "before_cursor_execute", counter)
+    assert r.status_code == 200, (path, r.status_code)
+    return count[0]

@@ -6,9 +6,8 @@ import html
 import re
 
 import pytest
-from sqlalchemy import event
 
-from factories import ALLOY, LINXIANG, submission_of, user_named
+from factories import ALLOY, LINXIANG, statements, submission_of, user_named
 from wizard.extensions import db
 from wizard.models import AuditEntry, Cluster
 from wizard.report.model import ROUND_LABELS
@@ -76,23 +75,6 @@ def test_the_object_filter_finds_rows_by_cluster_name(client, logged):
     assert sorted(actions) == ["deadline", "move"]
     assert [a for a, _, _ in cells(client.get("/admin/audit/?target=证明.pdf"))] == ["evidence_download"]
     assert cells(client.get(f"/admin/audit/?target={LINXIANG}")) == []
-
-
-def statements(app, client, path):
-    count = [0]
-
-    def counter(*args):
-        count[0] += 1
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", counter)
-    try:
-        r = client.get(path)
-    finally:
-        event.remove(engine, "before_cursor_execute", counter)
-    assert r.status_code == 200
-    return count[0]
 
 
 def add_rows(app, n):

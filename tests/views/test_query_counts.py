@@ -1,9 +1,8 @@
 """The administrator's dashboard and list and the county queue make a number of SQL statements
 that does not grow with the number of submissions (no query per row)."""
 import pytest
-from sqlalchemy import event
 
-from factories import region_named
+from factories import region_named, statements
 from wizard.accounts import ensure_submissions
 from wizard.extensions import db
 from wizard.models import Cluster
@@ -18,23 +17,6 @@ def add_clusters(app, n, region="长沙市"):
         db.session.commit()
         ensure_submissions()
         db.session.commit()
-
-
-def statements(app, client, path):
-    count = [0]
-
-    def counter(*args):
-        count[0] += 1
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", counter)
-    try:
-        r = client.get(path)
-    finally:
-        event.remove(engine, "before_cursor_execute", counter)
-    assert r.status_code == 200, (path, r.status_code)
-    return count[0]
 
 
 @pytest.mark.parametrize("role,path", [("admin", "/admin/"), ("admin", "/admin/submissions"),
