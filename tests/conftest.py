@@ -94,7 +94,7 @@ def app(request, tmp_path):
                     "DELETE FROM submission WHERE cluster_id IN (SELECT id FROM cluster WHERE designation = 'test')"))
                 conn.execute(text("DELETE FROM cluster WHERE designation = 'test'"))
                 conn.execute(text("UPDATE submission SET state='draft', version=1, preliminary_answers='{}', "
-                                  "final_answers='{}', opinions='{}', return_comment=NULL, deadline_override=NULL"))
+                                  "final_answers='{}', opinions='{}', return_comment=NULL, deadline_override=NULL, carried_texts=NULL"))
                 conn.execute(text("UPDATE edition SET preliminary_deadline='2099-01-01', final_deadline='2099-06-01', "
                                   "data_year_1=2021, data_year_2=2022, target_year_1=2023"))
         else:

@@ -1,11 +1,13 @@
 """Who may see what: every submission query is scoped here, in the query itself."""
 from flask import abort
+from sqlalchemy import case
 from sqlalchemy.orm import defer, joinedload, undefer
+from sqlalchemy.orm.attributes import set_committed_value
 
 from .extensions import db
 from .models import CATEGORY_LABELS, ROLE_ADMIN, ROLE_APPLICANT, ROLE_COUNTY, Cluster, Edition, Region, Submission
 from .text import clean_text
-from .workflow.states import STATES
+from .workflow.states import ROUNDS, STATES
 
 
 #: a submission's cluster, its region and the region's city come with it (lists: no query per row)
@@ -47,13 +49,34 @@ def current_edition() -> Edition | None:
     ).scalar_one_or_none()
 
 
-def own_submission(user) -> Submission | None:
+#: the answers of the round a state lets the applicant edit, chosen in SQL (None when read-only)
+EDITABLE_ANSWERS = case(
+    *((Submission.state.in_([k for k, s in STATES.items() if s.editable_round == r]), getattr(Submission, f"{r}_answers"))
+      for r in ROUNDS),
+    else_=None)
+
+
+def own_submission(user, editable_only: bool = False) -> Submission | None:
+    """The applicant's submission in the current edition.  With ``editable_only`` (a wizard step)
+    only the answers of the round its state lets the applicant edit are loaded and decoded in the
+    same statement; the other round's (hundreds of kB of JSON) load only if something reads them."""
     edition = current_edition()
     if edition is None or user.role != ROLE_APPLICANT:
         return None
-    return db.session.execute(
-        visible_submissions(user, answers=True).where(Submission.edition_id == edition.id)
-    ).scalar_one_or_none()
+    if not editable_only:
+        return db.session.execute(
+            visible_submissions(user, answers=True).where(Submission.edition_id == edition.id)
+        ).scalar_one_or_none()
+    row = db.session.execute(
+        visible_submissions(user).add_columns(EDITABLE_ANSWERS).where(Submission.edition_id == edition.id)
+    ).one_or_none()
+    if row is None:
+        return None
+    sub, answers = row
+    round_ = STATES[sub.state].editable_round
+    if round_ is not None:
+        set_committed_value(sub, f"{round_}_answers", answers)
+    return sub
 
 
 def filtered_submissions(user, *, state: str = "", category: str = "", city: str = "", q: str = "",

@@ -41,11 +41,27 @@ def saved_message(step, answers, years) -> tuple[str, str]:
     return "已保存。但" + "；".join(over) + "。", "warning"
 
 
+#: (id of a definition field, the years) → (the field, its qualified name).  The definition's
+#: fields live as long as the process (get_report is cached), and the entry keeps its field, so an
+#: id is never taken for another field's; bounded, cleared when full.
+_NAMES: dict = {}
+_NAMES_MAX = 8192
+
+
 def qualified_name(field, years) -> str:
     """A field's name in messages: with its group where several fields share a label
     (集群促进组织·电话), years filled in.  The review list, the step's error summary and the
-    import messages all name a field this way."""
-    return field.grouped(fill_years(field.name, years))
+    import messages all name a field this way.  Every check of every field asks it, so it is
+    computed once per field and years (a pure function of the two)."""
+    key = (id(field), tuple(years.items()))
+    hit = _NAMES.get(key)
+    if hit is not None and hit[0] is field:
+        return hit[1]
+    name = field.grouped(fill_years(field.name, years))
+    if len(_NAMES) >= _NAMES_MAX:
+        _NAMES.clear()
+    _NAMES[key] = (field, name)
+    return name
 
 
 def field_problems(step, field, value, category, years) -> list:

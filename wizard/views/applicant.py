@@ -22,7 +22,7 @@ from ..report.view import effective_answers, step_defaults
 from ..web.security import client_address, require_role
 from ..workflow.deadlines import effective_deadline
 from ..workflow.moves import apply_move
-from ..workflow.readiness import review_lists
+from ..workflow.readiness import review_lists, review_problems
 from ..workflow.snapshots import latest_snapshot
 from ..workflow.states import STATES, MoveRefused, current_round, submit_move
 from .shared import pdf_response, send_report_pdf, send_snapshot_pdf
@@ -31,8 +31,8 @@ bp = Blueprint("applicant", __name__, url_prefix="/applicant")
 bp.before_request(require_role(ROLE_APPLICANT))
 
 
-def _submission() -> Submission:
-    sub = own_submission(current_user)
+def _submission(editable_only: bool = False) -> Submission:
+    sub = own_submission(current_user, editable_only)
     if sub is None:
         abort(404)
     return sub
@@ -51,7 +51,7 @@ def tasks():
     steps = step_statuses(sub, round_)
     next_step = next((s for s, st in steps if st not in ("complete", "optional")), None)
     editable = _editable_round(sub) is not None
-    problems = review_lists(sub, round_, effective_answers(sub, round_))[0] if editable else []
+    problems = review_problems(sub, round_, effective_answers(sub, round_)) if editable else []
     marks = carried_of(sub, round_)
     carried = [(report.step_of(f.key), f) for f in report.fields if f.key in marks]  # in the report's order
     return render_template("applicant/tasks.html", sub=sub, report=report, steps=steps, next_step=next_step,
@@ -183,7 +183,7 @@ def _flash_saved(step, values, years, notes, confirmed) -> None:
 @bp.route("/step/<step_key>", methods=["GET", "POST"])
 def step(step_key):
     """Show and save one step.  Saving validates types and ranges, never completeness."""
-    sub = _submission()
+    sub = _submission(editable_only=True)
     round_ = _editable_round(sub)
     if round_ is None:
         if request.method == "POST":

@@ -21,6 +21,13 @@ def review_lists(submission, round_, answers) -> tuple[list, list]:
             consistency_warnings(round_, answers, years) + evidence_warnings)
 
 
+def review_problems(submission, round_, answers) -> list:
+    """The first list of ``review_lists`` alone (the task list shows no warnings)."""
+    evidence_problems = evidence.missing(submission, round_, answers)[0]
+    return report_problems(round_, answers, submission.cluster.category, submission.edition.years,
+                           carried_of(submission, round_)) + evidence_problems
+
+
 def submit_guard(submission: Submission, round_: str, now: datetime) -> list:
     """What stops the applicant submitting this round's report now: the deadline, gaps, files."""
     deadline = effective_deadline(submission, round_)
