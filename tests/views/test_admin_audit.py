@@ -70,6 +70,18 @@ def test_a_removed_file_is_still_named(app, client, logged):
     assert rows == [("evidence_delete", "文件 #987654（已删除）", "旧证明.pdf")]
 
 
+def test_a_file_name_that_looks_like_a_filter_is_shown_as_typed(app, client, logged):
+    """An applicant's file name "edition=².pdf" once made the log answer 500 ("²" is a digit to
+    str.isdigit, not to int): only the app's own export details are reworded."""
+    with app.app_context():
+        db.session.add(AuditEntry(action="evidence_upload", username="applicant-a", target="evidence:987655",
+                                  detail="上市公告：edition=²³.pdf state=draft"))
+        db.session.commit()
+    r = client.get("/admin/audit/?action=evidence_upload")
+    assert r.status_code == 200
+    assert cells(r) == [("evidence_upload", "文件 #987655（已删除）", "上市公告：edition=²³.pdf state=draft")]
+
+
 def test_the_object_filter_finds_rows_by_cluster_name(client, logged):
     actions = [a for a, _, _ in cells(client.get("/admin/audit/?target=新型合金"))]
     assert sorted(actions) == ["deadline", "move"]

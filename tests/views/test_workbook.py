@@ -134,6 +134,19 @@ def test_an_unchanged_template_has_nothing_to_confirm(client, auth, app, alloy):
     assert pending_files(app) == []
 
 
+def test_a_new_upload_replaces_the_users_earlier_preview(client, auth, app, alloy):
+    auth.login("applicant-a")
+    data = edit(download(client), {("基本信息", "f:industry_field", "C"): "新材料"})
+    first = upload(client, data)
+    second = upload(client, data)
+    assert first.status_code == second.status_code == 200
+    assert len(pending_files(app)) == 2  # one preview: its workbook and what it was previewed against
+    stale = confirm(client, first)  # the replaced preview can no longer be confirmed
+    assert stale.headers["Location"].endswith(f"{BASE}/upload")
+    assert "之后又上传了新的文件" in body(client.get(stale.headers["Location"]))
+    assert confirm(client, second).headers["Location"].endswith("/applicant/")
+
+
 # --- problems: pointing to sheet and cell, nothing applied --------------------------------------
 
 def test_problems_point_to_sheet_and_cell_and_nothing_is_applied(client, auth, app, alloy):
@@ -229,6 +242,13 @@ def dtd(data):
     return rezip(data, replace={"xl/worksheets/sheet1.xml": lambda x: laugh + x.split(b"?>", 1)[-1]})
 
 
+def dtd_in_utf16(data):
+    """The same DTD in UTF-16, which a search for the ASCII bytes of "<!DOCTYPE" would miss."""
+    laugh = '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa">]>'
+    return rezip(data, replace={"xl/worksheets/sheet1.xml":
+                                lambda x: (laugh + x.split(b"?>", 1)[-1].decode()).encode("utf-16")})
+
+
 def external_link(data):
     link = b'<externalLink xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"/>'
     return rezip(data, add=[("xl/externalLinks/externalLink1.xml", link)])
@@ -251,6 +271,7 @@ REFUSED = {
     "zip bomb": (bomb, "压缩炸弹"),
     "malformed xml": (broken_xml, "无法解析其中的 XML"),
     "dtd": (dtd, "文档类型声明"),
+    "dtd_utf16": (dtd_in_utf16, "文档类型声明"),
     "external link": (external_link, "外部链接"),
     "not a template": (plain_workbook, "不是从本系统下载的填报模板"),
     "empty": (lambda d: b"", "文件是空的"),
@@ -287,6 +308,26 @@ def test_more_cells_than_a_template_holds_is_refused(client, auth, app, alloy):
     wb.save(out)
     r = upload(client, out.getvalue())
     assert r.status_code == 422 and "远多于填报模板所能容纳的内容" in body(r)
+
+
+def test_a_small_file_stretching_far_beyond_the_template_is_refused(client, auth, app, alloy):
+    """One cell at the last row of the sheet, or in the last column of many rows: a few KB that
+    openpyxl would read as millions of empty cells.  Refused after a bounded read."""
+    auth.login("applicant-a")
+    wb = load_workbook(BytesIO(download(client)))
+    wb["绿色"].cell(1_048_576, 2, 1)
+    far = BytesIO()
+    wb.save(far)
+    wb = load_workbook(BytesIO(download(client)))
+    for n in range(12):
+        wb.create_sheet(f"备注{n}")
+    many = BytesIO()
+    wb.save(many)
+    r = upload(client, far.getvalue())
+    assert r.status_code == 422 and "远大于填报模板" in body(r)
+    r = upload(client, many.getvalue())
+    assert r.status_code == 422 and "个工作表，远多于填报模板" in body(r)
+    assert pending_files(app) == []
 
 
 def retag(data, **values):

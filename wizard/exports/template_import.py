@@ -57,6 +57,11 @@ MAX_RATIO = 100  # a part may unpack to at most this many times its compressed s
 RATIO_FLOOR = 1024 * 1024  # … once it is larger than this
 MAX_PARTS = 500
 MAX_CELLS = 20_000  # filled cells in all sheets (a full template has about 1,500)
+#: cells read, empty or not, in all sheets: openpyxl yields every empty row up to a sheet's last
+#: and pads rows to their last cell, so a tiny file with one cell at row 1,048,576 or column XFD
+#: would cost seconds per sheet (a full template reads about 20,000)
+MAX_READ = 300_000
+MAX_EXTRA_SHEETS = 5  # sheets beyond the template's (a user's own notes)
 MAX_LISTED = 5  # cells outside the template named one by one, per sheet
 IMPORT_MOVE = "import"  # the history entry's move (workflow/states.OTHER_ENTRIES labels it)
 AUDIT_ACTION = "template_import"
@@ -125,10 +130,17 @@ def check_parts(zf: zipfile.ZipFile) -> None:
             raise TemplateRefused("文件中的 XML 含有文档类型声明（DTD），不是正常的 Excel 工作簿，已拒绝。")
 
 
+#: byte-order marks of UTF-16 and UTF-32
+WIDE_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
+
+
 def has_dtd(zf: zipfile.ZipFile, info) -> bool:
     """Does the XML part declare a DTD or entities (never in a workbook Excel writes)?"""
     tail = b""
     with zf.open(info) as part:
+        head = part.peek(4)[:4]
+        if head.startswith(WIDE_BOMS) or b"\x00" in head:
+            return True  # UTF-16/32 would hide the marks from a byte search; Excel writes UTF-8
         while chunk := part.read(64 * 1024):
             if any(m in tail + chunk for m in DTD_MARKS):
                 return True
@@ -160,6 +172,15 @@ class Reading:
     places: dict = dataclass_field(default_factory=dict)  # form path (top10-2-name) → Place
     problems: list = dataclass_field(default_factory=list)
     cells: int = 0
+    read: int = 0
+
+    def visit(self, cells) -> None:
+        """Count a row as read (its cells and itself), refusing a workbook that stretches far
+        beyond the template; then count its filled cells."""
+        self.read += len(cells) + 1
+        if self.read > MAX_READ:
+            raise TemplateRefused("文件中的工作表远大于填报模板（有内容或格式的行、列过多），已拒绝。"
+                                  "请使用从本系统下载的填报模板，不要在模板以外的行、列中填写或设置格式。")
 
     def count(self, n: int) -> None:
         self.cells += n
@@ -284,6 +305,7 @@ def read_sheet(ws, plan: SheetPlan, reading: Reading) -> None:
     table = None
     ws.reset_dimensions()  # read every row, whatever the stored dimension claims
     for r, cells in enumerate(ws.iter_rows(), 1):
+        reading.visit(cells)
         present = filled(cells)
         reading.count(len(present))
         key = cells[KEY_COLUMN - 1].value if cells else None
@@ -352,6 +374,9 @@ def read_template(data: bytes, sub: Submission, round_: str) -> Reading:
         check_info(reading.info, sub, round_)
         plans = sheet_plans(round_, sub.cluster.category, sub.edition.years)
         titles = {p.title for p in plans}
+        if len(wb.sheetnames) > len(plans) + 1 + MAX_EXTRA_SHEETS:
+            raise TemplateRefused(f"文件中有 {len(wb.sheetnames)} 个工作表，远多于填报模板的 {len(plans)} 个，已拒绝。"
+                                  "请使用从本系统下载的填报模板。")
         for name in wb.sheetnames:
             if name not in titles and name != INFO_SHEET and sheet_has_content(wb[name], reading):
                 reading.problems.append(f"工作表“{name}”不是填报模板中的工作表，其内容不会导入。请删除该工作表，或把内容填到对应步骤的工作表中。")
@@ -375,6 +400,7 @@ def sheet_has_content(ws, reading: Reading) -> bool:
     ws.reset_dimensions()
     found = False
     for cells in ws.iter_rows():
+        reading.visit(cells)
         n = len(filled(cells))
         reading.count(n)
         found = found or n > 0
@@ -492,10 +518,16 @@ def apply_import(sub: Submission, preview: Preview, actor, address: str = "") ->
 
 # --- the file between preview and confirmation --------------------------------------------------
 
+#: under instance/: uploaded templates waiting for their confirmation (swept after an hour, and by
+#: `flask cleanup`)
+PENDING_FOLDER = "workbook-imports"
+
+
 def save_pending(folder: str, data: bytes, user_id: int, sub: Submission, round_: str) -> str:
     """Keep an uploaded template for its confirmation; the token names it.  Older ones go."""
     os.makedirs(folder, exist_ok=True)
     sweep_pending(folder)
+    drop_pending_of(folder, user_id)  # one preview per user: an upload replaces the last
     token = secrets.token_urlsafe(24)
     meta = {"user": user_id, "submission": sub.id, "round": round_, "version": sub.version, "at": time.time()}
     for suffix, content in ((".xlsx", data), (".json", json.dumps(meta).encode())):
@@ -532,6 +564,25 @@ def discard_pending(folder: str, token: str) -> None:
             os.remove(os.path.join(folder, token + suffix))
         except FileNotFoundError:
             pass
+
+
+def drop_pending_of(folder: str, user_id: int) -> None:
+    """Remove the kept files of one user's earlier previews."""
+    for name in os.listdir(folder):
+        if not name.endswith(".json"):
+            continue
+        token = name[:-len(".json")]
+        try:
+            with open(os.path.join(folder, name), "rb") as fh:
+                owner = json.loads(fh.read()).get("user")
+        except (OSError, ValueError):
+            continue
+        if owner == user_id:
+            for suffix in (".xlsx", ".json"):
+                try:
+                    os.remove(os.path.join(folder, token + suffix))
+                except OSError:
+                    pass
 
 
 def sweep_pending(folder: str, max_age: float = PENDING_MAX_AGE) -> int:

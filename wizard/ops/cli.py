@@ -1,5 +1,6 @@
 """Command line: seed, seed-demo, create-user, schema, answers, pdf, backup, restore, cleanup."""
 import json
+import os
 from datetime import timedelta
 
 import click
@@ -8,6 +9,7 @@ from flask.cli import with_appcontext
 
 from ..access import current_edition
 from ..accounts import bind_account
+from ..exports.template_import import PENDING_FOLDER, sweep_pending
 from ..extensions import db
 from ..models import MIN_PASSWORD_LENGTH, Cluster, Region, Submission, User, to_local
 from ..params import MAX_ID
@@ -283,6 +285,11 @@ def cleanup_cmd(minutes):
     (*.part in the uploads folder and the PDF cache, *.pdf.<pid>.tmp in the PDF cache)."""
 
     count, size = remove_partial_files(current_app, older_than=timedelta(minutes=minutes))
+    pending = os.path.join(current_app.instance_path, PENDING_FOLDER)
+    if os.path.isdir(pending):
+        kept = sweep_pending(pending)
+        if kept:
+            click.echo(f"已删除 {kept} 个超过一小时未确认导入的 Excel 填报模板文件。")
     folders = f"上传目录 {current_app.config['UPLOAD_FOLDER']}、PDF 缓存目录 {current_app.config['PDF_CACHE_FOLDER']}"
     if count:
         click.echo(f"已删除 {count} 个中断写入留下的临时文件，共 {format_size(size)}（{size} 字节）；检查了{folders}。")

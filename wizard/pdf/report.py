@@ -147,7 +147,8 @@ def _submitted_request(submission, round_, snap) -> Prepared:
     county's opinion and sealed scan) and the names printed on it are part of the name."""
     rows = files_of(submission, round_)
     extra = _digest({"opinion": (submission.opinions or {}).get(round_), "evidence": manifest(submission, round_),
-                     "name": submission.cluster.name, "years": submission.edition.years})
+                     "name": submission.cluster.name, "category": submission.cluster.category,
+                     "years": submission.edition.years})
     key = f"report-{snap.digest[:32]}-t{TEMPLATE_VERSION}-{extra[:16]}"
 
     def make_job():
@@ -164,7 +165,8 @@ def snapshot_request(snapshot, submission) -> Prepared:
     round_ = snapshot.round
     same_files = evidence_manifest(submission, round_) == (snapshot.evidence or [])
     bound = manifest(submission, round_) if same_files else None  # with the county's scan, as the TOC lists it
-    extra = _digest({"name": submission.cluster.name, "years": submission.edition.years, "files": bound})
+    extra = _digest({"name": submission.cluster.name, "category": submission.cluster.category,
+                     "years": submission.edition.years, "files": bound})
     key = f"snapshot-{snapshot.digest[:32]}-t{TEMPLATE_VERSION}-{extra[:16]}"
 
     def make_job():

@@ -104,7 +104,9 @@ SUMMARY_TARGET = re.compile(r"^summary-(\w+)\.xlsx$")
 CODE_TARGET = re.compile(r"^code:(\w+)$")
 MOVE_KEY = re.compile(r"（([a-z_]+)）")  # "纳入初赛（accept）：…" as moves.py records a move
 OLD_DEADLINE = re.compile(r"^(\w+): (.+)$")  # "final: 2026-03-31 18:00" as extensions were once recorded
-PAIR = re.compile(r"\b(state|category|edition|round)=([\w-]+)")
+PAIR = re.compile(r"\b(state|category|edition|round)=([A-Za-z0-9_-]+)", re.ASCII)
+#: the actions whose detail the app writes as key=value filters (never a user's free text)
+PAIR_ACTIONS = {"export"}
 #: the detail's key=value filters, in words (values from the workflow, the models, the report)
 PAIR_LABELS = {"state": "状态", "category": "类别", "edition": "届次", "round": "轮次"}
 GONE_LABELS = {"submission": "申报", "evidence": "文件", "edition": "届次"}
@@ -173,7 +175,7 @@ def _pair_value(key: str, value: str, editions: dict) -> str:
         return CATEGORY_LABELS.get(value, value)
     if key == "round":
         return ROUND_LABELS.get(value, value)
-    return editions.get(int(value), value) if value.isdigit() else value
+    return editions.get(int(value), value) if value.isascii() and value.isdigit() else value
 
 
 def readable_detail(entry, editions: dict) -> str:
@@ -185,6 +187,8 @@ def readable_detail(entry, editions: dict) -> str:
     old = OLD_DEADLINE.match(text) if entry.action == "deadline" else None
     if old and old[1] in ROUND_LABELS:
         text = f"{ROUND_LABELS[old[1]]}截止时间延长至 {old[2]}"
+    if entry.action not in PAIR_ACTIONS:
+        return text
     return PAIR.sub(lambda m: f"{PAIR_LABELS[m[1]]}={_pair_value(m[1], m[2], editions)}", text)
 
 

@@ -80,13 +80,15 @@ def _send_pdf(prepared, filename: str, sub=None, what: str = ""):
         return _pdf_status_page(failed=outcome.message, status=503)
     if outcome.state != READY:
         return _pdf_status_page(status=202)
-    try:
-        fh = open(outcome.path, "rb")
-    except FileNotFoundError:  # removed by the cleanup between the check and now: make it again
+    if not os.path.exists(outcome.path):  # removed by the cleanup since the check: make it again
         return _pdf_status_page(status=202)
     if sub is not None:
         audit("report_download", f"submission:{sub.id}", what)
         db.session.commit()
+    try:
+        fh = open(outcome.path, "rb")
+    except FileNotFoundError:  # removed in the moment since: make it again
+        return _pdf_status_page(status=202)
     response = send_file(fh, mimetype="application/pdf", etag=False, conditional=False, max_age=0)
     response.headers["Content-Disposition"] = content_disposition(filename)
     response.content_length = os.fstat(fh.fileno()).st_size

@@ -12,6 +12,7 @@ from flask_login import current_user
 from ..access import own_submission
 from ..exports.template import template_filename, template_xlsx
 from ..exports.template_import import (
+    PENDING_FOLDER,
     TemplateRefused,
     apply_import,
     discard_pending,
@@ -31,7 +32,6 @@ bp = Blueprint("workbook", __name__, url_prefix="/applicant/workbook")
 bp.before_request(require_role(ROLE_APPLICANT))
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-FOLDER = "workbook-imports"  # under instance/: uploaded templates waiting for their confirmation
 READ_ONLY = "报告已提交或当前状态不允许修改，不能导入填报模板。"
 
 
@@ -47,7 +47,7 @@ def _max_bytes() -> int:
 
 
 def _folder() -> str:
-    return os.path.join(current_app.instance_path, FOLDER)
+    return os.path.join(current_app.instance_path, PENDING_FOLDER)
 
 
 def _page(sub, round_, status=200, error=None):
@@ -118,7 +118,7 @@ def confirm():
         abort(409, description=READ_ONLY)
     kept = load_pending(_folder(), token, current_user.id, sub)
     if kept is None:
-        flash("预览已失效或不存在（超过 1 小时未确认，或已经导入）。请重新上传填报模板。", "warning")
+        flash("预览已失效或不存在（超过 1 小时未确认、已经导入，或之后又上传了新的文件）。请重新上传填报模板。", "warning")
         return redirect(url_for("workbook.upload_page"))
     data, meta = kept
     if meta.get("round") != round_ or meta.get("version") != sub.version:
