@@ -13,12 +13,12 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..auditlog import record
+from ..auditlog import record, record_at_once
+from ..dbsetup import SAFE_METHODS
 from ..extensions import csrf, db, login_manager
 from ..models import LoginAttempt, User, utcnow
 from .pending import SESSION_USER_KEY, stash_owner, stash_pending_save
 
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 PUBLIC_ENDPOINTS = frozenset({"auth.login", "static", "main.blank_pdf"})  # blank templates: from the login page
 
@@ -206,10 +206,12 @@ def client_address() -> str:
 
 
 def audit(action: str, target: str = "", detail: str = "", user=None) -> None:
-    """Add an audit row for this request (the caller commits): the actor is ``user``, or the
-    logged-in user; ``user=False`` records an anonymous attempt."""
+    """Add an audit row for this request (the caller commits; a request that only reads, such
+    as a download, has it written at once, in its own transaction): the actor is ``user``, or
+    the logged-in user; ``user=False`` records an anonymous attempt."""
     actor = user if user is not None else (current_user if current_user.is_authenticated else None)
-    record(actor or None, action, target, detail, client_address())
+    write = record_at_once if request.method in SAFE_METHODS else record
+    write(actor or None, action, target, detail, client_address())
 
 
 def init_app(app):
