@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 from flask import current_app
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -234,6 +234,9 @@ class Submission(db.Model):
     __table_args__ = (
         UniqueConstraint("cluster_id", "edition_id", name="cluster_edition"),
         CheckConstraint(_one_of("state", STATES), name="state"),
+        # the dashboard's and the lists' counts per state read this index alone, not the rows
+        # (which carry both rounds' answers)
+        Index("ix_submission_edition_state_cluster", "edition_id", "state", "cluster_id"),
     )
 
     def answers_for(self, round_: str) -> dict:
