@@ -97,7 +97,7 @@ def run_job(job: RenderJob) -> RenderResult:
                          page_count=_read_hint(job))
         _write_hint(job, count_pages(pdf))
         write_atomically(paths.pdf, (lambda fh: bind(pdf, job, fh)) if job.evidence else pdf)
-        _remove(paths.failed)
+        remove_file(paths.failed)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         return RenderResult(job.key, os.getpid(), time.perf_counter() - started, os.path.getsize(paths.pdf), peak,
                             time.process_time() - cpu)
@@ -106,7 +106,7 @@ def run_job(job: RenderJob) -> RenderResult:
         write_atomically(paths.failed, json.dumps({"message": failure_message(exc)}, ensure_ascii=False).encode())
         raise
     finally:
-        _remove(paths.lock)
+        remove_file(paths.lock)
 
 
 def _hint_path(job: RenderJob) -> str | None:
@@ -168,7 +168,7 @@ def write_atomically(path: str, data: bytes | Callable[[BinaryIO], object]) -> N
                 fh.write(data)
         os.replace(tmp, path)
     except BaseException:
-        _remove(tmp)
+        remove_file(tmp)
         raise
 
 
@@ -190,7 +190,8 @@ def _touch(path: str) -> None:
         pass
 
 
-def _remove(path: str) -> None:
+def remove_file(path: str) -> None:
+    """Remove ``path``; one already gone is fine (another process cleaned up first)."""
     try:
         os.remove(path)
     except FileNotFoundError:

@@ -30,7 +30,8 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Callable
 
-from .jobs import GENERIC_FAILURE, CachePaths, RenderJob, RenderResult, read_failure, run_job, write_atomically
+from .jobs import (GENERIC_FAILURE, CachePaths, RenderJob, RenderResult, read_failure, remove_file, run_job,
+                   write_atomically)
 
 log = logging.getLogger("wizard.pdf.pool")
 
@@ -137,7 +138,7 @@ def _finished(key: str, paths: CachePaths, future: Future) -> None:
     log.error("PDF render %s failed", key, exc_info=exc)
     if not os.path.exists(paths.failed):  # the process died before it could say so
         write_atomically(paths.failed, json.dumps({"message": GENERIC_FAILURE}, ensure_ascii=False).encode())
-    _remove(paths.lock)
+    remove_file(paths.lock)
 
 
 def result_of(key: str) -> RenderResult | None:
@@ -189,13 +190,13 @@ def obtain(paths: CachePaths, make_job: Callable[[], RenderJob], wait: float, re
 def _start(paths: CachePaths, make_job: Callable[[], RenderJob], size: int) -> Outcome | None:
     """With the lock held: the file if it appeared meanwhile, else queue the render (None)."""
     if os.path.exists(paths.pdf):
-        _remove(paths.lock)
+        remove_file(paths.lock)
         return Outcome(READY, paths.pdf)
-    _remove(paths.failed)
+    remove_file(paths.failed)
     try:
         job = make_job()
     except Exception:  # a bug in the request's part (the HTML): logged, and tried again next time
-        _remove(paths.lock)
+        remove_file(paths.lock)
         log.exception("PDF job for %s could not be prepared", paths.pdf)
         return Outcome(FAILED, message=GENERIC_FAILURE)
     submit(job, paths, size)
@@ -237,16 +238,9 @@ def _take_lock(paths: CachePaths) -> bool:
             if age < LOCK_STALE_SECONDS:
                 return False
             log.warning("PDF render lock %s is %.0f s old: taken over", paths.lock, age)
-            _remove(paths.lock)
+            remove_file(paths.lock)
             continue
         with os.fdopen(fd, "w") as fh:
             fh.write(f"{os.getpid()} {time.time():.0f}\n")
         return True
     return False
-
-
-def _remove(path: str) -> None:
-    try:
-        os.remove(path)
-    except FileNotFoundError:
-        pass
