@@ -5,7 +5,18 @@ from sqlalchemy.orm import defer, joinedload, undefer
 from sqlalchemy.orm.attributes import set_committed_value
 
 from .extensions import db
-from .models import CATEGORY_LABELS, ROLE_ADMIN, ROLE_APPLICANT, ROLE_COUNTY, Cluster, Edition, Region, Submission
+from .models import (
+    CATEGORY_LABELS,
+    ROLE_ADMIN,
+    ROLE_APPLICANT,
+    ROLE_COUNTY,
+    ROLE_EXPERT,
+    Cluster,
+    Edition,
+    Region,
+    ReviewAssignment,
+    Submission,
+)
 from .text import clean_text
 from .workflow.states import ROUNDS, STATES
 
@@ -30,7 +41,16 @@ def visible_submissions(user, answers: bool = False):
         return q.where(Cluster.region_id == user.region_id)
     if user.role == ROLE_APPLICANT and user.cluster_id:
         return q.where(Submission.cluster_id == user.cluster_id)
+    if user.role == ROLE_EXPERT:
+        # an expert sees the reports it is assigned to score, and nothing else
+        return q.where(Submission.id.in_(assigned_to(user)))
     return q.where(db.false())
+
+
+def assigned_to(expert):
+    """A select() of the ids of the submissions this expert is (actively) assigned to score."""
+    return db.select(ReviewAssignment.submission_id).where(
+        ReviewAssignment.expert_id == expert.id, ReviewAssignment.status == "active")
 
 
 def get_submission(submission_id: int, user) -> Submission:

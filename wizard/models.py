@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 from flask import current_app
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -15,6 +15,7 @@ from .roles import (  # noqa: F401  (re-exported: the models' vocabulary)
     ROLE_ADMIN,
     ROLE_APPLICANT,
     ROLE_COUNTY,
+    ROLE_EXPERT,
     ROLE_LABELS,
 )
 from .workflow.states import ROUNDS, STATES
@@ -31,6 +32,9 @@ CATEGORY_LABELS = {
     CATEGORY_ADVANCED: "先进制造业集群",
     CATEGORY_SME: "中小企业特色产业集群",
 }
+#: an expert's 擅长类别: one category, or both
+EXPERT_BOTH = "both"
+EXPERT_CATEGORY_LABELS = {**CATEGORY_LABELS, EXPERT_BOTH: "两类均可"}
 
 
 MIN_PASSWORD_LENGTH = 8
@@ -117,6 +121,9 @@ class User(UserMixin, db.Model):
     cluster_id: Mapped[int | None] = mapped_column(ForeignKey("cluster.id"))
     region_id: Mapped[int | None] = mapped_column(ForeignKey("region.id"))
     email: Mapped[str] = mapped_column(String(256), default="")
+    # experts (评审专家): 工作单位 and 擅长类别 (a key of EXPERT_CATEGORY_LABELS); 所在市州 is region_id
+    employer: Mapped[str] = mapped_column(String(128), default="")
+    expert_categories: Mapped[str | None] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(default=True)
     session_token: Mapped[str] = mapped_column(String(64), unique=True, default=new_token)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -124,12 +131,15 @@ class User(UserMixin, db.Model):
     region: Mapped[Region | None] = relationship()
 
     __table_args__ = (
-        CheckConstraint("role in ('applicant', 'county', 'admin')", name="role"),
+        CheckConstraint(_one_of("role", ROLE_LABELS), name="role"),
         CheckConstraint(
             "(role != 'applicant' OR cluster_id IS NOT NULL) AND "
-            "(role != 'county' OR region_id IS NOT NULL)",
+            "(role != 'county' OR region_id IS NOT NULL) AND "
+            "(role != 'expert' OR (region_id IS NOT NULL AND expert_categories IS NOT NULL))",
             name="binding",
         ),
+        CheckConstraint("expert_categories IS NULL OR " + _one_of("expert_categories", EXPERT_CATEGORY_LABELS),
+                        name="expert_categories"),
     )
 
     # Flask-Login: the cookie identifies the session token, not the row id.
@@ -167,12 +177,22 @@ class User(UserMixin, db.Model):
         return self.role == ROLE_APPLICANT
 
     @property
+    def is_expert(self) -> bool:
+        return self.role == ROLE_EXPERT
+
+    @property
     def binding_label(self) -> str:
         if self.role == ROLE_APPLICANT and self.cluster:
             return self.cluster.name
         if self.role == ROLE_COUNTY and self.region:
             return self.region.government_name
+        if self.role == ROLE_EXPERT:
+            return self.employer
         return "湖南省工业和信息化厅" if self.role == ROLE_ADMIN else ""
+
+    def expert_covers(self, category: str) -> bool:
+        """Whether this expert's 擅长类别 includes a cluster category."""
+        return self.expert_categories in (category, EXPERT_BOTH)
 
 
 class Edition(db.Model):
@@ -282,8 +302,11 @@ class HistoryEntry(db.Model):
     comment: Mapped[str | None] = mapped_column(Text)
     # the file that came with the move: the signed declaration at submit, the sealed opinion at approval
     evidence_id: Mapped[int | None] = mapped_column(ForeignKey("evidence_file.id", ondelete="SET NULL"))
+    # a move decided from the experts' ranking: the frozen ranking it was decided on
+    ranking_id: Mapped[int | None] = mapped_column(ForeignKey("ranking_snapshot.id"))
     user: Mapped[User | None] = relationship()
     evidence: Mapped[EvidenceFile | None] = relationship()
+    ranking: Mapped[RankingSnapshot | None] = relationship()
 
 
 class Message(db.Model):
@@ -351,3 +374,88 @@ class PendingSave(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+
+
+# ── Expert review (专家评审): wizard/review/ reads and writes these ────────────────────────────
+
+REVIEW_METHODS = ("trimmed", "mean")  # 去掉一个最高分和一个最低分后取平均 / 算术平均
+ASSIGNMENT_STATUSES = ("active", "conflict", "withdrawn")
+
+
+class ReviewScheme(db.Model):
+    """评分细则 of one round of an edition: the dimensions experts score (each with its maximum and
+    guidance), the panel size, how the ranking is computed, and the experts' deadline.  Editable
+    until the round's first score is submitted (``frozen_at``)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    edition_id: Mapped[int] = mapped_column(ForeignKey("edition.id"))
+    round: Mapped[str] = mapped_column(String(16))
+    #: [{"key": "d1", "label": "产业基础", "max": 15, "guidance": "…"}, …] in the order shown
+    dimensions: Mapped[list] = mapped_column(db.JSON, default=list)
+    method: Mapped[str] = mapped_column(String(16), default="trimmed")
+    panel_size: Mapped[int] = mapped_column(default=5)
+    deadline: Mapped[datetime | None]  # Beijing wall-clock time, as the edition's deadlines
+    frozen_at: Mapped[datetime | None]  # the first submitted score of the round
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    edition: Mapped[Edition] = relationship()
+
+    __table_args__ = (
+        UniqueConstraint("edition_id", "round", name="review_scheme_round"),
+        CheckConstraint(_one_of("round", ROUNDS), name="round"),
+        CheckConstraint(_one_of("method", REVIEW_METHODS), name="method"),
+        CheckConstraint("panel_size >= 1", name="panel_size"),
+    )
+
+
+class ReviewAssignment(db.Model):
+    """One expert assigned to score one submission's report of one round, with the expert's scores.
+
+    ``status``: active (on the expert's list), conflict (the expert declared a conflict: 回避),
+    withdrawn (removed by the administrator; submitted scores withdrawn with ``reason``).
+    Progress: 未开始 (``saved_at`` empty), 已暂存 (saved), 已提交 (``submitted_at``; final)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submission.id"), index=True)
+    expert_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    round: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    scores: Mapped[dict] = mapped_column(db.JSON, default=dict)  # {dimension key: number}
+    comments: Mapped[dict] = mapped_column(db.JSON, default=dict)  # {dimension key: text}
+    overall: Mapped[str] = mapped_column(Text, default="")  # 总体评价
+    total: Mapped[float | None] = mapped_column(Float)  # the sum of the scores, set when submitted
+    version: Mapped[int] = mapped_column(default=1)  # optimistic lock of the autosave
+    saved_at: Mapped[datetime | None]
+    submitted_at: Mapped[datetime | None]
+    assigned_at: Mapped[datetime] = mapped_column(default=utcnow)
+    assigned_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    reason: Mapped[str | None] = mapped_column(Text)  # the declared conflict or the withdrawal's reason
+    ended_at: Mapped[datetime | None]
+    submission: Mapped[Submission] = relationship()
+    expert: Mapped[User] = relationship(foreign_keys=[expert_id])
+
+    __table_args__ = (
+        UniqueConstraint("submission_id", "expert_id", "round", name="assignment_once"),
+        CheckConstraint(_one_of("round", ROUNDS), name="round"),
+        CheckConstraint(_one_of("status", ASSIGNMENT_STATUSES), name="status"),
+        Index("ix_review_assignment_round_status", "round", "status"),
+    )
+
+
+class RankingSnapshot(db.Model):
+    """The ranking a move was decided on, frozen: method, every score, the ranking, its SHA-256."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    edition_id: Mapped[int] = mapped_column(ForeignKey("edition.id"))
+    round: Mapped[str] = mapped_column(String(16))
+    category: Mapped[str] = mapped_column(String(16))
+    method: Mapped[str] = mapped_column(String(16))
+    data: Mapped[dict] = mapped_column(db.JSON)
+    digest: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+
+    __table_args__ = (CheckConstraint(_one_of("round", ROUNDS), name="round"),)
+
+    @property
+    def code(self) -> str:
+        return self.digest[:12].upper()

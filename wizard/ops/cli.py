@@ -11,7 +11,16 @@ from ..access import current_edition
 from ..accounts import bind_account
 from ..exports.template_import import PENDING_FOLDER, sweep_pending
 from ..extensions import db
-from ..models import MIN_PASSWORD_LENGTH, Cluster, Region, Submission, User, to_local
+from ..models import (
+    EXPERT_CATEGORY_LABELS,
+    MIN_PASSWORD_LENGTH,
+    ROLE_LABELS,
+    Cluster,
+    Region,
+    Submission,
+    User,
+    to_local,
+)
 from ..params import MAX_ID
 from ..pdf.report import report_pdf
 from ..report.model import ROUND_LABELS
@@ -21,7 +30,7 @@ from ..workflow.snapshots import latest_snapshot
 from ..workflow.states import FINAL, ROUNDS, current_round, state_label
 from .backup import BackupError, create_backup, restore_backup, signature_valid, signing_key
 from .maintenance import format_size, remove_partial_files
-from .seed import DEMO_ACCOUNTS, DEMO_PASSWORD, seed_all, seed_demo
+from .seed import DEMO_ACCOUNTS, DEMO_EXPERTS, DEMO_PASSWORD, seed_all, seed_demo
 
 
 def init_app(app):
@@ -49,20 +58,24 @@ def seed_demo_cmd():
     seed_all()
     created = seed_demo()
     click.echo("演示账号（密码 %s）：" % DEMO_PASSWORD)
-    for username, display, *_ in DEMO_ACCOUNTS:
+    for username, display, *_ in DEMO_ACCOUNTS + DEMO_EXPERTS:
         click.echo(f"  {username:<20} {display}{'（新建）' if username in created else ''}")
 
 
 @click.command("create-user")
 @with_appcontext
 @click.argument("username")
-@click.option("--role", type=click.Choice(["applicant", "county", "admin"]), required=True)
+@click.option("--role", type=click.Choice(list(ROLE_LABELS)), required=True)
 @click.option("--cluster", "cluster_name", help="集群名称（申报单位账号）")
-@click.option("--region", "region_name", help="地区名称或代码（审核人账号），如 长沙市、430100")
+@click.option("--region", "region_name", help="地区名称或代码（审核人账号；评审专家的所在市州），如 长沙市、430100")
+@click.option("--employer", default=None, help="工作单位（评审专家账号）")
+@click.option("--categories", type=click.Choice(list(EXPERT_CATEGORY_LABELS)), default=None,
+              help="擅长类别（评审专家账号）：advanced 先进制造业集群，sme 中小企业特色产业集群，both 两类均可")
 @click.option("--name", "display_name", default="", help="姓名或单位")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 @click.option("--disable", is_flag=True, help="停用账号（并使其所有登录失效）")
-def create_user_cmd(username, role, cluster_name, region_name, display_name, password, disable):
+def create_user_cmd(username, role, cluster_name, region_name, employer, categories, display_name, password,
+                    disable):
     """Create or update an account."""
 
     if len(password) < MIN_PASSWORD_LENGTH:
@@ -84,7 +97,8 @@ def create_user_cmd(username, role, cluster_name, region_name, display_name, pas
     is_new = user is None
     if is_new:
         user = User(username=username, role=role)
-    error = bind_account(user, role=role, cluster_id=cluster_id, region_id=region_id)
+    error = bind_account(user, role=role, cluster_id=cluster_id, region_id=region_id, employer=employer,
+                         expert_categories=categories)
     if error:
         raise click.ClickException(error)
     if display_name:

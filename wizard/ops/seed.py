@@ -17,6 +17,16 @@ DEMO_ACCOUNTS = [
     ("applicant-alloy", "长沙新型合金材料产业集群促进组织", "applicant", "长沙新型合金材料产业集群", None),
     ("applicant-linxiang", "临湘市钓具（浮标）产业集群促进组织", "applicant", "临湘市钓具（浮标）产业集群", None),
 ]
+#: the demo expert pool (评审专家): username, name, 所在市州 (code), 工作单位, 擅长类别.  Spread over
+#: cities and employers; expert-1 (长沙市) must not score the 长沙 cluster, expert-3 (岳阳市) not the
+#: 临湘 one (临湘市 belongs to 岳阳市): the assignment has conflicts to avoid.
+DEMO_EXPERTS = [
+    ("expert-1", "周建华（评审专家）", "430100", "中南大学", "both"),
+    ("expert-2", "李文博（评审专家）", "430300", "湘潭大学", "both"),
+    ("expert-3", "陈晓红（评审专家）", "430600", "湖南理工学院", "both"),
+    ("expert-4", "王志刚（评审专家）", "430400", "南华大学", "both"),
+    ("expert-5", "刘海燕（评审专家）", "430200", "湖南工业大学", "both"),
+]
 
 
 def _region(code, name, level, parent=None):
@@ -79,6 +89,15 @@ def seed_demo() -> list:
             user.cluster = db.session.execute(db.select(Cluster).filter_by(name=cluster_name)).scalar_one()
         if region_code:
             user.region = db.session.execute(db.select(Region).filter_by(code=region_code)).scalar_one()
+        user.set_password(DEMO_PASSWORD)
+        db.session.add(user)
+        created.append(username)
+    for username, display, city_code, employer, categories in DEMO_EXPERTS:
+        if db.session.execute(db.select(User).filter_by(username=username)).scalar_one_or_none():
+            continue
+        city = db.session.execute(db.select(Region).filter_by(code=city_code)).scalar_one()
+        user = User(username=username, display_name=display, role="expert", region=city, employer=employer,
+                    expert_categories=categories)
         user.set_password(DEMO_PASSWORD)
         db.session.add(user)
         created.append(username)

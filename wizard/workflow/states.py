@@ -26,6 +26,7 @@ class State:
     editable: bool = False  # the applicant edits that round's report
     next_actor: str = ROLE_APPLICANT  # who is told to act when a submission reaches this state
     approved: bool = True  # False: the round is back before the county's approval (its opinion goes)
+    scored: bool = False  # experts (评审专家) score this round's report while a submission is in this state
 
     @property
     def editable_round(self) -> str | None:
@@ -41,12 +42,12 @@ STATES = {s.key: s for s in (
     State("draft", "草稿", PRELIMINARY, editable=True, approved=False),
     State("submitted", "待县级审核", PRELIMINARY, next_actor=ROLE_COUNTY, approved=False),
     State("county_approved", "县级已审核", PRELIMINARY, next_actor=ROLE_ADMIN),
-    State("preliminary", "初赛", PRELIMINARY),
+    State("preliminary", "初赛", PRELIMINARY, scored=True),
     State("eliminated", "初赛未胜出", PRELIMINARY),
     State("finalist", "入围决赛", FINAL, editable=True, approved=False),
     State("final_submitted", "决赛报告待县级审核", FINAL, next_actor=ROLE_COUNTY, approved=False),
     State("final_approved", "决赛报告县级已审核", FINAL, next_actor=ROLE_ADMIN),
-    State("final", "决赛", FINAL),
+    State("final", "决赛", FINAL, scored=True),
     State("awarded", "认定为培育对象", FINAL),
     State("not_awarded", "未认定", FINAL),
 )}
@@ -126,6 +127,11 @@ def round_of(state: str) -> str:
 def submit_move(round_: str) -> Move:
     """The applicant's submit move of this round."""
     return next(m for m in MOVES if m.kind == SUBMIT and m.round == round_)
+
+
+def scoring_state(round_: str) -> str:
+    """The state in which experts score a round's reports (初赛: preliminary; 决赛: final)."""
+    return next(k for k, s in STATES.items() if s.scored and s.round == round_)
 
 
 def states_waiting_for(role: str) -> tuple[str, ...]:
