@@ -43,7 +43,7 @@ def test_change_password(app, client, auth, people):
     assert "当前密码不正确" in r.get_data(as_text=True)
     r = client.post("/account/password", data={"csrf_token": token, "current": PASSWORD, "new": "short",
                                                 "confirm": "short"})
-    assert "至少 8 个字符" in r.get_data(as_text=True)
+    assert "至少 10 个字符" in r.get_data(as_text=True)
     r = client.post("/account/password", data={"csrf_token": token, "current": PASSWORD, "new": "new-password-1",
                                                 "confirm": "new-password-1"})
     assert r.status_code == 302
@@ -127,7 +127,8 @@ def test_seeding_twice_duplicates_nothing(app, runner):
         assert db.session.execute(db.select(db.func.count()).select_from(Region)).scalar_one() == 137
         assert db.session.execute(db.select(db.func.count()).select_from(Cluster)).scalar_one() == 26
         assert db.session.execute(db.select(db.func.count()).select_from(Submission)).scalar_one() == 26
-        assert db.session.execute(db.select(db.func.count()).select_from(User)).scalar_one() == 5
+        # five demo accounts of the first three roles and the five demo experts
+        assert db.session.execute(db.select(db.func.count()).select_from(User)).scalar_one() == 10
 
 
 def test_demo_accounts_log_in(app, client, auth, runner):

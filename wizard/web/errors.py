@@ -2,6 +2,8 @@
 from flask import current_app, flash, g, render_template, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from ..evidence.names import file_size
@@ -16,7 +18,12 @@ MESSAGES = {
     413: ("文件过大", "上传的内容超过大小限制。"),
     429: ("尝试次数过多", "请稍后再试。"),
     500: ("系统错误", "系统处理请求时出错，已记录。请稍后重试或联系管理员。"),
+    503: ("系统暂时无法使用", "系统暂时无法连接数据库，本次操作未执行、未保存。请稍后重试；如多次出现，请联系管理员。"),
 }
+#: what a save that reached a database that is away answers (the wizard's script keeps the typed
+#: text in this browser and offers it again: the JSON answer says so)
+DATABASE_AWAY_JSON = ("未保存：系统暂时无法连接数据库。您填写的内容已保留在此浏览器中，"
+                      "恢复后将自动重新保存；请不要关闭页面。")
 
 
 def wants_json() -> bool:
@@ -32,7 +39,31 @@ def error_page(code: int, message: str | None = None):
         text = f"上传的内容超过大小限制：单次上传不能超过 {limit}。请压缩或拆分文件后重新上传；已保存的内容不受影响。"
     if wants_json():
         return {"ok": False, "error": text}, code
-    return render_template("errors/error.html", code=code, title=title, message=text), code
+    try:
+        return render_template("errors/error.html", code=code, title=title, message=text), code
+    except Exception:  # the usual page needs the login and the database: show one that needs neither
+        current_app.logger.exception("Error page %s could not be rendered; showing the standalone one", code)
+        return standalone_page(code, title, text), code
+
+
+def standalone_page(code: int, title: str, text: str) -> str:
+    """Rendered by Jinja alone: no context processors (they read the login and the database)."""
+    return current_app.jinja_env.get_template("errors/standalone.html").render(
+        code=code, title=title, message=text, request_id=g.get("request_id"))
+
+
+def _database_away(exc):
+    """The database cannot be reached (stopped, restarting, locked too long): a Chinese 503 that
+    needs no database, never Flask's English 500."""
+    current_app.logger.error("Database unavailable on %s %s: %s", request.method, request.path, exc)
+    try:
+        db.session.rollback()
+    except Exception:  # the connection is gone: nothing to roll back
+        current_app.logger.debug("rollback after a database error failed", exc_info=True)
+    title, text = MESSAGES[503]
+    if wants_json():
+        return {"ok": False, "error": DATABASE_AWAY_JSON}, 503
+    return standalone_page(503, title, text), 503
 
 
 def _http_error(exc: HTTPException):
@@ -78,5 +109,7 @@ def _server_error(exc):
 def init_app(app):
     app.config.setdefault("REDISPLAY_ENDPOINTS", ("applicant.step",))
     app.register_error_handler(CSRFError, _csrf_error)
+    for away in (OperationalError, InterfaceError, PoolTimeout):
+        app.register_error_handler(away, _database_away)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _server_error)
