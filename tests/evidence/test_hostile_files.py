@@ -268,6 +268,31 @@ def test_refusal_happens_before_any_pixel_is_decoded(tmp_path):
     assert result["peak"] < 16 * MB, mib(result["peak"])  # decoding would take ~134 MB
 
 
+@linux_only
+@pytest.mark.parametrize("width, height", [(4_000_000, 10), (1, 39_000_000)])
+def test_a_strip_no_page_looks_like_is_refused_from_its_header(tmp_path, width, height):
+    """A 4,000,000 × 10 PNG (39 KB) and a 1 × 39,000,000 one (76 KB) are under the 40 MP limit but
+    cost 13–20 s and 200+ MB each to decode and scale: refused on their proportions, from the
+    header, with next to no memory."""
+    path = tmp_path / "strip.png"
+    path.write_bytes(raw_png(width, height))  # complete pixel data
+    result = measure("upload", path, "长条.png", "png")
+    assert f"{width}×{height}" in result["refused"] and "长宽比超过 20:1" in result["refused"]
+    assert result["peak"] < 16 * MB, mib(result["peak"])
+
+
+@pytest.mark.parametrize("size, accepted", [((2000, 100), True), ((100, 2000), True), ((2100, 100), False),
+                                            ((100, 2100), False)])
+def test_proportions_up_to_20_to_1_are_accepted(size, accepted):
+    buf = io.BytesIO()
+    Image.new("RGB", size, "white").save(buf, "JPEG")
+    if accepted:
+        assert inspect_upload(buf.getvalue(), "窄页.jpg", LIMITS).kind == "jpeg"
+    else:
+        with pytest.raises(UploadRejected, match="长宽比超过 20:1"):
+            inspect_upload(buf.getvalue(), "窄页.jpg", LIMITS)
+
+
 # --------------------------------------------------------------------------
 # Finding 3: images embedded in PDFs
 # --------------------------------------------------------------------------
