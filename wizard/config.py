@@ -19,7 +19,9 @@ class Defaults:
     SQLALCHEMY_TRACK_MODIFICATIONS = False
     # JSON columns (the answers) hold Chinese as UTF-8, not six-byte \u escapes: half the bytes to
     # store, decode and write to the log
-    SQLALCHEMY_ENGINE_OPTIONS = {"json_serializer": partial(json.dumps, ensure_ascii=False)}
+    # pool_pre_ping: a pooled connection that a database restart closed is replaced before use,
+    # instead of failing the request that drew it
+    SQLALCHEMY_ENGINE_OPTIONS = {"json_serializer": partial(json.dumps, ensure_ascii=False), "pool_pre_ping": True}
 
     # Sessions: HttpOnly + SameSite=Lax always, Secure when served over HTTPS.
     SESSION_COOKIE_HTTPONLY = True
@@ -56,6 +58,16 @@ class Defaults:
     # X-Forwarded-Proto.  0: the headers are ignored and the peer address is the client's.
     TRUSTED_PROXIES = 0
     PASSWORD_HASH_METHOD = "scrypt"
+    # Accounts (issue #26): generated one-time passwords (账号通知书) must be changed at the first
+    # login and expire this many days after they were issued.  They are random (≥ 80 bits), so a
+    # fast hash suffices for them (onboarding 1,000 accounts in seconds, not minutes of scrypt);
+    # every password a person chooses is hashed with PASSWORD_HASH_METHOD.
+    ONE_TIME_PASSWORD_DAYS = 14
+    ONE_TIME_PASSWORD_HASH_METHOD = "pbkdf2:sha256:10000"
+    # the system's address printed on the account letters (default: the address of the request)
+    PUBLIC_URL = None
+    # whom to ask about an account: on the letters and when a one-time password has expired
+    ACCOUNT_HELP = "湖南省工业和信息化厅产业集群竞赛工作组（省级管理员）"
 
     PDF_FONT_PATH = None
     PDF_CACHE_FOLDER = None  # default: instance/pdf-cache
@@ -86,6 +98,7 @@ NUMBER_OVERRIDES = (
     ("TEMPLATE_MAX_MB", "TEMPLATE_MAX_BYTES", 1024 * 1024),
     ("RENDER_PROCESSES", "RENDER_PROCESSES", 1),
     ("PDF_WAIT_SECONDS", "PDF_WAIT_SECONDS", 1),
+    ("ONE_TIME_PASSWORD_DAYS", "ONE_TIME_PASSWORD_DAYS", 1),
 )
 
 
@@ -107,7 +120,7 @@ def load_config(app, test_config=None):
     for name in ("SESSION_COOKIE_SECURE",):
         if f"WIZARD_{name}" in env:
             app.config[name] = _truthy(env[f"WIZARD_{name}"])
-    for name in ("PDF_FONT_PATH", "UPLOAD_FOLDER", "MAIL_SERVER"):
+    for name in ("PDF_FONT_PATH", "UPLOAD_FOLDER", "MAIL_SERVER", "PUBLIC_URL", "ACCOUNT_HELP"):
         if env.get(f"WIZARD_{name}"):
             app.config[name] = env[f"WIZARD_{name}"]
     for name, config_key, scale in NUMBER_OVERRIDES:
