@@ -4,24 +4,40 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
 FLASK := $(BIN)/flask --app wizard
+# Every install comes from the hashed lock (regenerate with `make lock`); setup.cfg keeps the ranges.
+LOCK := requirements/lock.txt
+# pytest-xdist workers (one per core on these 2-core machines); WORKERS=0 runs in one process
+WORKERS ?= 2
+XDIST := $(if $(filter 0,$(WORKERS)),,-n $(WORKERS) --dist worksteal)
+# `make test-fast`: the inner loop, without the families marked slow (markers: setup.cfg, tests/conftest.py)
+FAST := not browser and not pdf and not budget and not fuzz and not crawl
 
-.PHONY: run test install install-test db bench clean
+.PHONY: run test test-fast install install-test lock db bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip setuptools
 
-$(VENV)/.installed: setup.cfg setup.py | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+# One environment for running, testing and benchmarking: the lock's exact, hash-checked
+# versions (install_requires + the test and prod extras), then the package itself without deps.
+$(VENV)/.installed: $(LOCK) setup.cfg setup.py | $(BIN)/python
+	$(BIN)/python requirements/check_lock.py setup.cfg $(LOCK)
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
-
-$(VENV)/.installed-test: setup.cfg setup.py | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test]'
-	touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed
 
-install-test: $(VENV)/.installed-test
+install-test: install
+
+# Regenerate the lock after changing a dependency in setup.cfg (one command; commit the result).
+# The versions already locked are kept where they still fit; `make lock UPGRADE=1` takes the newest.
+lock: | $(BIN)/python
+	$(BIN)/python -m pip install --quiet uv
+	$(BIN)/uv pip compile setup.cfg --extra test --extra prod --generate-hashes $(if $(UPGRADE),--upgrade) \
+	  --python-version 3.11 --python-platform x86_64-unknown-linux-gnu \
+	  --custom-compile-command "make lock" --annotation-style line --quiet -o $(LOCK)
+	@echo "$(LOCK) regenerated; run 'make install' (or any make target) to install it"
 
 db: install
 	$(FLASK) db upgrade
@@ -32,10 +48,13 @@ run: db
 	@echo "湖南省产业集群竞赛申报系统: http://127.0.0.1:$(PORT)"
 	$(FLASK) run --host 127.0.0.1 --port $(PORT)
 
-test: install-test
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+test: install
+	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
-bench: install-test
+test-fast: install
+	$(BIN)/python -m pytest $(XDIST) -m "$(FAST)" $(PYTEST_ARGS)
+
+bench: install
 	$(BIN)/python benchmarks/run.py $(ARGS)
 
 clean:

@@ -82,7 +82,10 @@ def main() -> int:
     ap.add_argument("--pages", type=int, default=20)
     ap.add_argument("--photos", type=int, default=2)
     ap.add_argument("--report-pages", type=int, default=20)
+    ap.add_argument("--quick", action="store_true", help="2 runs instead of 5 (make bench ARGS=--quick)")
     args = ap.parse_args()
+    if args.quick:
+        args.runs = min(args.runs, 2)
 
     t = time.perf_counter()
     report = text_pdf(args.report_pages, 1, "Report")

@@ -8,6 +8,7 @@ filtered query, the answers, every sheet, the bytes.  Its peak RSS is that proce
 Called by benchmarks/run.py (`make bench`); run alone with `python benchmarks/bench_summary.py`.
 """
 import statistics
+import sys
 
 from common import PRELUDE, setup_and_measure
 N = 1000
@@ -72,4 +73,4 @@ def bench_summary(runs=5):
 
 
 if __name__ == "__main__":
-    bench_summary()
+    bench_summary(runs=2 if "--quick" in sys.argv[1:] else 5)  # make bench ARGS=--quick

@@ -9,6 +9,7 @@ sizes), the reading of every sheet and the validation by the web forms (preview_
 Run alone with `python benchmarks/bench_template.py`; `make bench` runs it from benchmarks/run.py.
 """
 import statistics
+import sys
 
 from common import PRELUDE, last_json, setup_and_measure
 
@@ -78,4 +79,4 @@ def bench_template(runs=5):
 
 
 if __name__ == "__main__":
-    bench_template()
+    bench_template(runs=2 if "--quick" in sys.argv[1:] else 5)  # make bench ARGS=--quick

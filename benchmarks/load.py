@@ -39,6 +39,7 @@ from datetime import datetime
 
 from load_client import Client, LoadError, OpenLoop, User, autosave, closed_loop, ok, save, summarise
 from load_data import build
+from load_wrk import WRK, wrk_get
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -202,6 +203,9 @@ def plan(info: dict) -> list[dict]:
         {"name": "round comparison", "role": "admin", "kind": "get",
          "paths": [f"/admin/submissions/{i}/compare" for i in final[:50] or ids[:1]]},
     ]
+    if info.get("expert_assignments"):  # the expert's scoring page, measured like the steps (#21)
+        ops.append({"name": "expert scoring page", "role": "expert", "kind": "get", "step": True,
+                    "paths": [f"/expert/reviews/{i}" for i in info["expert_assignments"]]})
     return ops, county
 
 
@@ -224,7 +228,7 @@ class Run:
 
     def sql_counts(self) -> dict:
         users = {"applicant": (self.drafts[-1], "/applicant/"), "county": (self.county, "/county/"),
-                 "admin": (self.info["admin"], "/admin/")}
+                 "admin": (self.info["admin"], "/admin/"), "expert": (self.info.get("expert"), "/expert/")}
         plan_ = [{"name": o["name"], "role": o["role"], "kind": o["kind"], "path": o["paths"][0]}
                  for o in self.ops if o["role"] != "bare"]
         arg = json.dumps({"database_url": self.args.database_url, "plan": plan_, "users": users,
@@ -254,8 +258,9 @@ class Run:
                 u.load_step(EDIT_STEP)
                 u.client.close()
             return users
-        one = self.login(self.county if role == "county" else self.info["admin"],
-                         "/county/" if role == "county" else "/admin/")
+        username, home = {"county": (self.county, "/county/"), "expert": (self.info.get("expert"), "/expert/")}.get(
+            role, (self.info["admin"], "/admin/"))
+        one = self.login(username, home)
         return [User(one.client.copy(), one.username, one.token) for _ in range(count)]
 
     def action(self, op: dict, user) -> callable:
@@ -272,8 +277,21 @@ class Run:
         return get
 
     def measure(self, op: dict, users: dict) -> dict:
-        """One operation alone for the configured time, after a short warm-up."""
+        """One operation alone for the configured time, after a short warm-up.  Pages read with GET
+        (and the bare route) are driven by wrk when it is installed (load_wrk.py), POSTs by the
+        Python client."""
         c = self.args.concurrency
+        if WRK and op["kind"] == "get" and not self.args.python_client:
+            port = self.bare.server.port if op["role"] == "bare" else self.app.port
+            cookies = {} if op["role"] == "bare" else users[op["role"]][0].client.cookies
+            wrk_get(port, op["paths"], cookies, self.args.warmup, c)
+            self.rss.reset()
+            result = wrk_get(port, op["paths"], cookies, self.args.seconds, c)
+            if op["role"] != "bare":
+                workers_kb, others_kb = self.rss.reset()
+                result["peak_worker_rss_mb"] = workers_kb / 1024
+                result["peak_other_rss_mb"] = others_kb / 1024
+            return result
         if op["role"] == "bare":
             acts = [self.bare_action() for _ in range(c)]
         else:
@@ -311,8 +329,7 @@ def run_size(args, n: int, workdir: str, bare: Bare, with_pdf: bool) -> dict:
     sql = run.sql_counts()
     run.start()
     try:
-        users = {"applicant": run.users("applicant", args.concurrency),
-                 "county": run.users("county", args.concurrency), "admin": run.users("admin", args.concurrency)}
+        users = {role: run.users(role, args.concurrency) for role in ("applicant", "county", "admin", "expert")}
         results = {}
         bare_op = run.ops[0]
         results["bare_before"] = run.measure(bare_op, users)
@@ -508,6 +525,8 @@ def main(argv=None) -> int:
     parser.add_argument("--applicants", type=int, default=200, help="applicants in the open-loop scenario")
     parser.add_argument("--pdf-seconds", type=float, default=60.0)
     parser.add_argument("--no-open-loop", action="store_true")
+    parser.add_argument("--python-client", action="store_true",
+                        help="drive GET pages with the Python client instead of wrk (the old generator)")
     parser.add_argument("--keep", action="store_true", help="keep the instances (in the printed folder)")
     parser.add_argument("--output", help="JSON file (default benchmarks/results/<timestamp>.json)")
     args = parser.parse_args(argv)
@@ -517,7 +536,9 @@ def main(argv=None) -> int:
     workdir = tempfile.mkdtemp(prefix="wizard-load-")
     say(f"load benchmark: sizes {args.sizes}, {args.seconds:.1f} s per operation, {args.concurrency} users; "
         f"instances in {workdir}")
-    say(f"the load generator is Python in this process, on the same {os.cpu_count()} cores as gunicorn's 2 workers")
+    gets = "wrk (GET pages and the bare route)" if WRK and not args.python_client else "Python (every request)"
+    say(f"load generator: {gets}, POSTs and the open loop in Python; on the same {os.cpu_count()} cores "
+        f"as gunicorn's 2 workers (client_cpu in the JSON: the generator's CPU share)")
     bare = Bare(workdir)
     sizes = []
     try:

@@ -54,6 +54,7 @@ from wizard.models import (  # noqa: E402
     EvidenceFile,
     HistoryEntry,
     Region,
+    ReviewAssignment,
     Snapshot,
     Submission,
     User,
@@ -271,6 +272,22 @@ def _setup(n: int) -> dict:
             "edition": edition}
 
 
+def _add_expert(ctx) -> list[int]:
+    """One expert (评审专家) assigned to up to 50 reports in the 初赛 scoring state: the expert's
+    scoring page is measured like the wizard's steps (issue #21)."""
+    city = ctx["counties"][0].parent
+    expert = User(username="bench-expert", display_name="基准测试评审专家", role="expert", region_id=city.id,
+                  employer="基准测试大学", expert_categories="both", password_hash=ctx["hash"])
+    db.session.add(expert)
+    db.session.flush()
+    ids = db.session.execute(db.select(Submission.id).filter_by(state="preliminary").order_by(Submission.id)
+                             .limit(50)).scalars().all()
+    rows = [ReviewAssignment(submission_id=i, expert_id=expert.id, round="preliminary") for i in ids]
+    db.session.add_all(rows)
+    db.session.commit()
+    return [r.id for r in rows]
+
+
 def build(instance: str, n: int, database_url: str | None = None, log=None) -> dict:
     """Build the instance; returns (and writes to ``instance``/bench.json) what the load needs."""
     os.makedirs(instance, exist_ok=True)
@@ -289,7 +306,9 @@ def build(instance: str, n: int, database_url: str | None = None, log=None) -> d
                 if log:
                     log(f"  {i + 1}/{n} submissions")
         db.session.commit()
+        expert_assignments = _add_expert(ctx)
         info = {"n": n, "password": PASSWORD, "secret_key": SECRET_KEY, "admin": "bench-admin",
+                "expert": "bench-expert", "expert_assignments": expert_assignments,
                 "database_url": app.config["SQLALCHEMY_DATABASE_URI"], "instance": instance,
                 "upload_folder": app.config["UPLOAD_FOLDER"], "applicants": applicants,
                 "counties": sorted({a["county"] for a in applicants}),

@@ -8,10 +8,12 @@ loaded, nothing cached) renders the report and binds the evidence; its peak RSS
 is the rendering process's memory.  Then benchmarks/bench_evidence.py measures
 the merge library alone, benchmarks/bench_summary.py the summary workbook (汇总表)
 of 1,000 complete submissions, benchmarks/bench_template.py the import of a full
-Excel template, benchmarks/bench_pdf.py the PDF through the rendering pool (cold,
+Excel template, benchmarks/bench_review.py the expert-review ranking and workbook at 500
+reports × 5 experts, benchmarks/bench_pdf.py the PDF through the rendering pool (cold,
 cached, with 200 evidence pages, at the evidence limits), and benchmarks/load.py the
-pages under load (docs/benchmarks.md).  `make bench ARGS=--quick`: the PDF without the
-evidence-limits case and the load benchmark at N = 100 only.
+pages under load (docs/benchmarks.md).  `make bench ARGS=--quick`: every part with 2 runs
+instead of 5, the PDF without the evidence-limits case and the load benchmark at N = 100 only.
+A part that fails (raises, or exits non-zero) fails `make bench`, after the other parts ran.
 """
 import json
 import os
@@ -78,11 +80,32 @@ def bench_report(runs=5):
           f"{results[0]['size_ratio']:.3f}, peak RSS after binding {max(r['maxrss_bound_mb'] for r in results):.0f} MB")
 
 
+# Every part after the report PDF, in order; each takes --quick (fewer runs, or N = 100 only for load.py).
+PARTS = ["bench_evidence.py", "bench_summary.py", "bench_template.py", "bench_review.py",
+         "bench_accounts.py",  # 1,000 accounts
+         "bench_pdf.py", "load.py"]
+
+
+def main(argv) -> int:
+    """Run every part (a failing part does not stop the others); exit 1 naming the parts that failed."""
+    quick = "--quick" in argv
+    failed = []
+    try:
+        bench_report(runs=2 if quick else 5)
+    except Exception as exc:  # noqa: BLE001 - reported below, and the run fails
+        print(f"report PDF benchmark failed: {exc!r}", flush=True)
+        failed.append("run.py (report PDF)")
+    for part in PARTS:
+        sys.stdout.flush()
+        code = subprocess.run([sys.executable, os.path.join(HERE, part)] + (["--quick"] if quick else [])).returncode
+        if code:
+            failed.append(f"{part} (exit {code})")
+    if failed:
+        print("make bench FAILED: " + ", ".join(failed), flush=True)
+        return 1
+    print(f"make bench: all {len(PARTS) + 1} parts finished" + (" (--quick)" if quick else ""))
+    return 0
+
+
 if __name__ == "__main__":
-    bench_report()
-    subprocess.run([sys.executable, os.path.join(HERE, "bench_evidence.py")], check=False)
-    subprocess.run([sys.executable, os.path.join(HERE, "bench_summary.py")], check=False)
-    subprocess.run([sys.executable, os.path.join(HERE, "bench_template.py")], check=False)
-    quick = ["--quick"] if "--quick" in sys.argv[1:] else []
-    subprocess.run([sys.executable, os.path.join(HERE, "bench_pdf.py")] + quick, check=False)
-    subprocess.run([sys.executable, os.path.join(HERE, "load.py")] + quick, check=False)
+    sys.exit(main(sys.argv[1:]))

@@ -2,7 +2,7 @@
 and a Tab — one browser tab with its own cookies that accepts dialogs and saves screenshots.
 
 Playwright is optional at import: without it `sync_api` is None and the `chromium` fixture
-(tests/browser/conftest.py) skips with the reason."""
+(tests/browser/conftest.py) skips with the reason (fails under CI=true; tests/tools.py)."""
 import os
 import re
 from pathlib import Path

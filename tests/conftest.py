@@ -1,18 +1,45 @@
 """Fixtures: an app per database (SQLite always; PostgreSQL when
 WIZARD_TEST_DATABASE_URL is set — then an unreachable server fails the tests),
-a client, a CLI runner, factories and a login helper."""
+a client, a CLI runner, factories and a login helper.
+
+Speed without sharing state (docs: README 测试):
+- one app per database and pytest worker, reused while tests leave its set-up as they found it:
+  each test gets the seeded database anew, its own upload, PDF-cache and instance folders under
+  its tmp_path, and a test that changes the app (app.config, a URL rule, a hook, a filter …) makes
+  the next test build a fresh app.  `@pytest.mark.fresh_app` (or WIZARD_TEST_SHARED_APP=0) gives a
+  test an app of its own from the start;
+- SQLite: one migrated, seeded template file per worker, copied over the app's database file;
+- PostgreSQL: one database per pytest-xdist worker (test_gw0, test_gw1 … created from the
+  configured database's server), migrated and seeded once; before each test every table is
+  emptied and the seed rows put back from a copy taken after seeding (tables found in the
+  database itself: a new table needs no edit here), and every id sequence restarts after them;
+- markers (setup.cfg): browser, pdf, budget, fuzz, crawl are set here by folder/file/kind, so
+  `make test-fast` deselects them; `needs(tool)` (tests/tools.py) skips locally and fails in CI.
+"""
+import copy
 import os
 import shutil
+import time
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import MetaData, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError, OperationalError
 
+import tools
 from wizard import create_app
 from wizard.extensions import db
 from factories import ALLOY, LINXIANG, AuthActions, make_user, submission_of
-from wizard.models import EvidenceFile, HistoryEntry, Snapshot, User
+from wizard.models import Edition, EvidenceFile, HistoryEntry, Snapshot, User
+from review.helpers import assign, make_expert
 PG_URL = os.environ.get("WIZARD_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+SHARE_APPS = os.environ.get("WIZARD_TEST_SHARED_APP", "1") != "0"
+SEED_COPY = "test_seed"  # the schema holding the seed rows' copy (PostgreSQL)
+TESTS_DIR = Path(__file__).resolve().parent
 
 
 def _config(tmp, uri):
@@ -32,6 +59,7 @@ def _config(tmp, uri):
 
 
 def _upgrade_and_seed(app):
+    """Migrate, seed, and open the current edition's rounds until 2099 (what every test starts from)."""
     from flask_migrate import upgrade
 
     from wizard.ops.seed import seed_all
@@ -39,11 +67,22 @@ def _upgrade_and_seed(app):
     with app.app_context():
         upgrade()
         seed_all()
+        db.session.execute(db.update(Edition).values(preliminary_deadline=datetime(2099, 1, 1),
+                                                     final_deadline=datetime(2099, 6, 1)))
+        db.session.commit()
+
+
+def _worker():
+    """'gw0', 'gw1' … under pytest-xdist, else ''."""
+    return os.environ.get("PYTEST_XDIST_WORKER", "")
+
+
+# ---------------------------------------------------------------- SQLite
 
 
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory):
-    """One migrated and seeded SQLite file, copied for every test."""
+    """One migrated and seeded SQLite file (rounds open until 2099), copied for every test."""
     tmp = tmp_path_factory.mktemp("template")
     path = tmp / "template.db"
     app = create_app(_config(tmp, f"sqlite:///{path}"))
@@ -53,31 +92,184 @@ def sqlite_template(tmp_path_factory):
     return path
 
 
-@pytest.fixture(scope="session")
-def pg_ready(tmp_path_factory):
-    """Reset the PostgreSQL test database to an empty schema, then migrate and seed it once."""
+def _restore_sqlite(app, template):
+    """Put the template file in place of the app's database (its connections closed first)."""
+    path = make_url(app.config["SQLALCHEMY_DATABASE_URI"]).database
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    for suffix in ("-wal", "-shm"):
+        if os.path.exists(path + suffix):
+            os.remove(path + suffix)
+    shutil.copy(template, path)
+
+
+# ---------------------------------------------------------------- PostgreSQL
+
+
+def _pg_database(url):
+    """This worker's database: the configured one, or <name>_gw0 … under pytest-xdist (created anew
+    from a connection to the configured one).  Returns its URL."""
     from wizard.config import normalise_db_url
 
-    url = normalise_db_url(PG_URL)
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
+    url = make_url(normalise_db_url(url))
+    worker = _worker()
+    if not worker:
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {SEED_COPY} CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+        return url.render_as_string(hide_password=False)
+    name = f"{url.database}_{worker}"
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    for attempt in range(5):  # the workers create theirs at the same moment, all from template1
+        try:
+            with engine.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+            break
+        except OperationalError:
+            if attempt == 4:
+                raise
+            time.sleep(0.5 + attempt)
     engine.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+def _pg_reset_sql(conn):
+    """Two statement lists that empty every table, put the seed rows back and restart the ids: the
+    quick one (DELETE, children first) and, should a foreign-key cycle ever defeat that order, one
+    that TRUNCATEs every table at once.
+
+    Run once after seeding: copies every non-empty table into the SEED_COPY schema.  The tables
+    come from the database (not a list here), so a table added by a migration is reset too."""
+    meta = MetaData()
+    meta.reflect(conn, schema="public")
+    tables = [t for t in meta.sorted_tables if t.name != "alembic_version"]
+    seeded = [t for t in tables if conn.execute(text(f'SELECT EXISTS (SELECT 1 FROM public."{t.name}")')).scalar()]
+    conn.execute(text(f"DROP SCHEMA IF EXISTS {SEED_COPY} CASCADE"))
+    conn.execute(text(f"CREATE SCHEMA {SEED_COPY}"))
+    for t in seeded:
+        conn.execute(text(f'CREATE TABLE {SEED_COPY}."{t.name}" AS SELECT * FROM public."{t.name}"'))
+    sequences = conn.execute(text(
+        "SELECT c.relname, a.attname, pg_get_serial_sequence(format('public.%I', c.relname), a.attname) "
+        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
+        "WHERE n.nspname = 'public' AND c.relkind = 'r' "
+        "AND pg_get_serial_sequence(format('public.%I', c.relname), a.attname) IS NOT NULL")).all()
+    refill = [f'INSERT INTO public."{t.name}" OVERRIDING SYSTEM VALUE SELECT * FROM {SEED_COPY}."{t.name}"'
+              for t in seeded]
+    refill += [f"SELECT setval('{seq}', COALESCE((SELECT max(\"{col}\") FROM public.\"{table}\"), 0) + 1, false)"
+               for table, col, seq in sequences]
+    # DELETE, children first: on these small tables far cheaper than TRUNCATE (new files for each table)
+    quick = [f'DELETE FROM public."{t.name}"' for t in reversed(tables)]
+    sure = ["TRUNCATE " + ", ".join(f'public."{t.name}"' for t in tables)]
+    return ";\n".join(quick + refill), ";\n".join(sure + refill)
+
+
+@pytest.fixture(scope="session")
+def pg_ready(tmp_path_factory):
+    """This worker's PostgreSQL database, emptied, migrated and seeded once; returns its URL.
+
+    _PG_RESET[url] holds the SQL that puts it back to the seed (run before every test)."""
+    url = _pg_database(PG_URL)
     tmp = tmp_path_factory.mktemp("pg")
     app = create_app(_config(tmp, url))
     _upgrade_and_seed(app)
     with app.app_context():
+        with db.engine.begin() as conn:
+            _PG_RESET[url] = _pg_reset_sql(conn)
         db.engine.dispose()
     return url
 
 
-MUTABLE_TABLES = ["audit_entry", "login_attempt", "pending_save", "message", "history_entry", "snapshot",
-                  "evidence_file", '"user"']
+_PG_RESET = {}  # database URL -> the reset SQL
 
 
-@pytest.fixture(params=BACKENDS)
-def app(request, tmp_path):
+def _restore_postgresql(app):
+    quick, sure = _PG_RESET[app.config["SQLALCHEMY_DATABASE_URI"]]
+    with app.app_context():
+        db.session.remove()
+        try:
+            with db.engine.begin() as conn:
+                conn.exec_driver_sql(quick)
+        except IntegrityError:  # a foreign-key cycle: empty every table at once
+            with db.engine.begin() as conn:
+                conn.exec_driver_sql(sure)
+
+
+# ---------------------------------------------------------------- the app
+
+
+def _ids(mapping):
+    return {k: id(v) for k, v in mapping.items()}
+
+
+def _fingerprint(app):
+    """What a test could change on an app and leave behind; compared before and after each test."""
+    def config_value(v):
+        try:
+            return copy.copy(v)
+        except Exception:  # an object that does not copy: compare it by identity
+            return id(v)
+
+    env = app.jinja_env
+    return (
+        {k: config_value(v) for k, v in app.config.items()},
+        sorted(f"{r.rule} {r.endpoint} {sorted(r.methods or ())}" for r in app.url_map.iter_rules()),
+        _ids(app.view_functions),
+        repr(app.before_request_funcs), repr(app.after_request_funcs), repr(app.teardown_request_funcs),
+        repr(app.teardown_appcontext_funcs), repr(app.template_context_processors),
+        repr(app.url_value_preprocessors), repr(app.url_default_functions), repr(app.error_handler_spec),
+        _ids(env.globals), _ids(env.filters), _ids(env.tests), _ids(app.extensions),
+        app.logger.level, list(app.logger.handlers), app.logger.propagate,
+        id(app.session_interface), id(app.json), sorted(app.cli.commands), app.secret_key, app.testing,
+    )
+
+
+def _set_paths(app, tmp):
+    """Give a shared app this test's own instance, upload and PDF-cache folders."""
+    app.instance_path = str(tmp)
+    app.config.update(INSTANCE_PATH=str(tmp), UPLOAD_FOLDER=str(tmp / "uploads"),
+                      PDF_CACHE_FOLDER=str(tmp / "pdf-cache"))
+
+
+class _SharedApps:
+    """One app per backend in this worker, kept while the tests leave it as they found it."""
+
+    def __init__(self, tmp_path_factory):
+        self.tmp_path_factory = tmp_path_factory
+        self.apps = {}
+        self.built = Counter()
+
+    def get(self, backend, uri_for):
+        if backend not in self.apps:
+            tmp = self.tmp_path_factory.mktemp(f"shared-{backend}")
+            app = create_app(_config(tmp, uri_for(tmp)))
+            app.config["BACKEND"] = backend
+            self.apps[backend] = app
+            self.built[backend] += 1
+        return self.apps[backend]
+
+    def drop(self, backend):
+        app = self.apps.pop(backend)
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def _shared_apps(tmp_path_factory):
+    shared = _SharedApps(tmp_path_factory)
+    yield shared
+    for backend in list(shared.apps):
+        shared.drop(backend)
+
+
+def _own_app(request, tmp_path):
+    """An app for this test alone (its database a copy of the template, or the worker's PG database)."""
     if request.param == "sqlite":
         path = tmp_path / "wizard.db"
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
@@ -86,25 +278,40 @@ def app(request, tmp_path):
         uri = request.getfixturevalue("pg_ready")
     app = create_app(_config(tmp_path, uri))
     app.config["BACKEND"] = request.param
-    with app.app_context():
-        if request.param == "postgresql":
-            with db.engine.begin() as conn:
-                conn.execute(text(f"TRUNCATE {', '.join(MUTABLE_TABLES)} RESTART IDENTITY CASCADE"))
-                conn.execute(text(
-                    "DELETE FROM submission WHERE cluster_id IN (SELECT id FROM cluster WHERE designation = 'test')"))
-                conn.execute(text("DELETE FROM cluster WHERE designation = 'test'"))
-                conn.execute(text("UPDATE submission SET state='draft', version=1, preliminary_answers='{}', "
-                                  "final_answers='{}', opinions='{}', return_comment=NULL, deadline_override=NULL, carried_texts=NULL"))
-                conn.execute(text("UPDATE edition SET preliminary_deadline='2099-01-01', final_deadline='2099-06-01', "
-                                  "data_year_1=2021, data_year_2=2022, target_year_1=2023"))
-        else:
-            db.session.execute(text("UPDATE edition SET preliminary_deadline='2099-01-01 00:00:00', "
-                                    "final_deadline='2099-06-01 00:00:00'"))
-            db.session.commit()
+    if request.param == "postgresql":
+        _restore_postgresql(app)
+    return app
+
+
+@pytest.fixture(params=BACKENDS)
+def app(request, tmp_path, _shared_apps):
+    """The app on one database (the test runs once per entry of BACKENDS), with the seeded data:
+    app.config["BACKEND"] says which.  Shared with other tests in this worker unless the test is
+    marked fresh_app; a test that changes the app leaves it to be rebuilt for the next test."""
+    backend = request.param
+    if not SHARE_APPS or request.node.get_closest_marker("fresh_app"):
+        app = _own_app(request, tmp_path)
+        yield app
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+        return
+    if backend == "sqlite":
+        template = request.getfixturevalue("sqlite_template")
+        app = _shared_apps.get(backend, lambda tmp: f"sqlite:///{tmp / 'wizard.db'}")
+        _restore_sqlite(app, template)
+    else:
+        url = request.getfixturevalue("pg_ready")
+        app = _shared_apps.get(backend, lambda tmp: url)
+        _restore_postgresql(app)
+    _set_paths(app, tmp_path)
+    app._got_first_request = False  # a test may add a URL rule "before the app's first request"
+    before = _fingerprint(app)
     yield app
     with app.app_context():
         db.session.remove()
-        db.engine.dispose()
+    if _fingerprint(app) != before:
+        _shared_apps.drop(backend)
 
 
 @pytest.fixture
@@ -119,18 +326,20 @@ def runner(app):
 
 @pytest.fixture
 def people(app):
-    """Two applicants, two county reviewers and an administrator.
+    """Two applicants, two county reviewers, an administrator and two experts.
 
     applicant A (alloy, 长沙市) · applicant B (linxiang, 临湘市) · county X (长沙市) ·
-    county Y (临湘市) · admin."""
+    county Y (临湘市) · admin · expert E (湘潭市; assigned to A in ``world``) · expert other (株洲市)."""
     with app.app_context():
         make_user("applicant-a", "applicant", cluster=ALLOY)
         make_user("applicant-b", "applicant", cluster=LINXIANG)
         make_user("county-x", "county", region="长沙市")
         make_user("county-y", "county", region="临湘市")
         make_user("admin", "admin")
+        make_expert("expert-e", "湘潭市", "湘潭大学")  # not conflicted with A (长沙市)
+        make_expert("expert-other", "株洲市", "湖南工业大学")
     return {"applicant_a": "applicant-a", "applicant_b": "applicant-b", "county_x": "county-x",
-            "county_y": "county-y", "admin": "admin"}
+            "county_y": "county-y", "admin": "admin", "expert": "expert-e", "expert_other": "expert-other"}
 
 
 @pytest.fixture
@@ -140,9 +349,8 @@ def auth(client):
 
 @pytest.fixture
 def world(app, people):
-    """Submission A with a snapshot, a history row and an evidence file (with its bytes on disk)."""
-    import os
-
+    """Submission A with a snapshot, a history row, an evidence file (with its bytes on disk) and
+    expert E's assignment to score it."""
     with app.app_context():
         sub = submission_of(ALLOY)
         owner = db.session.execute(db.select(User).filter_by(username="applicant-a")).scalar_one()
@@ -155,10 +363,93 @@ def world(app, people):
                           sha256="0" * 64, uploaded_by_id=owner.id)
         db.session.add_all([snap, hist, ev])
         db.session.commit()
+        expert = db.session.execute(db.select(User).filter_by(username="expert-e")).scalar_one()
+        assignment = assign(sub, expert)  # expert-e scores A's preliminary report (A stays a draft here)
         os.makedirs(app.config["UPLOAD_FOLDER"], exist_ok=True)
         with open(os.path.join(app.config["UPLOAD_FOLDER"], ev.stored_name), "wb") as fh:
             fh.write(pdf)
         ids = {"submission_id": sub.id, "cluster_id": sub.cluster_id, "user_id": owner.id,
                "snapshot_id": snap.id, "history_id": hist.id, "entry_id": hist.id,
-               "file_id": ev.id, "evidence_id": ev.id}
+               "file_id": ev.id, "evidence_id": ev.id, "assignment_id": assignment.id, "expert_id": expert.id}
     return ids
+
+
+# ---------------------------------------------------------------- markers, tools, the closing lines
+
+# Slow families, marked by where they live (a new test in these places is marked too):
+# folder or file (relative to tests/) -> marker.  Hypothesis tests are marked `fuzz` wherever they
+# are, and a test that walks the URL map (calls tests/urlmap.py) `crawl`.
+MARKED_PLACES = {
+    "browser/": "browser",
+    "pdf/": "pdf",
+    "evidence/test_binding.py": "pdf",
+    "security/test_fuzz.py": "fuzz",
+    "security/test_hostile_inputs.py": "fuzz",
+    "evidence/test_hostile_files.py": "budget",
+}
+
+
+def _walks_the_url_map(item):
+    """Whether the test itself calls tests/urlmap.py (every route as each role: the slowest sweeps)."""
+    function, module = getattr(item, "function", None), getattr(item, "module", None)
+    if function is None or module is None:
+        return False
+    return any(getattr(getattr(module, name, None), "__module__", None) == "urlmap"
+               for name in function.__code__.co_names)
+
+
+def pytest_collection_modifyitems(config, items):
+    keep, dropped = [], []
+    for item in items:
+        if _walks_the_url_map(item):
+            item.add_marker("crawl")
+        where = Path(str(item.path)).resolve().relative_to(TESTS_DIR).as_posix()
+        for place, marker in MARKED_PLACES.items():
+            if where == place or (place.endswith("/") and where.startswith(place)):
+                item.add_marker(marker)
+        if getattr(getattr(item, "obj", None), "is_hypothesis_test", False):
+            item.add_marker("fuzz")
+        backend = getattr(item, "callspec", None) and item.callspec.params.get("app")
+        if backend:
+            item.user_properties.append(("backend", backend))
+        # browser tests drive the SQLite app only (a live server on one file); never collected twice
+        (dropped if item.get_closest_marker("browser") and backend == "postgresql" else keep).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+
+
+def pytest_runtest_setup(item):
+    for mark in item.iter_markers("needs"):
+        for tool in mark.args:
+            tools.require(tool)
+
+
+def _reason(report):
+    if isinstance(report.longrepr, tuple):
+        return report.longrepr[2].removeprefix("Skipped: ")
+    return str(report.longrepr)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    stats = terminalreporter.stats
+    missing = Counter()
+    for report in stats.get("failed", []) + stats.get("error", []):
+        tool = tools.missing_tool_of(getattr(report, "longreprtext", "") or str(report.longrepr))
+        if tool:
+            missing[tool] += 1
+    skipped = Counter(_reason(r) for r in stats.get("skipped", []))
+    write = terminalreporter.write_line
+    if missing or skipped:
+        terminalreporter.section("what did not run")
+    for tool, n in sorted(missing.items()):
+        write(f"MISSING IN CI: {tools.reason(tool).removeprefix(tools.MISSING + ': ')} — {n} test(s) failed",
+              red=True, bold=True)
+    for why, n in skipped.most_common():
+        write(f"skipped {n}: {why}", yellow=True)
+    ran = Counter(dict(r.user_properties).get("backend", "no database") for r in stats.get("passed", [])
+                  if r.when == "call")
+    parts = [f"{ran[b]} on {b}" for b in ("sqlite", "postgresql") if b in ran or b in BACKENDS]
+    if ran.get("no database"):
+        parts.append(f"{ran['no database']} without a database")
+    terminalreporter.write_sep("=", "tests passed per database: " + ", ".join(parts), bold=True)

@@ -13,24 +13,33 @@ ACTORS = {
     "county_own": "county-x",        # 长沙市: A's reviewer
     "county_other": "county-y",      # 临湘市
     "admin": "admin",
+    "expert": "expert-e",            # 评审专家 of 湘潭市, assigned to score A's preliminary report
+    "expert_other": "expert-other",  # 评审专家 of 株洲市, assigned to nothing
 }
 OK, FORBIDDEN, NOT_FOUND, PUBLIC = "allowed", 403, 404, "public"
 
 
-def _expect(owner, other_applicant, county_own, county_other, admin):
+def _expect(owner, other_applicant, county_own, county_other, admin, expert=FORBIDDEN, expert_other=FORBIDDEN):
+    """The outcome per actor; experts get 403 unless a column says otherwise (their blueprint and
+    the few shared routes that scope by assignment)."""
     return {"owner": owner, "other_applicant": other_applicant, "county_own": county_own,
-            "county_other": county_other, "admin": admin}
+            "county_other": county_other, "admin": admin, "expert": expert, "expert_other": expert_other}
 
 
-EVERY_USER = _expect(OK, OK, OK, OK, OK)
+EVERY_USER = _expect(OK, OK, OK, OK, OK, OK, OK)
 ADMIN_ONLY = _expect(FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK)
 APPLICANTS = _expect(OK, OK, FORBIDDEN, FORBIDDEN, FORBIDDEN)       # each applicant sees its own submission
 COUNTIES = _expect(FORBIDDEN, FORBIDDEN, OK, OK, FORBIDDEN)
 COUNTY_OF_A = _expect(FORBIDDEN, FORBIDDEN, OK, NOT_FOUND, FORBIDDEN)
 REVIEWERS_OF_A = _expect(FORBIDDEN, FORBIDDEN, OK, NOT_FOUND, OK)
-WHO_SEES_A = _expect(OK, NOT_FOUND, OK, NOT_FOUND, OK)
+WHO_SEES_A = _expect(OK, NOT_FOUND, OK, NOT_FOUND, OK, OK, NOT_FOUND)  # experts: through their assignment
 # the applicant's own latest submitted report: A has a snapshot, B (never submitted) gets 404
 SUBMITTERS = _expect(OK, NOT_FOUND, FORBIDDEN, FORBIDDEN, FORBIDDEN)
+EXPERTS = _expect(FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK, OK)
+# an expert's own assignment (to A): the other expert gets 404, as for an id that does not exist
+EXPERT_OF_A = _expect(FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK, NOT_FOUND)
+# a paper of one expert (expert_id = expert E): the administrator and that expert only
+OWN_SHEET = _expect(FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK, OK, NOT_FOUND)
 
 # Endpoint → who may use it.  Add every new endpoint here (or to BLUEPRINT_RULES).
 ENDPOINTS = {
@@ -38,6 +47,9 @@ ENDPOINTS = {
     "auth.login": PUBLIC,
     "auth.logout": EVERY_USER,
     "auth.change_password": EVERY_USER,
+    "profile.edit": EVERY_USER,
+    "profile.forgot": PUBLIC,  # password reset by e-mail (issue #26)
+    "profile.reset": PUBLIC,
     "main.index": EVERY_USER,
     "main.messages": EVERY_USER,
     "main.mark_read": EVERY_USER,
@@ -57,10 +69,21 @@ ENDPOINTS = {
     "county.summary_export": COUNTIES,  # each reviewer's own region only (tests/exports/test_summary.py)
     "county.submission": COUNTY_OF_A,
     "evidence.download": WHO_SEES_A,
+    "expert.home": EXPERTS,
+    "expert.report": EXPERT_OF_A,
+    "expert.autosave": EXPERT_OF_A,
+    "expert.confirm": EXPERT_OF_A,
+    "expert.submit": EXPERT_OF_A,
+    "expert.conflict": EXPERT_OF_A,
+    "sheets.score_sheet_pdf": OWN_SHEET,
+    "sheets.ranking_pdf": ADMIN_ONLY,  # 评审结果汇总表: experts too get 403
+    "sheets.scores_xlsx": ADMIN_ONLY,
 }
 # Blueprints whose every endpoint has one rule (their before_request enforces the role and
 # administrators see every submission, so there is no scope to get wrong).
-BLUEPRINT_RULES = {"workbook": APPLICANTS, "admin": ADMIN_ONLY, "results": ADMIN_ONLY, "audit": ADMIN_ONLY, "verify": ADMIN_ONLY}
+BLUEPRINT_RULES = {"workbook": APPLICANTS, "admin": ADMIN_ONLY, "results": ADMIN_ONLY, "audit": ADMIN_ONLY, "verify": ADMIN_ONLY,
+                   "review": ADMIN_ONLY, "sheets": ADMIN_ONLY,
+                   "accounts": ADMIN_ONLY}  # issue #26: account workbook, resets, bulk actions, the Excel list
 
 # Views that end the session they are called with (the matrix logs in again afterwards).
 ENDS_SESSION = {"auth.logout"}
@@ -74,7 +97,8 @@ def expectation(endpoint):
 
 def param_values(ids):
     """A real value for every URL parameter name a rule may take (objects belong to submission A)."""
-    return {**ids, "step_key": "basic", "round_": "preliminary", "filename": "css/app.css"}
+    return {**ids, "step_key": "basic", "round_": "preliminary", "category": "advanced", "filename": "css/app.css",
+            "token": "not-a-valid-link"}
 
 
 def build_url(rule, values):

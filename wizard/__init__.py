@@ -47,20 +47,28 @@ def create_app(test_config=None):
     def _request_id():
         g.request_id = uuid.uuid4().hex[:12]
 
-    from .params import IdConverter
+    from .params import IdConverter, RoundConverter
 
     app.url_map.converters["int"] = IdConverter  # every <int:…> id: ASCII digits, 1..2³¹−1, else 404
+    app.url_map.converters["round"] = RoundConverter  # <round:…>: preliminary or final, else 404
 
     from .ops import cli
     from .views import admin, applicant, audit, auth, county, evidence, main, results, verify, workbook
+    from .views import expert
+    from .views import review
+    from .views import sheets
+    from .views import accounts as account_views
+    from .views import profile
     from .web import errors, security
 
     security.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
     for bp in (auth.bp, main.bp, applicant.bp, county.bp, admin.bp, results.bp, audit.bp, evidence.bp, verify.bp,
-               workbook.bp):
+               workbook.bp, expert.bp, review.bp, sheets.bp):
         app.register_blueprint(bp)
+    app.register_blueprint(account_views.bp)  # issue #26: the account workbook, resets, bulk actions
+    app.register_blueprint(profile.bp)  # issue #26: one's own name, phone, e-mail; reset by e-mail
 
     from .web import templating
 

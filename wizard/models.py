@@ -127,6 +127,13 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     session_token: Mapped[str] = mapped_column(String(64), unique=True, default=new_token)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # the person behind the account (several people may share one organisation): 手机
+    phone: Mapped[str] = mapped_column(String(32), default="")
+    # a generated password (账号通知书) must be changed at the first login; it expires after
+    # ONE_TIME_PASSWORD_DAYS counted from password_set_at (wizard/accounts.py)
+    password_one_time: Mapped[bool] = mapped_column(default=False)
+    password_set_at: Mapped[datetime | None]
+    last_login_at: Mapped[datetime | None]
     cluster: Mapped[Cluster | None] = relationship()
     region: Mapped[Region | None] = relationship()
 
@@ -152,6 +159,14 @@ class User(UserMixin, db.Model):
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+        self.password_one_time, self.password_set_at = False, utcnow()
+        self.end_sessions()
+
+    def set_one_time_password(self, password: str, method: str) -> None:
+        """A generated password (random, ≥ 80 bits: a fast hash method is enough, see
+        accounts.issue_one_time_password) that must be changed at the first login."""
+        self.password_hash = generate_password_hash(password, method=method)
+        self.password_one_time, self.password_set_at = True, utcnow()
         self.end_sessions()
 
     def check_password(self, password: str) -> bool:

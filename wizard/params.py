@@ -92,6 +92,13 @@ class IdConverter(BaseConverter):
         return str(int(value))
 
 
+class RoundConverter(BaseConverter):
+    """``<round:…>``: the two rounds' keys (preliminary, final).  Anything else matches no route
+    and answers 404, like an out-of-range id."""
+
+    regex = "preliminary|final"
+
+
 def _check_year(year: int, name: str) -> None:
     if not MIN_YEAR <= year <= MAX_YEAR:
         raise ParamError(f"{name}应在 {MIN_YEAR} 年至 {MAX_YEAR} 年之间")

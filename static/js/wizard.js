@@ -40,7 +40,12 @@
   const MSG = {
     saving: '正在自动保存…',
     saved: function (t) { return '已自动保存 ' + t; },
-    expired: '登录已过期或网络中断，内容已暂存在本机浏览器，请重新登录后再保存',
+    expired: '登录已过期或网络中断，本页内容尚未保存到服务器。您填写的内容已保存在本浏览器中，重新登录后打开本页时将提示您恢复。',
+    loginBack: '重新登录并返回本页',
+    keptAfterSubmit: function (t) {
+      return '您在“' + t + '”填写的内容未能保存到服务器（登录已过期），但已保存在本浏览器中；重新登录后打开该页面时，将提示您恢复这些内容。';
+    },
+    loginBackTo: '重新登录并返回该页面',
     conflict: '该内容已在其他窗口或设备中被修改，自动保存已停止。为避免覆盖他人修改，请先复制您的内容，再刷新页面。',
     invalid: '自动保存失败：填写内容有误，请检查后再保存',
     serverError: function (s) { return '服务器暂时无法保存（HTTP ' + s + '），内容已暂存在本机浏览器，请稍后再试'; },
@@ -53,6 +58,9 @@
     noFileChosen: '未选择文件',
     filesChosen: function (names) { return '已选择：' + names.join('、'); },
     noFileToUpload: '请先选择要上传的文件',
+    uploading: '正在上传…',
+    scrollHint: '表格较宽，可左右滑动查看其余各列 →',
+    uploaded: '已上传，本页内容已保存',
     maxRows: function (n) { return '最多 ' + n + ' 行'; },
     rowAdded: function (i) { return '已添加第 ' + i + ' 行'; },
     rowRemoved: function (i) { return '已删除第 ' + i + ' 行'; },
@@ -903,8 +911,42 @@
       savedAt: Date.now(),
       version: versionValue(form),
       path: window.location.pathname,
+      tab: TAB_ID,
       fields: serializeForm(form)
     }));
+  }
+
+  // Each tab has an id (sessionStorage) and, while it shows a step, a heartbeat in localStorage:
+  // a copy written by another tab that is still open is that tab's business, never offered here
+  // (issue #23 item 6).  A closed tab's copy (a login that expired, a crash) is offered as before.
+  const TAB_KEY = 'wizard-tab-id';
+  const ALIVE_PREFIX = 'wizard-tab-alive:';
+  const ALIVE_EVERY_MS = 15000;
+  const TAB_ID = (function () {
+    try {
+      let id = window.sessionStorage.getItem(TAB_KEY);
+      if (!id) {
+        id = Date.now().toString(36) + Math.random().toString(36).slice(2, 10);
+        window.sessionStorage.setItem(TAB_KEY, id);
+      }
+      return id;
+    } catch (e) { return ''; }
+  }());
+
+  function beat() { if (TAB_ID) storage.set(ALIVE_PREFIX + TAB_ID, String(Date.now())); }
+
+  function startHeartbeat() {
+    if (!TAB_ID || !document.querySelector('form[data-local-key]')) return;
+    beat();
+    setInterval(beat, ALIVE_EVERY_MS);
+    window.addEventListener('pagehide', function () { storage.remove(ALIVE_PREFIX + TAB_ID); });
+    window.addEventListener('pageshow', beat);
+  }
+
+  function otherOpenTab(draft) {
+    if (!draft.tab || !TAB_ID || draft.tab === TAB_ID) return false;
+    const seen = Number(storage.get(ALIVE_PREFIX + draft.tab) || 0);
+    return Date.now() - seen < ALIVE_EVERY_MS * 3;
   }
 
   function scheduleLocal(form) {
@@ -953,7 +995,7 @@
   function offerDrafts() {
     $all('form[data-local-key]').forEach(function (form) {
       const draft = readDraft(form);
-      if (!draft) return;
+      if (!draft || otherOpenTab(draft)) return;
       if (sameFields(draft.fields, serializeForm(form))) return;
       const serverTs = Date.parse(form.getAttribute('data-server-saved-at') || '');
       const newer = isNaN(serverTs) || draft.savedAt > serverTs;
@@ -1076,6 +1118,7 @@
     const el = statusEl(form);
     el.textContent = text;
     el.classList.toggle('error', !!isError);
+    el.classList.remove('expired');
   }
 
   function scheduleAutosave(form) {
@@ -1138,9 +1181,28 @@
     });
   }
 
+  function loginUrl(path) {
+    return '/login?next=' + encodeURIComponent(path);
+  }
+
+  function loginLink(text, path) {
+    const a = document.createElement('a');
+    a.href = loginUrl(path);
+    a.className = 'login-back';
+    a.textContent = text;
+    return a;
+  }
+
   function autosaveExpired(form) {
-    setStatus(form, MSG.expired, true);
     if (form.hasAttribute('data-local-key')) writeLocal(form); // make sure the local copy is current
+    setStatus(form, MSG.expired, true);
+    const el = statusEl(form);
+    el.classList.add('expired');  // fixed at the top of the form while typing (app.css)
+    el.appendChild(document.createTextNode(' '));
+    const a = loginLink(MSG.loginBack, window.location.pathname);
+    // the text is kept in this browser: leaving for the login page needs no "unsaved" prompt
+    a.addEventListener('click', function () { writeLocal(form); stateOf(form).dirty = false; });
+    el.appendChild(a);
   }
 
   function handleAutosaveResponse(form, res, data, sentSeq) {
@@ -1151,7 +1213,9 @@
     } else if (res.ok && data && data.ok === true) {
       const v = form.querySelector('input[name="version"]');
       if (v && data.version != null) v.value = String(data.version);
-      setStatus(form, MSG.saved(data.saved_at || ''), false);
+      // a refused value is kept on the server as typed (issue #23 item 3): saved, with a warning
+      if (data.warning) setStatus(form, MSG.saved(data.saved_at || '') + ' ' + data.warning, true);
+      else setStatus(form, MSG.saved(data.saved_at || ''), false);
       if (st.seq === sentSeq) {
         st.dirty = false;
         if (form.hasAttribute('data-local-key')) clearLocal(form);
@@ -1270,7 +1334,48 @@
     }
     st.submitting = true;
     flushLocal(form);  // survives a session timeout on the server side
+    markSubmitted(form);
     st.dirty = false;
+  }
+
+  // ------------------------------------------------------------------
+  // l. A normal save that did not reach the server (issue #23 item 5): the page that answers
+  //    instead of the step (a 400 "页面已过期", the login page) says that the text is kept in
+  //    this browser and offers a login link that returns to the step, where the copy is offered.
+  // ------------------------------------------------------------------
+
+  const SUBMITTED_KEY = 'wizard-submitted';
+  const SUBMITTED_MAX_AGE_MS = 30 * 60 * 1000;
+
+  function markSubmitted(form) {
+    if (!form.hasAttribute('data-local-key')) return;
+    writeLocal(form);
+    const h1 = document.querySelector('h1');
+    try {
+      window.sessionStorage.setItem(SUBMITTED_KEY, JSON.stringify({
+        key: draftKey(form), path: window.location.pathname, at: Date.now(),
+        title: h1 ? h1.textContent.trim() : document.title
+      }));
+    } catch (e) { /* storage unavailable: nothing to say later */ }
+  }
+
+  function sayKeptAfterSubmit() {
+    let mark = null;
+    try { mark = JSON.parse(window.sessionStorage.getItem(SUBMITTED_KEY) || 'null'); } catch (e) { mark = null; }
+    if (!mark) return;
+    // the step answered (saved, or shown again with its errors): nothing to say
+    if (document.querySelector('form[data-local-key], [data-saved-ok]') || Date.now() - mark.at > SUBMITTED_MAX_AGE_MS ||
+        !storage.get(mark.key)) {
+      try { window.sessionStorage.removeItem(SUBMITTED_KEY); } catch (e) { /* ignore */ }
+      return;
+    }
+    const main = document.getElementById('main') || document.body;
+    const box = document.createElement('div');
+    box.className = 'flash flash-warning kept-in-browser';
+    box.setAttribute('role', 'alert');
+    box.appendChild(document.createTextNode(MSG.keptAfterSubmit(mark.title) + ' '));
+    box.appendChild(loginLink(MSG.loginBackTo, mark.path));
+    main.insertBefore(box, main.firstChild);
   }
 
   // ------------------------------------------------------------------
@@ -1326,6 +1431,124 @@
   }
 
   // ------------------------------------------------------------------
+  // m. Evidence without a page reload (issue #23 item 2): a slot's 上传 sends the form (the typed
+  //    values are saved with the file, as without JavaScript) and puts the slot's new box, the step
+  //    list and the missing-files note of the answer in place; the many-files form gets one picker
+  //    that fills its rows, each file's indicator matched by name or kept as preselected.
+  // ------------------------------------------------------------------
+
+  function replaceFrom(doc, selector, root) {
+    const fresh = doc.querySelector(selector);
+    const old = (root || document).querySelector(selector);
+    if (old && fresh) old.replaceWith(document.importNode(fresh, true));
+    else if (old && !fresh) old.remove();
+    return fresh ? document.querySelector(selector) : null;
+  }
+
+  function uploadInPlace(button) {
+    const form = button.form;
+    const box = closestEl(button, '.evidence-box');
+    if (!form || !box || !box.id || typeof window.fetch !== 'function' || typeof DOMParser !== 'function' ||
+        !form.hasAttribute('data-autosave-url')) return false;
+    const st = stateOf(form);
+    if (st.inflight || st.submitting || checkUploadSizes(form)) return false;
+    const body = new FormData(form);
+    Array.prototype.forEach.call(form.querySelectorAll('input[type="file"][name]'), function (el) {
+      if (!box.contains(el)) body.delete(el.name);
+    });
+    body.set('action', 'upload');
+    const url = form.getAttribute('action') || window.location.pathname;  // form.action: the buttons named "action"
+    let lastUrl = url;
+    button.disabled = true;
+    setStatus(form, MSG.uploading, false);
+    window.fetch(url, { method: 'POST', body: body, credentials: 'same-origin', cache: 'no-store' })
+      .then(function (res) {
+        if (/\/login/.test(res.url) || res.status === 400 || res.status === 401) { autosaveExpired(form); return null; }
+        if (!res.ok || res.url.indexOf('saved=1') === -1) { window.location.assign(url); return null; }
+        lastUrl = res.url.split('#')[0];
+        return res.text();
+      })
+      .then(function (html) {
+        if (html == null) return;
+        const doc = new DOMParser().parseFromString(html, 'text/html');
+        // the address a reload would show, as after an upload without JavaScript (no reload here)
+        if (window.history && window.history.replaceState) window.history.replaceState(null, '', lastUrl + '#' + box.id);
+        const fresh = replaceFrom(doc, '#' + box.id);
+        replaceFrom(doc, '.wizard-steps');
+        const note = doc.querySelector('#missing-files');
+        if (!note) replaceFrom(doc, '#missing-files');
+        else if (document.querySelector('#missing-files')) replaceFrom(doc, '#missing-files');
+        const v = doc.querySelector('input[name="version"]');
+        const mine = form.querySelector('input[name="version"]');
+        if (v && mine) mine.value = v.value;
+        st.dirty = false;  // the whole form was saved with the file
+        clearLocal(form);
+        setStatus(form, MSG.uploaded, false);
+        if (fresh) {
+          fresh.querySelectorAll('input[type="file"]').forEach(enhanceFileInput);
+          const msg = fresh.querySelector('.flash') || fresh;
+          msg.setAttribute('tabindex', '-1');
+          msg.focus();
+        }
+      })
+      .catch(function () { autosaveExpired(form); })
+      .then(function () { button.disabled = false; });
+    return true;
+  }
+
+  function slotMatch(select, fileName) {
+    const base = fileName.replace(/\.[^.]*$/, '');
+    let found = '';
+    Array.prototype.forEach.call(select.options, function (o) {
+      const name = (o.getAttribute('data-name') || '').replace(/（[^）]*）/g, '').replace(/(数量|比例|情况)$/, '');
+      if (!found && name.length >= 2 && base.indexOf(name) !== -1) found = o.value;
+    });
+    return found;
+  }
+
+  function fillBulkRows(fieldset, files) {
+    const rows = fieldset.querySelectorAll('[data-bulk-row]');
+    Array.prototype.forEach.call(files, function (file, i) {
+      if (i >= rows.length) return;
+      const input = rows[i].querySelector('input[type="file"]');
+      const select = rows[i].querySelector('select');
+      const dt = new DataTransfer();
+      dt.items.add(file);
+      input.files = dt.files;
+      showChosenFiles(input);
+      const match = select && slotMatch(select, file.name);
+      if (match) select.value = match;
+    });
+  }
+
+  function initBulkEvidence(fieldset) {
+    const pick = fieldset.querySelector('[data-bulk-pick]');
+    const many = fieldset.querySelector('[data-bulk-many]');
+    if (!pick || !many || typeof DataTransfer !== 'function') return;
+    pick.hidden = false;
+    many.addEventListener('change', function () { fillBulkRows(fieldset, many.files || []); });
+  }
+
+  // n. Tables wider than their box (a phone): a line above says they scroll sideways, and the
+  //    box shows a shadow on the side that has more (app.css .table-scroll.scrolls).
+  function markScrollingTables() {
+    $all('.table-scroll, main table').forEach(function (box) {
+      const overflow = window.getComputedStyle(box).overflowX;
+      const wide = (overflow === 'auto' || overflow === 'scroll') && box.scrollWidth > box.clientWidth + 1;
+      box.classList.toggle('scrolls', wide);
+      let hint = box.previousElementSibling;
+      if (!hint || !hint.classList.contains('scroll-hint')) hint = null;
+      if (wide && !hint) {
+        hint = document.createElement('p');
+        hint.className = 'scroll-hint';
+        hint.textContent = MSG.scrollHint;
+        box.parentNode.insertBefore(hint, box);
+      }
+      if (hint) hint.hidden = !wide;
+    });
+  }
+
+  // ------------------------------------------------------------------
   // h. Confirm buttons, click dispatch
   // ------------------------------------------------------------------
 
@@ -1339,6 +1562,10 @@
       return;
     }
     if (target.name === 'action' && target.value === 'upload' && uploadWithoutFile(target)) {
+      e.preventDefault();
+      return;
+    }
+    if (target.name === 'action' && target.value === 'upload' && uploadInPlace(target)) {
       e.preventDefault();
       return;
     }
@@ -1424,6 +1651,7 @@
   // ------------------------------------------------------------------
 
   function init() {
+    startHeartbeat();
     clearSavedDrafts();
     updateCountersIn(document);
     $all('input[type="file"]').forEach(enhanceFileInput);
@@ -1431,6 +1659,10 @@
     $all('table[data-table]').forEach(updateLimit);
     $all('input[data-select-all]').forEach(syncMaster);
     offerDrafts();
+    $all('[data-bulk-evidence]').forEach(initBulkEvidence);
+    markScrollingTables();
+    window.addEventListener('resize', markScrollingTables);
+    sayKeptAfterSubmit();
     initErrorSummary();
 
     document.addEventListener('input', onFieldChange);

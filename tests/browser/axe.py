@@ -5,27 +5,23 @@
 - `serious_violations(page)`: axe-core's serious and critical violations.  axe-core comes from
   the npm package (tests/browser/install-axe.sh puts it in tests/browser/node_modules, which the
   app never serves); it is injected into a tab opened with ``bypass_csp=True`` so the app's own
-  Content-Security-Policy stays as it is.  `need_axe()` skips, with the reason, when it is absent;
+  Content-Security-Policy stays as it is.  `need_axe()` skips, with the reason, when it is absent (fails under CI=true: tests/tools.py);
 - `Checker`: one call per page — screenshots at 1366 and at 390 px (the same tab, resized, so a
   one-time message is still on the page), the sideways check at 390, axe at both widths;
 - `tour_world(app)` and `TOUR`: every page of every role, with data that fills them.
 
 Imported as ``browser.axe`` (tests/ is on the path; --import-mode=importlib)."""
 import re
-from pathlib import Path
-
-import pytest
 
 from browserkit import DESKTOP, PHONE
 from factories import ALLOY, LINXIANG, SMART_CAR, attach_declarations, make_user, submission_of, user_named
 from fill import complete_answers
+from tools import AXE_JS, require
 from wizard.extensions import db
 from wizard.models import Snapshot
 from wizard.report.definition import get_report
 from wizard.workflow.moves import apply_move
 
-AXE_JS = Path(__file__).resolve().parent / "node_modules" / "axe-core" / "axe.min.js"
-INSTALL_HINT = "axe-core is not installed: run tests/browser/install-axe.sh (npm install axe-core)"
 SERIOUS = ("serious", "critical")
 
 _OFFENDERS_JS = """(width) => {
@@ -57,9 +53,8 @@ _AXE_RUN_JS = """async (levels) => {
 
 
 def need_axe():
-    """The axe-core source, or skip the test with the reason."""
-    if not AXE_JS.exists():
-        pytest.skip(INSTALL_HINT)
+    """The axe-core source, or skip the test with the reason (under CI=true: fail it)."""
+    require("axe-core")
     return AXE_JS.read_text(encoding="utf-8")
 
 

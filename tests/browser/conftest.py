@@ -1,27 +1,26 @@
 """Browser fixtures: Debian's chromium driven by Playwright against the app under a live
-threaded WSGI server.  Runs on SQLite only; skipped (with the reason) when /usr/bin/chromium or
-the playwright package is missing (CI installs chromium with apt; Playwright's own browser
-download is not used).  No timing assertions: every check waits with expect()'s auto-retry.
+threaded WSGI server.  Runs on SQLite only; when /usr/bin/chromium or the playwright package is
+missing the tests skip with the reason, and fail under CI=true (tests/tools.py; CI installs chromium
+with apt; Playwright's own browser download is not used).  No timing assertions: every check
+waits with expect()'s auto-retry.
 
 `tab` is a logged-out tab at 1366×900 (tests/browserkit.py); `new_tab(viewport=...)` opens more
 (a second user, the phone width).  Screenshots go to the test's tmp_path, or to
 $WIZARD_SHOTS_DIR/<test name>/ when that is set."""
-import os
 import threading
 
 import pytest
 from werkzeug.serving import make_server
 
 from browserkit import CHROMIUM, WAIT_MS, Tab, expect, shots_dir_for, sync_api
+from tools import require
 
 
 @pytest.fixture(scope="session")
 def chromium():
     """One chromium for the whole run (a fresh context per test)."""
-    if sync_api is None:
-        pytest.skip("playwright is not installed (pip install -e '.[test]')")
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium)")
+    require("playwright")
+    require("chromium")
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         expect.set_options(timeout=WAIT_MS)

@@ -43,9 +43,10 @@ def test_the_file_control_is_a_chinese_label_with_the_chosen_names(tab):
         {"name": "挂牌证书.pdf", "mimeType": "application/pdf", "buffer": pdf_bytes(1)}])
     expect(area.locator(".file-chosen")).to_have_text("已选择：上市公告.pdf、挂牌证书.pdf")
     tab.shot("chosen")
+    page.evaluate("window.notReloaded = true")
     area.get_by_role("button", name="上传").click()
-    expect(page).to_have_url(re.compile(r"saved=1"))
     expect(page.locator("#ev-listed_enterprises ul.evidence-files > li")).to_have_count(2)
+    assert page.evaluate("window.notReloaded === true")  # uploaded in place, no page reload (issue #23 item 2)
 
 
 def test_the_file_label_fits_a_phone(new_tab):

@@ -266,7 +266,7 @@ def test_cjk_stamp_needs_a_registered_font():
 UMING = "/usr/share/fonts/truetype/arphic/uming.ttc"
 
 
-@pytest.mark.skipif(not os.path.exists(UMING), reason="fonts-arphic-uming not installed")
+@pytest.mark.needs("fonts-arphic-uming")
 def test_cjk_stamp_with_registered_font():
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.ttfonts import TTFont
@@ -414,7 +414,7 @@ def test_stamp_lands_upright_at_visible_bottom_right():
         assert dx > 0.99 and abs(dy) < 0.01, (rot, dx, dy)
 
 
-@pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="poppler-utils not installed")
+@pytest.mark.needs("poppler-utils")
 def test_stamp_rendered_bottom_right():
     out = merge_evidence(None, None, [EvidenceSource(odd_pages_pdf(BOXES), "pdf", "odd")], stamp_start=1)
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,9 +1,12 @@
 """The summary workbook (汇总表): layout, values, numbers, growth, subtotals, escaping, scope,
 snapshots, the 说明 sheet, the links and the audit."""
+import shutil
+import subprocess
 from io import BytesIO
 
 import pytest
 from openpyxl import load_workbook
+from pypdf import PdfReader
 
 from factories import ALLOY, LINXIANG, SMART_CAR, attach_declarations, submission_of
 from fill import complete_answers
@@ -112,14 +115,14 @@ def test_summary_sheet_headers_values_and_number_formats(client, auth, three):
     assert [ws.cell(row, c).value for c in range(2, 7)] == [ALLOY, "先进制造业集群", "长沙市", None, "草稿"]
     y1, y2, g = (ws.cell(row, col + i) for i in range(3))
     assert (y1.value, y2.value) == (80, 100) and y1.data_type == y2.data_type == "n"
-    assert y1.number_format == DECIMAL_FORMAT
+    assert y1.number_format == INTEGER_FORMAT  # 80 typed: shown 80, as the PDF prints it (number_text)
     assert g.value == 25 and g.data_type == "n" and float(growth("80", "100")) == 25
     # a share: its 增幅 in percentage points
     col = column_of(ws, "主导产品国内市场占有率（%）", "增幅（个百分点）")
     cell = ws.cell(row, col)
     assert cell.value == pytest.approx(1.2) and cell.number_format == POINTS_FORMAT
     assert change(get_report().field("market_share"), {"y1": "12.5", "y2": "13.7"}) == "+1.20个百分点"
-    assert ws.cell(row, col - 1).value == pytest.approx(13.7) and ws.cell(row, col - 1).number_format == PERCENT_FORMAT
+    assert ws.cell(row, col - 1).value == pytest.approx(13.7) and ws.cell(row, col - 1).number_format == "#,##0.0"
     # counts are whole numbers; text answers are text
     col = column_of(ws, "集群从业人员数量（人）", "2022年")
     assert ws.cell(row, col).value == 25000 and ws.cell(row, col).number_format == INTEGER_FORMAT
@@ -134,27 +137,27 @@ def test_summary_sheet_headers_values_and_number_formats(client, auth, three):
     assert {ALLOY, SMART_CAR, LINXIANG} <= names and "湖南省功率半导体产业集群" not in names
 
 
-def test_subtotal_rows_per_city_are_formulas_over_that_citys_rows(client, auth, three):
+def test_subtotal_rows_per_city_hold_computed_values(client, auth, three):
+    """Subtotals are values (a viewer that does not recalculate shows them), the sums of that
+    city's rows; the 增幅 of two subtotals by the reports' own rule."""
     auth.login("admin")
     ws = workbook(client, URL.format(round_="preliminary"))["汇总"]
     rows = {ws.cell(r, 2).value: r for r in range(3, ws.max_row + 1)}
     changsha, yueyang = rows["长沙市 小计"], rows["岳阳市 小计"]
     assert {rows[ALLOY], rows[SMART_CAR]} == {changsha - 2, changsha - 1} and rows[LINXIANG] == yueyang - 1
     col = column_of(ws, "集群总产值（亿元）", "2021年")
-    letter = ws.cell(1, col).column_letter
     sub = ws.cell(changsha, col)
-    assert sub.data_type == "f" and sub.value == f"=SUBTOTAL(9,{letter}{changsha - 2}:{letter}{changsha - 1})"
-    assert ws.cell(yueyang, col).value == f"=SUBTOTAL(9,{letter}{yueyang - 1}:{letter}{yueyang - 1})"
-    total = ws.cell(rows["合计"], col)
-    assert total.value == f"=SUBTOTAL(9,{letter}3:{letter}{rows['合计'] - 1})"  # SUBTOTAL skips the subtotals
-    growth_cell = ws.cell(changsha, col + 2)  # the 增幅 of the subtotals, also a formula
-    assert growth_cell.data_type == "f" and f"{letter}{changsha}" in growth_cell.value
+    assert sub.data_type == "n" and sub.value == 80 + 100  # ALLOY's 80 and SMART_CAR's 100
+    assert ws.cell(yueyang, col).value == 100
+    assert ws.cell(rows["合计"], col).value == 280  # the reports, not the subtotals
+    y2 = ws.cell(changsha, col + 1).value
+    assert y2 == pytest.approx(100 + 125.5)
+    assert ws.cell(changsha, col + 2).value == pytest.approx(float(growth("180", str(y2))))
     # counts are subtotalled, shares are not
-    assert ws.cell(changsha, column_of(ws, "\n企业数量（个）", "2021年")).data_type == "f"
+    assert ws.cell(changsha, column_of(ws, "\n企业数量（个）", "2021年")).value == 600
     assert ws.cell(changsha, column_of(ws, "主导产品国内市场占有率（%）", "2021年")).value is None
-    # the only formulas are the subtotal rows'
-    formulas = {c.row for row in ws.iter_rows(min_row=3) for c in row if c.data_type == "f"}
-    assert formulas == {changsha, yueyang, rows["合计"]}
+    # no formula anywhere
+    assert not [c for row in ws.iter_rows(min_row=3) for c in row if c.data_type == "f"]
 
 
 def test_table_and_target_sheets_have_a_row_per_table_row(client, auth, app, three):
@@ -180,7 +183,7 @@ def test_table_and_target_sheets_have_a_row_per_table_row(client, auth, app, thr
     assert [targets.cell(1, c).value for c in range(1, 7)] == [
         "集群名称", "指标名称", "上一年实际值", "2023年发展目标", "2024年发展目标", "2025年发展目标"]
     row = next(r for r in targets.iter_rows(min_row=3) if r[0].value == ALLOY and r[1].value == "集群总产值（亿元）")
-    assert [c.value for c in row[2:]] == [125.5, 140, 160, 180] and row[2].number_format == DECIMAL_FORMAT
+    assert [c.value for c in row[2:]] == [125.5, 140, 160, 180] and row[2].number_format == "#,##0.0"  # as typed
 
 
 def test_formula_like_names_and_answers_stay_text(client, auth, app, three):
@@ -266,4 +269,73 @@ def test_round_filters_links_and_audit(client, auth, app, three):
     with app.app_context():
         rows = db.session.execute(db.select(AuditEntry).filter_by(action="export")).scalars().all()
         assert [a.target for a in rows] == ["summary-preliminary.xlsx", "summary-final.xlsx"]
-        assert "category=sme" in rows[0].detail and "1 份报告" in rows[0].detail
+        assert "类别=中小企业特色产业集群" in rows[0].detail and "1 份报告" in rows[0].detail  # no English (#23 item 7)
+
+
+# --- paper (issue 23, item 17) ------------------------------------------------------------------
+
+def test_every_sheet_is_set_up_for_paper(client, auth, app, three):
+    with app.app_context():
+        sub = submission_of(ALLOY)
+        sub.opinions = {"preliminary": {"text": "同意推荐参加初赛。", "date": "2026-12-07", "by": "长沙市人民政府"}}
+        db.session.commit()
+    auth.login("admin")
+    wb = workbook(client, URL.format(round_="preliminary"))
+    ws = wb["汇总"]
+    heads = [ws.cell(1, c).value for c in range(1, ws.max_column + 1)]
+    assert heads.count("集群名称") == 1  # the typed 集群名称 field is not a second column
+    assert not [h for h in heads if h and h.endswith("\n集群名称")]
+    opinion, day = column_of(ws, "集群所在地县以上人民政府意见"), column_of(ws, "意见日期")
+    row = row_of(ws, ALLOY)
+    assert ws.cell(row, opinion).value == "同意推荐参加初赛。"
+    assert ws.cell(row, day).value.date().isoformat() == "2026-12-07"
+    for sheet in wb.worksheets:
+        setup = sheet.page_setup
+        if sheet.title == "说明":
+            assert (setup.orientation, int(setup.paperSize)) == ("portrait", int(sheet.PAPERSIZE_A4))
+            continue
+        assert (setup.orientation, int(setup.paperSize)) == ("landscape", int(sheet.PAPERSIZE_A3)), sheet.title
+        assert sheet.print_title_rows == "$1:$2", sheet.title
+        assert sheet.print_area.endswith(f"${sheet.max_row}"), (sheet.title, sheet.print_area)
+        if sheet.title != "汇总":
+            assert sheet.sheet_properties.pageSetUpPr.fitToPage and setup.fitToWidth == 1, sheet.title
+    assert ws.print_title_cols == "$A:$B"  # 序号 and 集群名称 on every page
+    breaks = [b.id for b in ws.col_breaks.brk]
+    assert len(breaks) >= 3
+    # a page starts at a section's first column where the section fits: 2.1 begins a page
+    first = column_of(ws, "集群总产值（亿元）", "2021年")
+    assert first - 1 in breaks
+
+
+def test_key_figures_sheet_reads_on_paper(client, auth, three):
+    auth.login("admin")
+    wb = workbook(client, URL.format(round_="preliminary"))
+    ws = wb["主要指标"]
+    assert wb.sheetnames[:2] == ["汇总", "主要指标"]
+    assert ws.max_column <= 24  # a page wide on A3
+    row = row_of(ws, ALLOY)
+    col = column_of(ws, "集群总产值（亿元）", "2022年")
+    assert ws.cell(row, col).value == 100 and ws.cell(row, col + 1).value == 25  # the latest year, its 增幅
+    assert ws.cell(2, col + 1).value == "增幅（%）"
+
+
+SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
+
+
+@pytest.mark.needs("libreoffice")
+def test_libreoffice_prints_the_summary_landscape_a3_with_the_names_on_every_page(client, auth, three, tmp_path):
+    auth.login("admin")
+    r = client.get(URL.format(round_="preliminary"))
+    src = tmp_path / "summary.xlsx"
+    src.write_bytes(r.data)
+    subprocess.run([SOFFICE, f"-env:UserInstallation=file://{tmp_path / 'lo'}", "--headless", "--convert-to", "pdf",
+                    "--outdir", str(tmp_path), str(src)], check=True, capture_output=True, timeout=180)
+    reader = PdfReader(str(tmp_path / "summary.pdf"))
+    a3 = [p for p in reader.pages if round(float(p.mediabox.width)) > round(float(p.mediabox.height))
+          and round(float(p.mediabox.width)) in range(1185, 1196)]
+    summary = [p for p in a3 if (p.extract_text() or "").startswith("序号")]
+    assert 3 <= len(summary) <= 40  # was 92 portrait pages of four columns
+    assert len(a3) > len(summary)  # 主要指标 and the table sheets, landscape A3 too
+    for page in a3:
+        text = (page.extract_text() or "").replace("\n", "")
+        assert ALLOY in text and "集群名称" in text  # the title rows and the name column repeated

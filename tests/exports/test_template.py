@@ -8,6 +8,7 @@ from io import BytesIO
 
 import pytest
 from openpyxl import load_workbook
+from openpyxl.utils import get_column_letter
 from pypdf import PdfReader
 
 from factories import ALLOY, LINXIANG, submission_of
@@ -168,7 +169,7 @@ def to_pdf(data: bytes, tmp_path, name: str) -> str:
     return "".join(page.extract_text() for page in PdfReader(str(pdf)).pages)
 
 
-@pytest.mark.skipif(SOFFICE is None, reason="LibreOffice (soffice) is not installed: apt-get install libreoffice-calc-nogui")
+@pytest.mark.needs("libreoffice")
 def test_libreoffice_opens_the_template_and_the_summary(app, people, tmp_path):
     with app.app_context():
         sub = submission_of(ALLOY)
@@ -184,3 +185,45 @@ def test_libreoffice_opens_the_template_and_the_summary(app, people, tmp_path):
     for label in ("集群名称", ALLOY, "集群总产值（亿元）", "小计"):
         assert label in text.replace("\n", ""), label
     assert os.path.getsize(tmp_path / "summary.pdf") > 1000
+
+
+# --- row heights follow their text (issue 23, item 17) ---------------------------------------
+
+def needed_lines(text: str, width: float) -> int:
+    """Lines a wrapped cell needs: CJK characters count two columns."""
+    import unicodedata
+
+    def cols(line):
+        return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in line)
+    return sum(max(1, -(-cols(line) // max(int(width) - 2, 1))) for line in text.split("\n"))
+
+
+def merged_width(ws, row, col):
+    """The width (columns) of the cell at (row, col), across its merge."""
+    for rng in ws.merged_cells.ranges:
+        if rng.min_row <= row <= rng.max_row and rng.min_col <= col <= rng.max_col:
+            return sum(ws.column_dimensions[get_column_letter(c)].width for c in range(rng.min_col, rng.max_col + 1))
+    return ws.column_dimensions[get_column_letter(col)].width
+
+
+def test_rows_are_as_high_as_their_wrapped_text(app, people):
+    long_name = "湖南省长沙市新型合金材料产业集群高性能铝合金精密铸造技术改造及智能化生产线建设项目"
+    with app.app_context():
+        sub = submission_of(ALLOY)
+        answers = complete_answers("preliminary", "advanced")
+        answers["projects"] = [dict(answers["projects"][0], project=long_name)]
+        sub.preliminary_answers = answers
+        db.session.commit()
+        wb = load_workbook(BytesIO(template_xlsx(sub, "preliminary", local_now())))
+    report = get_report("preliminary")
+    ws = wb[report.step_of("projects").title]
+    r = row_of(ws, "t:projects")
+    col = next(c for c in range(2, ws.max_column + 1) if ws.cell(r, c).value == long_name)
+    lines = needed_lines(long_name, merged_width(ws, r, col))
+    assert lines >= 3
+    assert (ws.row_dimensions[r].height or 15) >= 15 * lines  # the wrapped 项目名称 overprints nothing
+    field = report.field("self_assessment")
+    ws = wb[report.step_of("self_assessment").title]
+    guidance = next(r for r in range(1, ws.max_row + 1) if ws.cell(r, 2).value == field.guidance)
+    lines = needed_lines(field.guidance, merged_width(ws, guidance, 2))
+    assert ws.row_dimensions[guidance].height >= 15 * lines  # the 2.8 prompt's lines do not overlap

@@ -23,11 +23,11 @@ from markupsafe import Markup
 from pypdf import PdfReader
 
 from builders import image_bytes
+from tools import have, require
 from wizard.pdf import cjk_patch, fonts
 from wizard.pdf.engine import PdfRenderError, ResourceGuard, render_pdf
 
-HAS_CJK_FONT = fonts.find_cjk_font() is not None
-needs_cjk_font = pytest.mark.skipif(not HAS_CJK_FONT, reason="no CJK TrueType font installed")
+needs_cjk_font = pytest.mark.needs("cjk-font")
 PDFTOTEXT = shutil.which("pdftotext")
 PDFFONTS = shutil.which("pdffonts")
 
@@ -52,7 +52,7 @@ def page_texts(pdf: bytes) -> list[str]:
 
 def text_lines(pdf: bytes) -> list[str]:
     """Visual lines of the PDF (pdftotext -layout if available, else pypdf)."""
-    if PDFTOTEXT:
+    if have("poppler-utils"):
         out = subprocess.run([PDFTOTEXT, "-layout", "-enc", "UTF-8", "-", "-"],
                              input=pdf, capture_output=True, check=True).stdout
         text = out.decode("utf-8")
@@ -164,7 +164,7 @@ def test_register_is_idempotent_and_reports_status():
     b = fonts.register_cjk_fonts()
     assert a is b
     assert a.message
-    if HAS_CJK_FONT:
+    if have("cjk-font"):
         from reportlab.lib.fonts import tt2ps
         assert a.embedded and a.family == fonts.FAMILY and a.path and a.bold_path
         assert tt2ps(fonts.FAMILY, 1, 0) == fonts.BOLD_FACE
@@ -176,6 +176,7 @@ def test_register_is_idempotent_and_reports_status():
 @needs_cjk_font
 def test_uming_collection_face_is_simplified_chinese():
     font = fonts.find_cjk_font()
+    require("fonts-arphic-uming")
     if not font.path.endswith("uming.ttc"):
         pytest.skip("AR PL UMing is not the font found here")
     assert font.subfont_index == 0 and "CN" in font.family
@@ -188,7 +189,7 @@ def test_explicit_path_is_tried_first_and_bad_path_falls_back(tmp_path, caplog):
         found = fonts.find_cjk_font(bogus)
     assert "PDF_FONT_PATH" in caplog.text
     assert found == fonts.find_cjk_font()
-    if HAS_CJK_FONT:
+    if have("cjk-font"):
         assert fonts.find_cjk_font(found.path) == found
 
 
@@ -218,7 +219,7 @@ def test_cjk_font_is_embedded():
                 if desc is not None and "/FontFile2" in desc.get_object():
                     embedded.append(str(font["/BaseFont"]))
     assert embedded, "no embedded TrueType font (FontFile2) in the PDF"
-    if PDFFONTS:
+    if have("poppler-utils"):
         out = subprocess.run([PDFFONTS, "-"], input=pdf, capture_output=True).stdout.decode()
         if out.strip():  # older pdffonts cannot read stdin
             rows = [r for r in out.splitlines() if "TrueType" in r]
@@ -315,7 +316,7 @@ def test_6000_char_narrative_flows_over_several_pages():
     reader = PdfReader(io.BytesIO(pdf))
     assert len(reader.pages) >= 3
     assert squash(text) in squash(pdf_text(pdf))
-    if PDFTOTEXT:
+    if have("poppler-utils"):
         assert squash(text) in squash("".join(text_lines(pdf)))
 
 
@@ -367,7 +368,7 @@ def _kinsoku_doc(width: int) -> str:
     return f"<html><body><div style='width:{width}pt'>{paras}</div></body></html>"
 
 
-@pytest.mark.skipif(not PDFTOTEXT, reason="pdftotext (poppler-utils) not installed")
+@pytest.mark.needs("poppler-utils")
 @pytest.mark.parametrize("width", KINSOKU_WIDTHS)
 def test_no_line_starts_with_closing_or_ends_with_opening_punctuation(width):
     pdf = render_pdf(_kinsoku_doc(width))
@@ -376,7 +377,7 @@ def test_no_line_starts_with_closing_or_ends_with_opening_punctuation(width):
     assert _kinsoku_violations(pdf) == []
 
 
-@pytest.mark.skipif(not PDFTOTEXT, reason="pdftotext (poppler-utils) not installed")
+@pytest.mark.needs("poppler-utils")
 def test_kinsoku_check_detects_reportlab_default_behaviour():
     """The 禁则 test can fail: xhtml2pdf's own splitter violates the rules."""
     from xhtml2pdf import reportlab_paragraph as rp
@@ -412,7 +413,7 @@ def test_kinsoku_rules_unit():
     lines = _split("ab,(cd", 2)  # ',' may not start a line, '(' may not end one
     assert "".join(lines) == "ab,(cd"
     assert all(t[0] not in ",." and t[-1] != "(" for t in lines), lines
-    if HAS_CJK_FONT:
+    if have("cjk-font"):
         fonts.register_cjk_fonts()
         text = "中文测试，。“引号”（括号）《书》。"
         for glyphs in (3, 4, 5, 6, 7):

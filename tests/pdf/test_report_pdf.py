@@ -78,14 +78,10 @@ def test_pdf_access_is_scoped(app, client, auth, people):
     assert client.get(f"/submissions/{alloy}/report.pdf").status_code == 404
 
 
-@pytest.mark.skipif(shutil.which("pdffonts") is None, reason="poppler-utils not installed")
+@pytest.mark.needs("poppler-utils", "cjk-font")
 def test_chinese_font_is_embedded_when_installed(app, tmp_path, runner):
     import subprocess
 
-    from wizard.pdf.fonts import find_cjk_font
-
-    if find_cjk_font() is None:
-        pytest.skip("no CJK TrueType font on this machine")
     out = tmp_path / "blank.pdf"
     r = runner.invoke(args=["pdf", "--blank", "--round", "preliminary", "-o", str(out)])
     assert r.exit_code == 0, r.output
@@ -93,7 +89,7 @@ def test_chinese_font_is_embedded_when_installed(app, tmp_path, runner):
     assert any("TrueType" in line and " yes " in line for line in fonts.splitlines()[2:]), fonts
 
 
-@pytest.mark.skipif(shutil.which("pdffonts") is None, reason="poppler-utils not installed")
+@pytest.mark.needs("poppler-utils", "fonts-wqy-microhei")
 def test_headings_use_an_embedded_bold_face_when_installed(app, tmp_path, runner):
     """Song/Ming has no bold: headings are set in an embedded Hei face (fonts-wqy-microhei in CI)."""
     import subprocess

@@ -75,11 +75,13 @@ def test_save_keeps_values_and_normalises_numbers(applicant, app):
                                             "employees-y1": "２０００", "profit-y1": "-3.5"})
     assert r.status_code == 302
     a = answers(app)
-    assert a["output_total"] == {"y1": "1234.5", "y2": "1234.5"}
+    # normalised (no separators, half-width digits) with the decimals the applicant typed (#23 item 12:
+    # a figure prints as typed, so 63.0 stays 63.0)
+    assert a["output_total"] == {"y1": "1234.50", "y2": "1234.5"}
     assert a["employees"] == {"y1": "2000"}
     assert a["profit"] == {"y1": "-3.5"}
     page = applicant.get("/applicant/step/indicators").get_data(as_text=True)
-    assert 'value="1234.5"' in page
+    assert 'value="1234.50"' in page and 'value="1234.5"' in page
 
 
 @pytest.mark.parametrize("field,value,message", [
@@ -98,14 +100,19 @@ def test_save_keeps_values_and_normalises_numbers(applicant, app):
     ("employees-y2", "1,5", "逗号只能用作千位分隔符"),  # was saved as 15
 ])
 def test_bad_numbers_are_refused_and_input_kept(applicant, app, field, value, message):
+    """One bad cell no longer discards the step (issue #23 item 3): the valid values are saved,
+    the refused one is kept as typed with its error, on this page and after reopening it."""
     r = post_step(applicant, "indicators", {field: value, "tax-y1": "7.25"})
     html = r.get_data(as_text=True)
     assert r.status_code == 422
     assert message in html
-    assert "error-summary" in html and "本次内容尚未保存" in html
+    assert "error-summary" in html and "已按您填写的保留在本页" in html
     assert f'value="{value}"' in html.replace("&#43;", "+")  # what the user typed stays on screen
     assert 'value="7.25"' in html
-    assert "tax" not in answers(app)  # nothing saved
+    assert answers(app)["tax"]["y1"] == "7.25"  # the valid value is saved
+    assert field.split("-")[0] not in answers(app) or answers(app)[field.split("-")[0]].get(field.split("-")[1]) != value
+    reopened = applicant.get("/applicant/step/indicators").get_data(as_text=True)
+    assert message in reopened and f'value="{value}"' in reopened.replace("&#43;", "+")
 
 
 def test_growth_is_computed_on_the_server(applicant, app):

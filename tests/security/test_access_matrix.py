@@ -1,7 +1,8 @@
 """Every route × every kind of user, from the URL map.
 
-Six actors: anonymous, the applicant who owns submission A, another applicant, the county
-reviewer of A's region, a county reviewer of another region, an administrator.  The
+Eight actors: anonymous, the applicant who owns submission A, another applicant, the county
+reviewer of A's region, a county reviewer of another region, an administrator, the expert
+assigned to score A and an expert assigned to nothing.  The
 expected outcome of each endpoint comes from ENDPOINTS below (or BLUEPRINT_RULES where a
 whole blueprint has one rule); a new endpoint that is in neither makes the tests fail, so
 no route ships without a decision about who may use it.
@@ -46,7 +47,7 @@ def test_access_matrix(app, world, actor):
     assert checked >= 25
 
 
-@pytest.mark.parametrize("actor", ["other_applicant", "county_other"])
+@pytest.mark.parametrize("actor", ["other_applicant", "county_other", "expert_other"])
 def test_out_of_scope_ids_look_like_missing_ones(app, world, actor):
     """A 404 for someone else's submission reads exactly like the 404 for an id that does not exist."""
     browser = Actor(app, actor)

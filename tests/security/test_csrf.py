@@ -11,11 +11,12 @@ import pytest
 from factories import ALLOY, LINXIANG, PASSWORD, SMART_CAR, AuthActions, submission_of
 from fill import complete_answers
 from urlmap import ACTORS, OK, PUBLIC, build_url, expectation, param_values
+from review.helpers import assign
 from wizard.extensions import db
 from wizard.models import Message, User
 
 # The actor used for each role rule: the first one the table allows.
-PREFERENCE = ["county_own", "owner", "admin", "other_applicant", "county_other"]
+PREFERENCE = ["county_own", "owner", "admin", "other_applicant", "county_other", "expert", "expert_other"]
 
 
 def effective_bodies(ids):
@@ -60,8 +61,10 @@ def world(app, people):
         other = db.session.execute(db.select(User).filter_by(username="applicant-b")).scalar_one()
         db.session.add(Message(user_id=other.id, submission_id=submission_of(LINXIANG).id, text="请查看。"))
         db.session.commit()
+        expert = db.session.execute(db.select(User).filter_by(username="expert-e")).scalar_one()
         return {"submission_id": a.id, "cluster_id": a.cluster_id, "user_id": owner.id,
-                "region_id": a.cluster.region_id, "other_id": submission_of(SMART_CAR).id}
+                "region_id": a.cluster.region_id, "other_id": submission_of(SMART_CAR).id,
+                "assignment_id": assign(a, expert).id, "expert_id": expert.id}
 
 
 def post_rules(app):

@@ -286,7 +286,7 @@ def test_password_length_and_hash(app, client, auth, people):
     token = auth.csrf("/account/password")
     r = client.post("/account/password", data={"csrf_token": token, "current": PASSWORD,
                                                 "new": "1234567", "confirm": "1234567"})
-    assert r.status_code == 200 and "新密码至少 8 个字符" in r.get_data(as_text=True)
+    assert r.status_code == 200 and "新密码至少 10 个字符" in r.get_data(as_text=True)
     long_one = "长密码-Long-x" * 20  # 200 characters
     assert len(long_one) == 200
     r = client.post("/account/password", data={"csrf_token": token, "current": PASSWORD,

@@ -201,7 +201,7 @@ def test_phone_numbers_accept_full_width_digits_and_are_stored_normalised(app, a
 def test_a_wrong_phone_number_is_named_with_its_group(app, applicant):
     r = post_step(applicant, "basic", {"org_contact_phone": "一三九", "park_head_phone": "139①0000111"})
     assert r.status_code == 422
-    summary = text_of(r).split("本次内容尚未保存")[1]
+    summary = text_of(r).split("本页其余内容已保存）：")[1]
     assert "集群促进组织·电话：请输入有效的电话号码" in summary
     assert "集群核心承载园区·电话：" in summary
 
@@ -247,7 +247,8 @@ def test_a_refused_file_with_a_wrong_value_says_the_values_were_not_saved(app, a
         "revenue-y1": "abc", "action": "upload",
         "evidence-listed_enterprises": (io.BytesIO(b"no pdf"), "假的.pdf")})
     assert r.status_code == 422
-    assert "您填写的内容有误，尚未保存" in text_of(r)
+    page = text_of(r)
+    assert "文件未上传" in page and "有 1 处填写有误：“集群企业营业收入”" in page
 
 
 # --- the task list names the gaps; the read-only review has no dead links -------------------------------

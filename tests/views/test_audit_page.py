@@ -13,7 +13,8 @@ from wizard.workflow.moves import apply_move
 
 def rows(page_html):
     """(username, action key, target) of every table row, in page order."""
-    return re.findall(r'<tr><td>[^<]*</td><td>([^<]*)</td>\s*<td data-action="([^"]+)">[^<]*</td><td>([^<]*)</td>',
+    return re.findall(r'<tr><td>[^<]*</td><td class="audit-who">(?:<span class="audit-person">[^<]*</span><br>)?'
+                      r'<span class="audit-username">([^<]*)</span></td>\s*<td data-action="([^"]+)">[^<]*</td><td>([^<]*)</td>',
                       page_html)
 
 

@@ -74,7 +74,7 @@ def test_every_route_denies_anonymous_users(app, client):
             continue
         url = rule.rule
         for arg in rule.arguments:
-            url = url.replace(f"<int:{arg}>", "1").replace(f"<{arg}>", "basic")
+            url = url.replace(f"<int:{arg}>", "1").replace(f"<round:{arg}>", "preliminary").replace(f"<{arg}>", "basic")
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             r = client.open(url, method=method)
             assert r.status_code in (302, 400), (method, url, r.status_code)

@@ -2,7 +2,8 @@
 by following <a href> links only (same-site GETs; downloads are fetched only to check their
 content type).  The walk must reach the report PDF, the applicant's declaration page and the
 blank templates, and every GET rule of the URL map the role may open (tests/urlmap.py), except
-the few below.  Also: the receipt after submitting shows the snapshot's 校验码."""
+the few below.  The expert's walk starts at its task list and reaches the report it scores,
+the report's files and PDF and its own 专家评分表.  Also: the receipt after submitting shows the snapshot's 校验码."""
 import io
 import re
 from html.parser import HTMLParser
@@ -29,6 +30,8 @@ EXEMPT = {
     "owner": {"main.report_pdf_of"},
     "county_own": set(),
     "admin": set(),
+    # the confirmation before submitting scores follows 提交评分 (a POST that saves first), never a link
+    "expert": {"expert.confirm"},
 }
 DOWNLOADS = ("application/pdf", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 MAX_PER_ENDPOINT = 40  # pages of one endpoint (e.g. each submission's page) walked at most
@@ -98,7 +101,7 @@ def test_anonymous_reaches_the_blank_templates_from_the_login_page(app):
     assert reached_files(reached, "main.blank_pdf") == {f"/report/blank/{r}.pdf" for r in ROUNDS}
 
 
-@pytest.mark.parametrize("actor", ["owner", "county_own", "admin"])
+@pytest.mark.parametrize("actor", ["owner", "county_own", "admin", "expert"])
 def test_every_page_of_a_role_is_reached_by_links(app, world, actor):
     with app.app_context():  # a file in a real slot, so that the report pages list (and link) it
         attach(submission_of(ALLOY), DECLARATION_SCAN)
@@ -122,6 +125,9 @@ def test_every_page_of_a_role_is_reached_by_links(app, world, actor):
         assert f"/submissions/{world['submission_id']}/report.pdf" in reached["<linked>"]
     if actor == "admin":
         assert reached_files(reached, "results.snapshot_pdf")
+    if actor == "expert":  # the report to score, its files, and the expert's own 专家评分表 to sign
+        assert f"/expert/reviews/{world['assignment_id']}" in reached["expert.report"]
+        assert reached_files(reached, "sheets.score_sheet_pdf")
 
     # every GET page the role may open (the table of tests/urlmap.py)
     allowed = {rule.endpoint for rule in app.url_map.iter_rules() if "GET" in rule.methods

@@ -434,13 +434,30 @@ _STANDARD_FONTS = {
 }
 
 
-def _build_stamp_pdf(sizes: List[Tuple[float, float]], texts: List[str], font: str, font_size: float) -> bytes:
-    """One reportlab document with one small stamp page per evidence page."""
+def _draw_watermark(c, w: float, h: float, text: str, font: str) -> None:
+    """The 草稿 mark across an evidence page as the report's pages carry it (wizard/pdf/engine.py:
+    large, at 40°, a translucent grey), sized to the page."""
+    size = min(150.0, max(24.0, min(w, h) / max(len(text), 1) * 0.9))
+    c.saveState()
+    c.setFillColorRGB(0.5, 0.5, 0.5, alpha=0.16)
+    c.setFont(font, size)
+    c.translate(w / 2, h / 2)
+    c.rotate(40)
+    c.drawCentredString(0, -size / 3, text)
+    c.restoreState()
+
+
+def _build_stamp_pdf(sizes: List[Tuple[float, float]], texts: List[str], font: str, font_size: float,
+                     watermark: Optional[str] = None) -> bytes:
+    """One reportlab document with one small stamp page per evidence page (and the draft
+    watermark over it when *watermark* is given)."""
 
     buf = io.BytesIO()
     c = canvas.Canvas(buf, pageCompression=1, invariant=1)
     for (w, h), text in zip(sizes, texts):
         c.setPageSize((w, h))
+        if watermark:
+            _draw_watermark(c, w, h, watermark, font)
         c.setFont(font, font_size)
         c.setFillGray(0.25)
         right = max(font_size, w - STAMP_MARGIN_RIGHT)
@@ -501,7 +518,8 @@ def _compress_raw_streams(parts: Iterable) -> None:
                     del s["/DecodeParms"]
 
 
-def _stamp_pages(writer: PdfWriter, pages: List[Any], first: int, fmt: str, font: str, font_size: float) -> None:
+def _stamp_pages(writer: PdfWriter, pages: List[Any], first: int, fmt: str, font: str, font_size: float,
+                 watermark: Optional[str] = None) -> None:
     if not pages:
         return
     boxes = [_visible_box(p) for p in pages]
@@ -510,7 +528,7 @@ def _stamp_pages(writer: PdfWriter, pages: List[Any], first: int, fmt: str, font
         w, h = x1 - x0, y1 - y0
         sizes.append((h, w) if rot in (90, 270) else (w, h))
     texts = [fmt.format(n=first + i) for i in range(len(pages))]
-    overlay = PdfReader(io.BytesIO(_build_stamp_pdf(sizes, texts, font, font_size)))
+    overlay = PdfReader(io.BytesIO(_build_stamp_pdf(sizes, texts, font, font_size, watermark)))
 
     q = DecodedStreamObject()
     q.set_data(b"q\n")
@@ -566,6 +584,7 @@ def merge_evidence(
     outline_title: str = "佐证材料",
     dedupe_objects: bool = True,
     out: Optional[BinaryIO] = None,
+    watermark: Optional[str] = None,
 ) -> bytes:
     """Report (optional) + TOC (optional) + every evidence item, as PDF bytes
     (or written to *out*, a binary file, and ``b""`` returned).
@@ -584,6 +603,8 @@ def merge_evidence(
       with reportlab first and pass its name as *stamp_font* – otherwise a
       ``ValueError`` is raised.
     * If *add_outline*, bookmarks “佐证材料 › <label>” are added.
+    * *watermark* (a draft's “草稿”): drawn over every evidence page, as over the report's.
+    * The report's document information (Title, Author, Subject, Keywords) is kept.
     * With *out*, memory stays near one evidence file whatever their total:
       each file is read while it is appended, and its large streams (images,
       fonts: :data:`SPOOL_MIN_BYTES` and more) wait in an anonymous temporary
@@ -596,7 +617,7 @@ def merge_evidence(
     with _Spool() if out is not None else _NoSpool() as spool:
         _append_generated(writer, report_pdf, toc_pdf)
         appendix = _append_evidence(writer, items, spool)
-        _sanitize_and_stamp(writer, appendix, stamp_start, stamp_format, stamp_font, stamp_font_size)
+        _sanitize_and_stamp(writer, appendix, stamp_start, stamp_format, stamp_font, stamp_font_size, watermark)
         if add_outline and appendix.starts:
             _add_outline(writer, appendix.starts, outline_title)
         return _write(writer, dedupe_objects, out)
@@ -700,6 +721,9 @@ def _append_generated(writer: PdfWriter, report_pdf: Optional[bytes], toc_pdf: O
             reader = _open_pdf(blob, what, None)
             try:
                 writer.append(reader)
+                if what == "报告正文" and reader.metadata:  # its Title, Author, Subject, Keywords
+                    writer.add_metadata({k: str(v) for k, v in reader.metadata.items()
+                                         if k in ("/Title", "/Author", "/Subject", "/Keywords", "/Creator")})
             except PDF_ERRORS as exc:
                 raise EvidenceMergeError(f"{what}不是有效的 PDF 文件，无法合并。") from exc
 
@@ -774,12 +798,13 @@ def _append_image_item(
 
 
 def _sanitize_and_stamp(
-    writer: PdfWriter, appendix: _Appendix, first: int, fmt: str, font: str, font_size: float
+    writer: PdfWriter, appendix: _Appendix, first: int, fmt: str, font: str, font_size: float,
+    watermark: Optional[str] = None,
 ) -> None:
     """Sanitize the evidence objects, then stamp the evidence pages."""
     try:
         sanitize_pdf_objects(writer._objects[appendix.first_object:])  # noqa: SLF001
-        _stamp_pages(writer, appendix.pages, first, fmt, font, font_size)
+        _stamp_pages(writer, appendix.pages, first, fmt, font, font_size, watermark)
     except PDF_ERRORS as exc:
         if isinstance(exc, EvidenceMergeError):
             raise

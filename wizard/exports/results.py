@@ -11,8 +11,10 @@ from openpyxl.styles import Font
 
 from ..access import visible_submissions
 from ..extensions import db
-from ..models import CATEGORY_ADVANCED, CATEGORY_SME, Cluster, Edition, Submission
-from ..workflow.states import MOVES_BY_KEY
+from ..models import CATEGORY_ADVANCED, CATEGORY_SME, Cluster, Edition, HistoryEntry, RankingSnapshot, Submission
+from ..review.results import round_ranking
+from ..review.scheme import stored_scheme
+from ..workflow.states import FINAL, MOVES_BY_KEY
 # The recognised outcome is wherever the 认定 move leads (awarded, 认定为培育对象).
 from .excel import BOLD, CENTER, append_row, save_workbook, set_widths
 
@@ -25,6 +27,8 @@ GROUP_HEADINGS = {
     CATEGORY_SME: "二、湖南省中小企业特色产业集群培育对象（{batch}）",
 }
 RESULT_COLUMNS = ("序号", "集群名称", "所在市州", "审核政府")
+#: the experts' official score of the final round, shown once the final round has been scored
+SCORE_COLUMN = "决赛得分"
 
 
 def batch_label(edition: Edition) -> str:
@@ -40,6 +44,7 @@ class ResultEntry:
     name: str
     city: str
     government: str
+    score: float | None = None  # the final round's official score (专家评审), when scored
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,41 @@ class ResultList:
     def total(self) -> int:
         return sum(len(g.entries) for g in self.groups)
 
+    @property
+    def scored(self) -> bool:
+        """Whether any cluster has a final-round score (then the list has the score column)."""
+        return any(e.score is not None for g in self.groups for e in g.entries)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return RESULT_COLUMNS + ((SCORE_COLUMN,) if self.scored else ())
+
+
+def final_scores(edition: Edition, subs) -> dict[int, float]:
+    """submission id → its final-round official score: as frozen in the ranking its award was
+    decided from, else as the final round's scores stand now (an award made from the list)."""
+    ids = [s.id for s in subs]
+    if not ids:
+        return {}
+    decided = db.session.execute(
+        db.select(HistoryEntry.submission_id, HistoryEntry.ranking_id)
+        .where(HistoryEntry.submission_id.in_(ids), HistoryEntry.to_state == AWARDED_STATE,
+               HistoryEntry.ranking_id.is_not(None)).order_by(HistoryEntry.id)).all()
+    snapshots = {snap.id: snap for snap in db.session.execute(
+        db.select(RankingSnapshot).where(RankingSnapshot.id.in_({r for _, r in decided})))
+        .scalars()} if decided else {}
+    scores = {}
+    for sid, ranking_id in decided:  # the latest award wins (ordered by id)
+        row = next((r for r in snapshots[ranking_id].data.get("rows", []) if r.get("submission_id") == sid), None)
+        if row is not None and row.get("score") is not None:
+            scores[sid] = row["score"]
+    if len(scores) < len(ids) and stored_scheme(edition, FINAL) is not None:  # else nothing was scored
+        live = round_ranking(edition, FINAL)
+        for rows in live.rows_by_category.values():
+            scores.update({r.submission_id: r.score for r in rows
+                           if r.submission_id in ids and r.submission_id not in scores and r.score is not None})
+    return scores
+
 
 def result_list(edition: Edition, user) -> ResultList:
     """The clusters recognised in this edition, grouped by category in 附件3's order.
@@ -71,11 +111,13 @@ def result_list(edition: Edition, user) -> ResultList:
         .order_by(Cluster.id)
     ).scalars().all()
     batch = batch_label(edition)
+    scores = final_scores(edition, subs)
     groups = []
     for category, heading in GROUP_HEADINGS.items():
         members = [s for s in subs if s.cluster.category == category]
         entries = tuple(ResultEntry(i, s.id, s.cluster.name, s.cluster.region.city.name,
-                                    s.cluster.region.government_name) for i, s in enumerate(members, 1))
+                                    s.cluster.region.government_name, scores.get(s.id))
+                        for i, s in enumerate(members, 1))
         groups.append(ResultGroup(category, heading.format(batch=batch), entries))
     return ResultList(edition, RESULT_TITLE.format(batch=batch), tuple(groups))
 
@@ -85,7 +127,7 @@ def result_list_xlsx(results: ResultList) -> bytes:
     wb = Workbook()
     ws = wb.active
     ws.title = "培育对象名单"
-    span = len(RESULT_COLUMNS)
+    span = len(results.columns)
     append_row(ws, [results.title])
     ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=span)
     ws.cell(1, 1).font = Font(bold=True, size=16)
@@ -95,15 +137,17 @@ def result_list_xlsx(results: ResultList) -> bytes:
         row = append_row(ws, [group.heading])
         ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=span)
         ws.cell(row, 1).font = Font(bold=True, size=13)
-        for cell in ws[append_row(ws, list(RESULT_COLUMNS))]:
+        for cell in ws[append_row(ws, list(results.columns))]:
             cell.font = BOLD
             cell.alignment = CENTER
         for e in group.entries:
-            row = append_row(ws, [e.number, e.name, e.city, e.government])
+            score = ([e.score if e.score is not None else "—"] if results.scored else [])
+            row = append_row(ws, [e.number, e.name, e.city, e.government] + score,
+                             (None, None, None, None, "0.00") if results.scored else ())
             ws.cell(row, 1).alignment = CENTER
         if not group.entries:
             append_row(ws, ["", "（暂无）"])
-    set_widths(ws, (8, 46, 14, 28))
+    set_widths(ws, (8, 46, 14, 28, 12))
     return save_workbook(wb)
 
 

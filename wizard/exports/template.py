@@ -205,10 +205,16 @@ def _run(fields, start):
     return out
 
 
+def wrapped_lines(text: str, width: float) -> int:
+    """The lines a text takes in a wrapping cell ``width`` columns wide (CJK characters count two)."""
+    return sum(-(-text_width(line) // max(int(width) - 2, 1)) or 1 for line in str(text).split("\n"))
+
+
 def note_row(text: str) -> PlanRow:
-    lines = sum(len(line) // 60 + 1 for line in text.split("\n"))
+    """A note across the sheet (a section's note, a narrative's prompt): as high as its lines."""
+    width = sum(WIDTHS.get(c, VALUE_WIDTH) for c in range(LABEL_COLUMN, LAST_COLUMN + 1))
     return PlanRow(cells={LABEL_COLUMN: text}, style="note", merges=[(LABEL_COLUMN, LAST_COLUMN)],
-                   height=min(15 * lines + 4, 400))
+                   height=min(LINE_HEIGHT * wrapped_lines(text, width) + 4, MAX_ROW_HEIGHT))
 
 
 def single_row(plan: SheetPlan, section, f, kind: str, years) -> None:
@@ -367,6 +373,7 @@ STYLES = {
 }
 WIDTHS = {KEY_COLUMN: 4, LABEL_COLUMN: 46}
 NARRATIVE_HEIGHT, MAX_ROW_HEIGHT = 150, 409
+LINE_HEIGHT = 16  # points a wrapped line of 11-point Chinese text takes
 VALUE_WIDTH = 17
 
 
@@ -411,14 +418,15 @@ def write_plan(ws, plan: SheetPlan, answers: dict, validations) -> None:
             _style(cell, font, align, fill, boxed)
         for first, last in row.merges:
             _merge(ws, r, first, last, font, align, fill, boxed)
-        height = row.height or fitting_height(row, source_texts(row, answers))
-        if height:
-            ws.row_dimensions[r].height = height
         source = answers.get(row.slots[0].field.key) if row.slots else None
         if row.key.startswith("t:"):
             i = table_index[row.key] = table_index.get(row.key, -1) + 1
             rows = source if isinstance(source, list) else []
             source = rows[i] if i < len(rows) and isinstance(rows[i], dict) else {}
+        texts = table_texts(row, source) if row.key.startswith("t:") else source_texts(row, answers)
+        height = row.height or fitting_height(row, texts)
+        if height:
+            ws.row_dimensions[r].height = height
         for slot in row.slots:
             write_slot(ws, r, slot, slot_value(slot, source), row.spans.get(slot.column), validations)
         if row.growth:
@@ -435,15 +443,20 @@ def source_texts(row: PlanRow, answers: dict) -> list:
     return [(str(value), width)] if isinstance(value, str) and value else []
 
 
+def table_texts(row: PlanRow, values: dict) -> list:
+    """(text, width) of each text cell of a table row (a long 项目名称 wraps: the row grows)."""
+    return [(str(values[slot.part[0]]), WIDTHS.get(slot.column, VALUE_WIDTH)) for slot in row.slots
+            if slot.input == TEXT and isinstance(values.get(slot.part[0]), str) and values.get(slot.part[0])]
+
+
 def fitting_height(row: PlanRow, texts: list) -> float | None:
     """A height that shows every line of the row's label and text value (None: the default)."""
     label = row.cells.get(LABEL_COLUMN)
     texts = texts + ([(str(label), WIDTHS[LABEL_COLUMN])] if isinstance(label, str) and row.style == "label" else [])
-    lines = max((sum(-(-text_width(line) // max(width - 2, 1)) or 1 for line in text.split("\n"))
-                 for text, width in texts), default=1)
+    lines = max((wrapped_lines(text, width) for text, width in texts), default=1)
     if row.slots and row.slots[0].input == LONGTEXT:  # room to write, within Excel's largest row
-        return min(MAX_ROW_HEIGHT, max(NARRATIVE_HEIGHT, 15 * lines + 2))
-    return 15 * lines + 2 if lines > 1 else None
+        return min(MAX_ROW_HEIGHT, max(NARRATIVE_HEIGHT, LINE_HEIGHT * lines + 2))
+    return min(MAX_ROW_HEIGHT, LINE_HEIGHT * lines + 2) if lines > 1 else None
 
 
 def _style(cell, font, align, fill, boxed):

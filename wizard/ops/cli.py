@@ -31,12 +31,14 @@ from ..workflow.states import FINAL, ROUNDS, current_round, state_label
 from .backup import BackupError, create_backup, restore_backup, signature_valid, signing_key
 from .maintenance import format_size, remove_partial_files
 from .seed import DEMO_ACCOUNTS, DEMO_EXPERTS, DEMO_PASSWORD, seed_all, seed_demo
+from .accounts_cli import accounts_group
 
 
 def init_app(app):
     for cmd in (seed_cmd, seed_demo_cmd, create_user_cmd, schema_cmd, submissions_cmd, answers_group, pdf_cmd,
                 backup_cmd, restore_cmd, cleanup_cmd):
         app.cli.add_command(cmd)
+    app.cli.add_command(accounts_group)
 
 
 @click.command("seed")

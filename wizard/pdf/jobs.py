@@ -140,7 +140,7 @@ def bind(report: bytes, job: RenderJob, out: BinaryIO | None = None) -> bytes:
         items = [EvidenceSource(b"", e.kind, label=e.label, path=e.path) for e in job.evidence]
         font = register_cjk_fonts(job.font_path).family
         return merge_evidence(report, None, items, stamp_start=1, stamp_format=job.stamp_format, stamp_font=font,
-                              outline_title=job.outline_title, out=out)
+                              outline_title=job.outline_title, out=out, watermark=job.watermark)
     except FileNotFoundError as exc:
         raise PdfRenderError(MISSING_FILE) from exc
     except EvidenceMergeError as exc:

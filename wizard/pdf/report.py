@@ -28,8 +28,8 @@ from flask import current_app, render_template
 from ..evidence.storage import appendix, files_of, manifest, path_of
 from ..extensions import db
 from ..report import definition
-from ..report.definition import (ATTACHMENTS, BLANK_AUTHOR, CORNER_HEADERS, DRAFT_WATERMARK, EVIDENCE_STAMP,
-                                 get_report)
+from ..report.definition import (ATTACHMENTS, BLANK_AUTHOR, CODE_LABEL, CORNER_HEADERS, DRAFT_WATERMARK,
+                                 EVIDENCE_STAMP, get_report)
 from ..report.view import opinion_for
 from ..workflow.snapshots import answers_digest, evidence_manifest, latest_snapshot
 from ..workflow.states import STATES
@@ -38,7 +38,7 @@ from .jobs import CachePaths, Evidence, RenderJob, bind, cache_paths
 from .pool import FAILED, READY, Outcome, obtain
 
 #: Names the stored PDF of a submitted report: raise it when the printed layout changes.
-TEMPLATE_VERSION = "3"
+TEMPLATE_VERSION = "4"
 #: How long report_pdf (the CLI, the blank template) waits for a render before it gives up.
 SYNC_WAIT_SECONDS = 600
 
@@ -100,14 +100,24 @@ def _digest(src) -> str:
     return hashlib.sha256(json.dumps(src, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
 
 
+def evidence_stamp(submission, code: str | None) -> str:
+    """What each evidence page carries at its foot: the cluster, the report's 校验码 and its page
+    number in the appendix (佐证材料第 N 页), so that a loose page can be traced to its report."""
+    if submission is None:
+        return EVIDENCE_STAMP
+    name = submission.cluster.name.replace("{", "{{").replace("}", "}}")  # a format string
+    return f"{name}　{CODE_LABEL}：{code}　{EVIDENCE_STAMP}" if code else f"{name}　{EVIDENCE_STAMP}"
+
+
 def _job(key: str, html: str, round_: str | None, evidence=(), draft: bool = False,
-         hint: str | None = None) -> RenderJob:
+         hint: str | None = None, stamp: str = EVIDENCE_STAMP) -> RenderJob:
     """``hint``: the report whose last page count is kept (the submission and round), so that its
-    next render is laid out once (engine.render_pdf's ``page_count``)."""
+    next render is laid out once (engine.render_pdf's ``page_count``).  ``stamp``: the foot of
+    each evidence page (:func:`evidence_stamp`); a draft's evidence pages carry the watermark too."""
     config = current_app.config
     return RenderJob(key=key, folder=config["PDF_CACHE_FOLDER"], html=html, static_root=current_app.static_folder,
                      font_path=config.get("PDF_FONT_PATH"), watermark=DRAFT_WATERMARK if draft else None,
-                     evidence=tuple(evidence), stamp_format=EVIDENCE_STAMP,
+                     evidence=tuple(evidence), stamp_format=stamp,
                      outline_title=get_report(round_ or "preliminary").parts["evidence"], pages_hint=hint)
 
 
@@ -139,7 +149,8 @@ def report_request(submission=None, round_="preliminary", blank=False, years=Non
                    "template": _template_stamp()})
     draft = is_draft(submission, round_)
     return _prepared(key, lambda: _job(key, report_html(submission, round_), round_,
-                                       _evidence(files_of(submission, round_)), draft, _hint(submission, round_)))
+                                       _evidence(files_of(submission, round_)), draft, _hint(submission, round_),
+                                       evidence_stamp(submission, verification_code(submission, round_)[0])))
 
 
 def _submitted_request(submission, round_, snap) -> Prepared:
@@ -156,7 +167,8 @@ def _submitted_request(submission, round_, snap) -> Prepared:
                                sub=submission, blank=False, years=submission.edition.years, draft=False,
                                code=snap.code, paper=paper_of(round_), opinion=opinion_for(submission, round_),
                                ev=appendix(submission, round_, links=False))
-        return _job(key, html, round_, _evidence(rows), hint=_hint(submission, round_))
+        return _job(key, html, round_, _evidence(rows), hint=_hint(submission, round_),
+                    stamp=evidence_stamp(submission, snap.code))
     return _prepared(key, make_job)
 
 
@@ -171,7 +183,8 @@ def snapshot_request(snapshot, submission) -> Prepared:
 
     def make_job():
         rows = files_of(submission, round_) if same_files else []
-        return _job(key, snapshot_html(snapshot, submission), round_, _evidence(rows), hint=_hint(submission, round_))
+        return _job(key, snapshot_html(snapshot, submission), round_, _evidence(rows), hint=_hint(submission, round_),
+                    stamp=evidence_stamp(submission, snapshot.code))
     return _prepared(key, make_job)
 
 
@@ -207,7 +220,8 @@ def bind_evidence(report: bytes, submission, round_) -> bytes:
     rows = files_of(submission, round_)
     if not rows:
         return report
-    return bind(report, _job("-", "", round_, _evidence(rows)))
+    return bind(report, _job("-", "", round_, _evidence(rows), is_draft(submission, round_),
+                             stamp=evidence_stamp(submission, verification_code(submission, round_)[0])))
 
 
 def snapshot_html(snapshot, submission) -> str:

@@ -13,7 +13,26 @@ NOT_STARTED, IN_PROGRESS, COMPLETE, ERROR = "not-started", "in-progress", "compl
 OPTIONAL = "optional"  # a step of files only (佐证材料): nothing it holds blocks submitting
 FINAL_ROUND = ROUNDS[1]
 CARRIED_MARK = "沿用初赛内容，请按决赛要求修改"
+#: The reserved key of a round's answers that keeps values typed but refused by the form's
+#: checks: ``{field key: {"posted": [[name, value], ...], "errors": [message, ...]}}``.  A save
+#: stores every valid value and keeps each refused one here as typed (issue #23 item 3): the
+#: step shows it again with its error, and it blocks submitting until it is fixed.
+TYPED = "_typed"
 STATUS_LABELS = {NOT_STARTED: "未开始", IN_PROGRESS: "进行中", COMPLETE: "已完成", ERROR: "有错误", OPTIONAL: "选填"}
+
+
+def typed_entries(answers: dict) -> dict:
+    """The values kept as typed (refused by the checks) of a round's answers: ``TYPED``."""
+    typed = (answers or {}).get(TYPED)
+    return typed if isinstance(typed, dict) else {}
+
+
+def typed_problems(step, answers, years) -> list:
+    """A value kept as typed but refused blocks submitting until it is fixed and saved."""
+    typed = typed_entries(answers)
+    return [problem(step, f, f"“{qualified_name(f, years)}”填写有误（已按您填写的内容保留，尚未计入报告）："
+                             f"{'；'.join(typed[f.key].get('errors') or ['请修改'])}", "error")
+            for f in step.fields if f.key in typed]
 
 
 def problem(step, field, message, kind="missing", anchor=None):
@@ -80,7 +99,10 @@ def carried_problems(step, carried, years) -> list:
 
 
 def step_problems(step, answers, category, years, carried=()) -> list:
-    return [p for f in step.fields for p in field_problems(step, f, answers.get(f.key), category, years)] \
+    typed = typed_entries(answers)
+    return typed_problems(step, answers, years) \
+        + [p for f in step.fields if f.key not in typed
+           for p in field_problems(step, f, answers.get(f.key), category, years)] \
         + carried_problems(step, carried, years)
 
 
@@ -90,7 +112,8 @@ def step_status(round_, step, answers, category, years, carried=()) -> str:
     applicable = [f for f in step.fields if f.applies_to(category) and f.kind_of.answerable]
     if not applicable:
         return OPTIONAL
-    if not any(f.kind_of.answered(answers.get(f.key)) for f in applicable):
+    typed = typed_entries(answers)
+    if not any(f.kind_of.answered(answers.get(f.key)) or f.key in typed for f in applicable):
         return NOT_STARTED
     problems = step_problems(step, answers, category, years, carried)
     if any(p["kind"] == "error" for p in problems):

@@ -11,7 +11,10 @@ row and cell by cell, under headings that carry their years.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
+from difflib import SequenceMatcher
+from functools import cached_property
 
 from .definition import get_report
 from .inputs import value_labels
@@ -20,6 +23,73 @@ from .view import display_value
 
 #: a value of a row of numbers left empty
 NO_VALUE = "—"
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A run of a text in a comparison: ``same`` in both, or ``del``/``ins`` (only in the one)."""
+
+    text: str
+    kind: str  # "same", "del", "ins"
+
+
+#: the units a text is compared in: a run of Latin letters or digits (a number, a word, "5G")
+#: stays whole, every other character (a Chinese character, a punctuation mark) is its own unit
+_TOKEN = re.compile(r"[A-Za-z0-9]+(?:[.,][0-9]+)*|\s+|.", re.S)
+#: an unchanged run this short between two changes is folded into them (readable marks, not confetti)
+_ISLAND = 2
+#: a value shorter than this (a name, a phone number) reads best whole, each side in its colour
+INLINE_MIN_CHARS = 30
+#: below this similarity the texts share little: the whole text is marked, not scattered pieces
+_MIN_RATIO = 0.3
+
+
+def inline_diff(before: str, after: str) -> tuple[tuple[Piece, ...], tuple[Piece, ...]]:
+    """The characters deleted from ``before`` and inserted into ``after``, marked inside the
+    texts (a sentence removed, a "（决赛）" prefix): difflib on characters, Latin words and
+    numbers kept whole, changes a character or two apart joined into one mark."""
+    a, b = _TOKEN.findall(before or ""), _TOKEN.findall(after or "")
+    matcher = SequenceMatcher(None, a, b, autojunk=False)
+    if matcher.ratio() < _MIN_RATIO:
+        return (Piece(before, "del"),) if before else (), (Piece(after, "ins"),) if after else ()
+    ops = _fold_islands(matcher.get_opcodes())
+    old, new = [], []
+    for tag, i1, i2, j1, j2 in ops:
+        if tag == "equal":
+            old.append(Piece("".join(a[i1:i2]), "same"))
+            new.append(Piece("".join(b[j1:j2]), "same"))
+            continue
+        if i2 > i1:
+            old.append(Piece("".join(a[i1:i2]), "del"))
+        if j2 > j1:
+            new.append(Piece("".join(b[j1:j2]), "ins"))
+    return _joined(old), _joined(new)
+
+
+def _fold_islands(ops: list) -> list:
+    """Fold an unchanged run of at most ``_ISLAND`` units lying between two changes into one change."""
+    out = []
+    for k, op in enumerate(ops):
+        tag, i1, i2, j1, j2 = op
+        inner = 0 < k < len(ops) - 1
+        if tag == "equal" and inner and i2 - i1 <= _ISLAND:
+            tag = "replace"
+        if out and tag != "equal" and out[-1][0] != "equal":
+            _, pi1, _, pj1, _ = out[-1]
+            out[-1] = ("replace", pi1, i2, pj1, j2)
+        else:
+            out.append((tag, i1, i2, j1, j2))
+    return out
+
+
+def _joined(pieces: list) -> tuple[Piece, ...]:
+    out: list = []
+    for p in pieces:
+        if out and out[-1].kind == p.kind:
+            out[-1] = Piece(out[-1].text + p.text, p.kind)
+        elif p.text:
+            out.append(p)
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -83,6 +153,16 @@ class FieldDiff:
         if self.parts:
             return any(p.changed for p in self.parts)
         return self.before != self.after
+
+    @cached_property
+    def inline(self) -> tuple[tuple[Piece, ...], tuple[Piece, ...]] | None:
+        """A changed text filled in on both sides, marked inside (``inline_diff``); else None."""
+        if self.is_table or self.parts or not self.changed or not self.before or not self.after \
+                or max(len(self.before), len(self.after)) < INLINE_MIN_CHARS:
+            return None
+        pieces = inline_diff(self.before, self.after)
+        # a value replaced whole (a short name, unrelated texts) keeps the two coloured cells
+        return pieces if any(p.kind == "same" for p in pieces[0]) else None
 
 
 @dataclass(frozen=True)

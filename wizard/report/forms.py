@@ -9,9 +9,10 @@ from __future__ import annotations
 from functools import lru_cache
 
 from flask_wtf import FlaskForm
-from wtforms import HiddenField
+from wtforms import FieldList, FormField, HiddenField
 
 from .definition import get_report
+from .view import error_messages
 
 
 class StepBase(FlaskForm):
@@ -68,3 +69,27 @@ def form_to_answers(form) -> dict:
             continue
         out[f.key] = f.kind_of.answer(f, form[f.key])
     return out
+
+
+def posted_of(wtf_field) -> list[list[str]]:
+    """What the page posted for one field, as (name, value) pairs in the page's order: the raw
+    text of every input (a row removed with 删除 is not among them)."""
+    if isinstance(wtf_field, FieldList):
+        return [pair for entry in wtf_field.entries for pair in posted_of(entry)]
+    if isinstance(wtf_field, FormField):
+        return [pair for sub in wtf_field for pair in posted_of(sub)]
+    return [[wtf_field.name, str(v)] for v in (wtf_field.raw_data or [])]
+
+
+def split_answers(form) -> tuple[dict, dict]:
+    """A validated form, valid or not → (the answers of its fields that passed, the refused
+    fields as typed with their messages).  One bad cell never costs the rest of the step."""
+    good, typed = {}, {}
+    for f in form._definition_fields:
+        if f.key not in form._fields:
+            continue
+        if form[f.key].errors:
+            typed[f.key] = {"posted": posted_of(form[f.key]), "errors": error_messages(form[f.key])}
+        else:
+            good[f.key] = f.kind_of.answer(f, form[f.key])
+    return good, typed

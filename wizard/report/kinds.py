@@ -39,7 +39,7 @@ from wtforms.validators import Length
 from .definition import GROWTH_HEADER, INDICATOR_HEADER, PARK_GROWTH_HEADER
 from .inputs import LevelField, MaxChars, NumberInput, PhoneInput, RowList, row_indices, text_filter, value_labels
 from .model import KINDS, fill_years
-from .numbers import change, count_chars, format_decimal, to_decimal
+from .numbers import change, count_chars, excel_number_format, to_decimal, typed_decimal
 
 MISSING, ERROR = "missing", "error"  # what a submit-rule problem is (checks.problem's kind)
 EMPTY_VALUES = (None, "", [], {}, False)
@@ -53,7 +53,7 @@ POINTS_FORMAT = "+0.00;-0.00;0.00"  # 增幅（个百分点）
 POINTS_SUFFIX = "个百分点"
 POINTS_HEADER = "增幅（个百分点）"
 AMOUNT_UNITS = frozenset({"亿元", "万元"})  # with the counts (个, 人): what a subtotal adds up
-# what format_decimal stores (no exponent, at most 4 decimals, below MAX_MAGNITUDE): read directly
+# what typed_decimal stores (no exponent, at most 4 decimals, below MAX_MAGNITUDE): read directly
 STORED_INTEGER = re.compile(r"-?[0-9]{1,12}")
 STORED_DECIMAL = re.compile(r"-?[0-9]{1,12}\.[0-9]{1,4}")
 
@@ -75,16 +75,16 @@ def number_format(*, integer=False, percent=False) -> str:
 
 def number_cell(stored, fmt: str) -> tuple:
     """A stored decimal text as a number cell: int when whole, else float; None when blank.
-    What forms store (``format_decimal``: 125.5, -3) is read directly; anything else through
+    What forms store (``typed_decimal``: 125.5, 63.0, -3) is read directly; anything else through
     the one parser (``to_decimal``), which refuses what no form would have stored."""
     if isinstance(stored, str) and STORED_INTEGER.fullmatch(stored):
-        return int(stored), fmt
+        return int(stored), INTEGER_FORMAT  # shown as the PDF prints it: 86,500
     if isinstance(stored, str) and STORED_DECIMAL.fullmatch(stored):
-        return float(stored), fmt
+        return float(stored), excel_number_format(stored, fmt)  # the typed decimals, as the PDF prints them
     value = to_decimal(stored)
     if value is None:
         return None, None
-    return (int(value) if value == value.to_integral_value() else float(value)), fmt
+    return (int(value) if value == value.to_integral_value() else float(value)), excel_number_format(stored, fmt)
 
 
 def text_cell(value) -> tuple:
@@ -292,7 +292,7 @@ class ValuesKind(Kind):
         return value_labels(field, years).get(parts[0], "") if parts else ""
 
     def answer(self, field, wtf_field):
-        return {k: format_decimal(wtf_field.form[k].value) for k in self.value_keys
+        return {k: typed_decimal(wtf_field.form[k].value) for k in self.value_keys
                 if wtf_field.form[k].value is not None}
 
     def post(self, field, value, formdata):
@@ -420,7 +420,7 @@ class TableKind(Kind):
         for col in field.columns:
             sub = row_form[col.key]
             if isinstance(sub, NumberInput):
-                v = format_decimal(sub.value)
+                v = typed_decimal(sub.value)
             else:
                 v = (sub.data or "").strip() if isinstance(sub.data, str) else (sub.data or "")
             if v != "":

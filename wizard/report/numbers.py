@@ -93,6 +93,43 @@ def format_decimal(value: Decimal | None) -> str:
     return "0" if text in ("-0", "") else text
 
 
+def typed_decimal(value: Decimal | None) -> str:
+    """What a form stores: the number with the decimals the applicant typed (63.0 stays 63.0,
+    1,234.50 becomes 1234.50), no exponent, no thousands separators."""
+    if value is None:
+        return ""
+    text = format(value, "f")
+    return text[1:] if text.startswith("-") and Decimal(text) == 0 else text
+
+
+def decimals_of(stored) -> int | None:
+    """How many decimals a stored figure has (``63.0``: 1); None when it is not a number."""
+    value = to_decimal(stored)
+    if value is None:
+        return None
+    exponent = value.as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+def number_text(stored) -> str:
+    """A stored figure as the printed report shows it, by the one rule the exports' number format
+    (``excel_number_format``) follows: thousands separated by commas, the typed decimals kept
+    (86500 → 86,500; 63.0 → 63.0; 1234.50 → 1,234.50).  Anything else is shown as it is."""
+    decimals = decimals_of(stored)
+    if decimals is None:
+        return "" if stored in (None, "") else str(stored)
+    return format(to_decimal(stored), f",.{decimals}f")
+
+
+def excel_number_format(stored, fallback: str | None = None) -> str | None:
+    """The spreadsheet number format that shows a stored figure as ``number_text`` does
+    (``#,##0`` or ``#,##0.0…`` with its decimals); ``fallback`` when it is not a number."""
+    decimals = decimals_of(stored)
+    if decimals is None:
+        return fallback
+    return "#,##0" + ("." + "0" * decimals if decimals else "")
+
+
 def to_decimal(stored) -> Decimal | None:
     """A stored answer, or text typed into a form shown again (its growth column), as a Decimal;
     None for whatever parse_number refuses, so no huge (1e30) or look-alike value reaches the

@@ -1,6 +1,8 @@
 """Saving answers with optimistic locking, import/export of answers."""
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -9,7 +11,7 @@ from werkzeug.datastructures import MultiDict
 
 from ..extensions import db
 from ..models import Submission, utcnow
-from .checks import qualified_name
+from .checks import TYPED, qualified_name, typed_entries
 from .definition import get_report
 from .model import ROUNDS
 from .forms import form_to_answers, make_step_form
@@ -17,6 +19,7 @@ from .numbers import count_chars
 
 
 PRELIMINARY, FINAL = ROUNDS
+
 
 
 class StaleSave(Exception):
@@ -59,17 +62,30 @@ def still_carried(submission: Submission, round_: str, answers: dict, confirmed=
     return [k for k in marks if k not in confirmed and answers.get(k) == preliminary.get(k)]
 
 
+def _merge_typed(merged: dict, new_values: dict, typed: dict) -> None:
+    """A field saved valid loses its typed copy; a field refused now keeps what was typed."""
+    kept = {k: v for k, v in typed_entries(merged).items() if k not in new_values and k not in typed}
+    kept.update(typed)
+    if kept:
+        merged[TYPED] = kept
+    else:
+        merged.pop(TYPED, None)
+
+
 def save_answers(submission: Submission, round_: str, new_values: dict, expected_version: int | None,
-                 confirmed=()) -> int:
+                 confirmed=(), typed=None) -> int:
     """Merge one step's values into the round's answers, if the version still matches.
 
     The UPDATE carries ``WHERE version = expected``: a save from a stale page (a
     second tab, a colleague) changes nothing and raises StaleSave.  ``confirmed``: carried
-    texts the applicant has checked against the final round's question (still_carried)."""
+    texts the applicant has checked against the final round's question (still_carried).
+    ``typed``: the step's refused values as typed (``TYPED``); the step's valid values are saved
+    and a field saved valid loses its typed copy."""
     if expected_version is None:
         expected_version = submission.version
     merged = dict(submission.answers_for(round_))
     merged.update(new_values)
+    _merge_typed(merged, new_values, typed or {})
     column = answers_column(round_)
     values = {column.key: merged, "version": Submission.version + 1, "updated_at": utcnow()}
     marks = still_carried(submission, round_, merged, confirmed)
@@ -89,6 +105,23 @@ def save_answers(submission: Submission, round_: str, new_values: dict, expected
     db.session.commit()
     db.session.refresh(submission)
     return submission.version
+
+
+def answer_digest(value) -> str:
+    """A short digest of one answer, blank values alike: what a page loaded, compared with what
+    it posts, tells a field this tab did not touch (the two-tab conflict, issue #23 item 6)."""
+    if isinstance(value, dict) and not any(v not in (None, "") for v in value.values()):
+        value = None
+    if _blank(value):
+        value = None
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def step_digests(step, answers: dict) -> str:
+    """The page's ``loaded`` field: {field key: answer_digest} of the step as it was shown."""
+    return json.dumps({f.key: answer_digest(answers.get(f.key)) for f in step.fields if f.kind_of.answerable},
+                      separators=(",", ":"))
 
 
 def answers_to_formdata(round_: str, step_key: str, answers: dict) -> MultiDict:
@@ -133,6 +166,8 @@ def validate_answers(submission: Submission, round_: str, answers: dict, *, repl
             problems += [f"{_error_place(report, path, years)}：{e}" for path, errors in _flatten_errors(form.errors)
                          for e in errors]
     result = clean if replace else {**current, **{k: clean[k] for k in answers if k in clean}}
+    if not replace:
+        _merge_typed(result, {k: v for k, v in clean.items() if k in answers}, {})
     return Import(result, problems, *_changes(current, result))
 
 
@@ -165,7 +200,7 @@ def _error_place(report, path: str, years: dict) -> str:
 def _changes(before: dict, after: dict) -> tuple[list, list, list]:
     """(added, changed, cleared) field keys between two answer sets."""
     added, changed, cleared = [], [], []
-    for key in sorted(set(before) | set(after)):
+    for key in sorted((set(before) | set(after)) - {TYPED}):
         old, new = before.get(key), after.get(key)
         if _blank(old) and not _blank(new):
             added.append(key)
@@ -182,7 +217,7 @@ def _blank(value) -> bool:
 
 def without_blanks(answers: dict) -> dict:
     """The answers with blank values left out (docs/report-format.md)."""
-    return {k: v for k, v in answers.items() if not _blank(v)}
+    return {k: v for k, v in answers.items() if not _blank(v) and k != TYPED}
 
 
 def _flatten_errors(errors, prefix=""):

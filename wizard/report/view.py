@@ -24,7 +24,7 @@ from .definition import (
     get_report,
 )
 from .model import KINDS, ROUND_LABELS, fill_years
-from .numbers import change, count_chars
+from .numbers import change, count_chars, number_text
 
 
 def display_value(field, value) -> str:
@@ -68,6 +68,7 @@ def template_globals() -> dict:
         "fill_years": fill_years,
         "growth_of": change,
         "count_chars": count_chars,
+        "number_text": number_text,  # a stored figure as printed: 86,500 · 63.0 (exports/summary: the same rule)
         "error_messages": error_messages,
         "shows_growth": shows_growth,
         "get_report": get_report,

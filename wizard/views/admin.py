@@ -6,9 +6,26 @@ from wtforms import BooleanField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
 from ..access import current_edition, filtered_submissions, get_submission, submission_counts
-from ..accounts import bind_account, ensure_submissions
+from ..accounts import (
+    PASSWORD_STATUS_LABELS,
+    bind_account,
+    contact_problem,
+    ensure_submissions,
+    issue_one_time_password,
+    password_status,
+)
 from ..extensions import db
-from ..models import CATEGORY_LABELS, MIN_PASSWORD_LENGTH, ROLE_ADMIN, ROLE_LABELS, Cluster, Region, User
+from ..models import (
+    CATEGORY_LABELS,
+    EXPERT_CATEGORY_LABELS,
+    MIN_PASSWORD_LENGTH,
+    ROLE_ADMIN,
+    ROLE_LABELS,
+    Cluster,
+    HistoryEntry,
+    Region,
+    User,
+)
 from ..params import choice_id, parse_page
 from ..pdf.status import font_status_message
 from ..web.forms import AppForm
@@ -24,6 +41,7 @@ from .results import (
     pinyin_page,
     selected_submissions,
 )
+from .accounts import ACCOUNT_STATUSES, BULK_ACTIONS, account_filters, filtered_accounts, letters_page
 from .shared import submission_page
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -50,9 +68,18 @@ def dashboard():
     """Counts per state, per category and per city."""
     edition = current_edition()
     counts = submission_counts(current_user, edition.id if edition else None)
+    by_city, provincial = city_counts(counts["city"])
     return render_template("admin/dashboard.html", edition=edition, total=counts["total"], by_state=counts["state"],
-                           by_category=counts["category"], by_city=sorted(counts["city"].items()), states=STATES,
+                           by_category=counts["category"], by_city=by_city, provincial=provincial, states=STATES,
                            categories=CATEGORY_LABELS, font_message=font_status_message())
+
+
+def city_counts(by_name: dict) -> tuple[list, int]:
+    """([(city region, count)] of the 14 市州 in code order, the count filed under the province
+    itself): 湖南省 is not a city, and each count links to the list filtered by its city."""
+    cities = db.session.execute(db.select(Region).filter_by(level="city").order_by(Region.code)).scalars().all()
+    provincial = sum(n for name, n in by_name.items() if name not in {c.name for c in cities})
+    return [(c, by_name.get(c.name, 0)) for c in cities], provincial
 
 
 #: the moves the list offers for ticked rows: the administrator's moves of the workflow's table
@@ -81,6 +108,15 @@ def submissions():
                            back=list_query(request.args))
 
 
+def already_moved(sub, move) -> bool:
+    """Did ``move`` itself put ``sub`` where it stands (a bulk move cut short and run again)?"""
+    if sub.state != move.target or sub.state == move.source:
+        return False
+    last = db.session.execute(db.select(HistoryEntry.move).filter_by(submission_id=sub.id)
+                              .order_by(HistoryEntry.id.desc()).limit(1)).scalar_one_or_none()
+    return last == move.key
+
+
 def bulk_refusal(sub, move) -> str | None:
     """Why ``move`` does not apply to ``sub`` as it stands, in the words of the workflow's table."""
     if sub.state != move.source:
@@ -103,9 +139,12 @@ def bulk_move():
         flash("请选择要执行的操作。", "error")
         return redirect(url_for("admin.submissions", **back))
     comment, actor = request.form.get("comment"), current_user._get_current_object()
-    moved, refused = [], [(raw, "不存在或无权操作") for raw in missing]
-    for sub in subs:
+    moved, already, refused = [], [], [(raw, "不存在或无权操作") for raw in missing]
+    for sub in subs:  # each move commits on its own: a run cut short is safe to run again
         name = sub.cluster.name  # read before the move: a refused move rolls the session back
+        if already_moved(sub, move):
+            already.append(name)
+            continue
         why = bulk_refusal(sub, move)
         if why is None:
             try:
@@ -117,7 +156,8 @@ def bulk_move():
         else:
             moved.append(name)
     return render_template("admin/bulk_result.html", title=f"批量操作结果：{move.label}", moved=moved,
-                           refused=refused, back=back)
+                           refused=refused, back=back, already=already,
+                           already_label=f"此前已执行「{move.label}」，本次未重复执行")
 
 
 @bp.route("/submissions/<int:submission_id>")
@@ -126,16 +166,20 @@ def submission(submission_id):
     return submission_page(sub, extras=admin_extras(sub))
 
 
-# --- accounts ---------------------------------------------------------------------------
+# --- accounts (issue #26: several people per organisation, one-time passwords) ---------------
 
 class AccountForm(AppForm):
     username = StringField("用户名", validators=[DataRequired("请输入用户名。"), Length(min=3, max=64, message="用户名为 3–64 个字符。")])
-    display_name = StringField("姓名或单位", validators=[Length(max=128)])
+    display_name = StringField("姓名", validators=[Length(max=128)])
+    phone = StringField("手机", validators=[Optional(), Length(max=32)])
     email = StringField("电子邮箱", validators=[Optional(), Length(max=256)])
     role = SelectField("角色", choices=list(ROLE_LABELS.items()))
     cluster_id = SelectField("所属集群（申报单位）", coerce=choice_id)
-    region_id = SelectField("所属政府（审核人）", coerce=choice_id)
-    password = PasswordField("密码", validators=[Optional(), Length(min=MIN_PASSWORD_LENGTH, max=1024,
+    region_id = SelectField("所属政府（审核人）或所在市州（评审专家）", coerce=choice_id)
+    employer = StringField("工作单位（评审专家）", validators=[Length(max=128)])
+    expert_categories = SelectField("擅长类别（评审专家）", choices=[("", "—")] + list(EXPERT_CATEGORY_LABELS.items()),
+                                    validate_choice=False)  # bind_account checks it, for experts only
+    password = PasswordField("指定密码（不推荐）", validators=[Optional(), Length(min=MIN_PASSWORD_LENGTH, max=1024,
                                                                       message=f"密码至少 {MIN_PASSWORD_LENGTH} 个字符。")])
     active = BooleanField("启用", default=True)
 
@@ -146,26 +190,67 @@ class AccountForm(AppForm):
 
 def _apply_account(form, user: User) -> str | None:
     """Copy form values onto a user; returns a Chinese error or None."""
-
+    problem = contact_problem(form.phone.data, form.email.data)
+    if problem:
+        return problem
+    user.phone, user.email = (form.phone.data or "").strip(), (form.email.data or "").strip()
     return bind_account(user, role=form.role.data, cluster_id=form.cluster_id.data or None,
-                        region_id=form.region_id.data or None)
+                        region_id=form.region_id.data or None, employer=form.employer.data,
+                        expert_categories=form.expert_categories.data or None)
 
 
 @bp.route("/accounts")
 def accounts():
-    """Accounts by role (applicants, county reviewers, administrators), then in the pinyin order
-    of their names (or user names)."""
-    users = db.session.execute(db.select(User).options(*USER_BINDINGS)).scalars().all()
-    roles = list(ROLE_LABELS)
-    users.sort(key=lambda u: (roles.index(u.role) if u.role in roles else len(roles),
-                              pinyin_key(u.display_name or u.username), u.username))
-    return render_template("admin/accounts.html", users=users)
+    """Accounts with filters (role, region, cluster, status, search), in pinyin order of the
+    organisation and then the person; bulk disable / enable / reset; the Excel list."""
+    f = account_filters(request.args)
+    users = filtered_accounts(f)
+    cities = [r for r in _regions() if r.level in ("province", "city")]
+    return render_template("admin/accounts.html", users=users, f=f, roles=ROLE_LABELS, cities=cities,
+                           clusters=_clusters(), statuses=ACCOUNT_STATUSES, status_of=password_status,
+                           status_labels=PASSWORD_STATUS_LABELS, categories=EXPERT_CATEGORY_LABELS,
+                           args={k: v for k, v in f.items() if v}, bulk_actions=BULK_ACTIONS)
+
+
+def _save_account(form, user: User | None):
+    """Validate and save the form; a new account (without a typed password) gets a one-time
+    password and its letter.  Returns a response, or None to show the form again."""
+    username = form.username.data.strip()
+    clash = db.session.execute(db.select(User).filter_by(username=username)).scalar_one_or_none()
+    if clash and clash is not user:
+        form.username.errors.append("该用户名已被使用。")
+        return None
+    target = user or User(username=username, role=form.role.data)
+    target.username = username
+    target.display_name = (form.display_name.data or "").strip()
+    error = _apply_account(form, target)
+    if error:
+        form.role.errors.append(error)
+        db.session.rollback()
+        return None
+    password = None
+    if form.password.data:
+        target.set_password(form.password.data)
+    elif user is None:
+        password = issue_one_time_password(target)
+    if target.active and not form.active.data:
+        target.end_sessions()
+    target.active = bool(form.active.data)
+    if user is None:
+        db.session.add(target)
+    audit("account_saved", username)
+    db.session.commit()
+    if password:
+        return letters_page([(target, password)], f"已新建账号：{username}")
+    flash("账号已保存。", "success")
+    return redirect(url_for("admin.accounts"))
 
 
 @bp.route("/accounts/new", methods=["GET", "POST"])
 @bp.route("/accounts/<int:user_id>", methods=["GET", "POST"])
 def account(user_id=None):
-    """Create or edit an account; disabling it ends its sessions."""
+    """Create or edit an account; disabling it ends its sessions.  A new account gets a
+    one-time password and its letter (账号通知书), unless a password is typed."""
     user = db.session.get(User, user_id) if user_id else None
     if user_id and user is None:
         abort(404)
@@ -174,34 +259,13 @@ def account(user_id=None):
     if request.method == "GET" and user:
         form.cluster_id.data = user.cluster_id or 0
         form.region_id.data = user.region_id or 0
+        form.expert_categories.data = user.expert_categories or ""
     if form.validate_on_submit():
-        username = form.username.data.strip()
-        clash = db.session.execute(db.select(User).filter_by(username=username)).scalar_one_or_none()
-        if clash and clash is not user:
-            form.username.errors.append("该用户名已被使用。")
-        elif user is None and not form.password.data:
-            form.password.errors.append("新账号需要设置初始密码。")
-        else:
-            target = user or User(username=username, role=form.role.data)
-            target.username = username
-            target.display_name = (form.display_name.data or "").strip()
-            target.email = (form.email.data or "").strip()
-            error = _apply_account(form, target)
-            if error:
-                form.role.errors.append(error)
-            else:
-                if form.password.data:
-                    target.set_password(form.password.data)
-                if target.active and not form.active.data:
-                    target.end_sessions()
-                target.active = bool(form.active.data)
-                if user is None:
-                    db.session.add(target)
-                audit("account_saved", username)
-                db.session.commit()
-                flash("账号已保存。", "success")
-                return redirect(url_for("admin.accounts"))
-    return render_template("admin/account.html", form=form, user=user)
+        response = _save_account(form, user)
+        if response is not None:
+            return response
+    return render_template("admin/account.html", form=form, user=user,
+                           password_status=PASSWORD_STATUS_LABELS[password_status(user)] if user else "")
 
 
 # --- clusters ---------------------------------------------------------------------------

@@ -1,4 +1,6 @@
 """The applicant's wizard: task list, one route for every step, review, submit."""
+import json
+
 from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
@@ -13,16 +15,23 @@ from ..models import ROLE_APPLICANT, HistoryEntry, Submission, local_now
 from ..params import parse_id, parse_version
 from ..pdf import PdfRenderError
 from ..pdf.declaration import declaration_filename, declaration_pdf, declaration_step_key
-from ..report.checks import CARRIED_MARK, STATUS_LABELS, carried_of, qualified_name, saved_message, step_statuses
+from ..report.checks import (
+    CARRIED_MARK,
+    STATUS_LABELS,
+    carried_of,
+    qualified_name,
+    saved_message,
+    typed_entries,
+)
 from ..report.compare import step_changes
 from ..report.definition import get_report
-from ..report.forms import form_to_answers, make_step_form
-from ..report.service import StaleSave, save_answers
+from ..report.forms import form_to_answers, make_step_form, split_answers
+from ..report.service import StaleSave, answer_digest, answers_to_formdata, save_answers, step_digests
 from ..report.view import effective_answers, step_defaults
 from ..web.security import client_address, require_role
-from ..workflow.deadlines import effective_deadline
+from ..workflow.deadlines import deadline_text, effective_deadline
 from ..workflow.moves import apply_move
-from ..workflow.readiness import review_lists, review_problems
+from ..workflow.readiness import missing_files_by_step, review_lists, review_problems, step_states
 from ..workflow.snapshots import latest_snapshot
 from ..workflow.states import STATES, MoveRefused, current_round, submit_move
 from .shared import pdf_response, send_report_pdf, send_snapshot_pdf
@@ -48,8 +57,8 @@ def tasks():
     sub = _submission()
     round_ = current_round(sub)
     report = get_report(round_)
-    steps = step_statuses(sub, round_)
-    next_step = next((s for s, st in steps if st not in ("complete", "optional")), None)
+    steps = step_states(sub, round_)
+    next_step = next((s for s, st, _ in steps if st not in ("complete", "optional")), None)
     editable = _editable_round(sub) is not None
     problems = review_problems(sub, round_, effective_answers(sub, round_)) if editable else []
     marks = carried_of(sub, round_)
@@ -58,6 +67,7 @@ def tasks():
                            status_labels=STATUS_LABELS, editable=editable, problems=problems, carried=carried,
                            carried_mark=CARRIED_MARK, qualified_name=qualified_name,
                            deadline=effective_deadline(sub, round_), round_=round_,
+                           deadline_text=deadline_text(sub, round_),
                            submitted=latest_snapshot(sub, round_) is not None)
 
 
@@ -65,17 +75,20 @@ def step_field(step, key):
     return next((f for f in step.fields if f.key == key), None)
 
 
-def _render_step(sub, round_, step, form, status=200, stale=None):
+def _render_step(sub, round_, step, form, status=200, stale=None, choices=None):
     report = get_report(round_)
     ev = appendix(sub, round_)
     idx = list(report.steps).index(step)
-    nav = step_statuses(sub, round_)
+    nav = step_states(sub, round_)
     return render_template("applicant/step.html", sub=sub, report=report, step=step, form=form, round_=round_,
                            nav=nav, status_labels=STATUS_LABELS, stale=stale, carried=carried_of(sub, round_),
+                           choices=choices or {}, loaded=step_digests(step, step_defaults(step, sub, sub.answers_for(round_))),
                            carried_mark=CARRIED_MARK, qualified_name=qualified_name,
                            prev_step=report.steps[idx - 1] if idx > 0 else None,
                            next_step=report.steps[idx + 1] if idx + 1 < len(report.steps) else None,
                            saved_ok=g.get("saved_ok", False), ev=ev,
+                           missing_files=missing_files_by_step(sub, round_).get(step.key, []),
+                           bulk=bulk_choices(sub, round_) if step.key == BULK_STEP else None,
                            declaration=step.key == declaration_step_key(report)), status
 
 
@@ -108,7 +121,9 @@ def _evidence_actions(sub, round_, step) -> tuple[str | None, list]:
     fixing.  Returns the slot touched (for the page anchor) and what happened to the files:
     (slot key or None, flash category, message) notes, shown before what happened to the typed values."""
     touched, notes = _store_uploads(sub, round_, step)
-    if not notes and request.form.get("action") == "upload":  # 上传 pressed, no file chosen
+    bulk_touched, bulk_notes = _store_bulk(sub, round_)
+    touched, notes = touched or bulk_touched, notes + bulk_notes
+    if not notes and request.form.get("action") in ("upload", "bulk_upload"):  # 上传 pressed, no file chosen
         notes.append((None, "warning", "文件未上传：请先选择要上传的文件。"))
     verb, _, file_id = (request.form.get("evidence_action") or "").partition(":")
     if verb in ("remove", "up", "down"):
@@ -135,6 +150,45 @@ def _store_uploads(sub, round_, step) -> tuple[str | None, list]:
                 continue
             notes.append((slot.key, "success", f"已上传“{row.original_name}”（{row.pages} 页）。"))
     return touched, notes
+
+
+#: the rows of the many-files form (佐证材料 step, review page): file ``bulk-file-<i>`` for slot ``bulk-slot-<i>``
+BULK_ROWS_MAX = 40
+BULK_STEP = "evidence"  # the 佐证材料 step: its page (and the review page's gap list) offer the many-files form
+BULK_ANCHOR = "bulk-evidence"
+
+
+def _store_bulk(sub, round_) -> tuple[str | None, list]:
+    """Store the files of the many-files form, each in the slot chosen beside it (any slot of
+    the round's wizard, not only this step's)."""
+    touched, notes = None, []
+    actor = current_user._get_current_object()
+    for i in range(BULK_ROWS_MAX):
+        upload = request.files.get(f"bulk-file-{i}")
+        if not upload or not upload.filename:
+            continue
+        touched = BULK_ANCHOR
+        target = evidence.slot(round_, request.form.get(f"bulk-slot-{i}", ""))
+        if target is None or target.step is None:
+            notes.append((None, "error", f"文件“{upload.filename}”未上传：请在它旁边选择所属的指标或材料。"))
+            continue
+        try:
+            row = evidence.store(sub, round_, target.key, upload.filename, upload.read(), actor, address=client_address())
+        except UploadRejected as exc:
+            db.session.rollback()
+            notes.append((None, "error", f"文件未上传：{exc}"))
+            continue
+        notes.append((None, "success", f"已上传“{row.original_name}”（{row.pages} 页），作为“{target.label}”的佐证材料。"))
+    return touched, notes
+
+
+def bulk_choices(sub, round_) -> tuple[list, list]:
+    """(every slot a file can go to, the slot keys still missing a file in report order): the
+    choices beside each file of the many-files form, and its rows' preselection."""
+    category = sub.cluster.category
+    choices = [s for s in evidence.slots(round_) if s.step is not None and s.field.applies_to(category)]
+    missing = [p["field"] for ps in missing_files_by_step(sub, round_).values() for p in ps]
+    return choices, missing
 
 
 def _file_button(sub, round_, step, verb, file_id) -> tuple[str | None, tuple]:
@@ -196,8 +250,7 @@ def step(step_key):
     fetch = request.headers.get("X-Requested-With") == "fetch"
 
     if request.method == "GET":
-        answers = step_defaults(step, sub, sub.answers_for(round_))
-        form = make_step_form(round_, step.key, category, years, answers=answers)
+        form = _shown_form(sub, round_, step)
         form.version.data = str(sub.version)
         return _render_step(sub, round_, step, form)
 
@@ -208,27 +261,32 @@ def step(step_key):
     remove = bool(request.form.get("remove_row"))
     if remove:
         _row_edit(form)
-    if not form.validate():
-        if fetch:
-            return jsonify(ok=False, error="有填写错误，未自动保存。请检查标红的内容后点击保存。"), 422
-        _flash_notes(notes, "您填写的内容有误，尚未保存，请按页首的提示修改后再保存。")
-        return _render_step(sub, round_, step, form, 422)
-    values = form_to_answers(form)
+    values, typed = split_answers(form) if not form.validate() else (form_to_answers(form), {})
+    _keep_theirs(step, values, typed)
     expected = parse_version(form.version.data, blank=0)  # missing or not a version: a stale page
     confirmed = [k for k in request.form.getlist("confirm_carried")
                  if k in carried_of(sub, round_) and step_field(step, k)]
     try:
-        version = save_answers(sub, round_, values, expected, confirmed)
+        version = save_answers(sub, round_, values, expected, confirmed, typed)
     except StaleSave as stale:
         diff = step_changes(step, stale.current_answers, values, years)
         if fetch:
             return jsonify(ok=False, error="另一窗口或他人已保存了此报告，自动保存已停止。请刷新页面查看最新内容。"), 409
         _flash_notes(notes, "您填写的内容尚未保存，见页首的说明。")
+        choices = _conflict_choices(diff, values)
+        form = _conflict_form(sub, round_, step, stale.current_answers, choices)
         form.version.data = str(stale.current_version)
-        return _render_step(sub, round_, step, form, 409, stale=diff)
+        return _render_step(sub, round_, step, form, 409, stale=diff, choices=choices)
     if fetch:
-        return jsonify(ok=True, version=version, saved_at=local_now().strftime("%H:%M"))
+        return jsonify(ok=True, version=version, saved_at=local_now().strftime("%H:%M"),
+                       warning=_typed_sentence(step, typed, years) if typed else "")
     form.version.data = str(version)
+    if typed:  # every valid value saved; the refused ones stay on the page as typed, with their errors
+        if notes:
+            _flash_notes(notes, "")
+        flash(_partial_message(step, values, typed, years), "warning")
+        g.saved_ok = True
+        return _render_step(sub, round_, step, form, 422)
     _flash_saved(step, values, years, notes, confirmed)
     if request.form.get("add_row") and _row_edit(form) or remove:
         g.saved_ok = True
@@ -236,10 +294,85 @@ def step(step_key):
     return _after_save(report, step, touched)
 
 
+def _keep_theirs(step, values: dict, typed: dict) -> None:
+    """After a conflict: the fields the applicant chose to keep as the other tab saved them
+    (``keep-<key>`` = theirs) are left out of this save."""
+    for f in step.fields:
+        if request.form.get(f"keep-{f.key}") == "theirs":
+            values.pop(f.key, None)
+            typed.pop(f.key, None)
+
+
+def _loaded_digests() -> dict:
+    try:
+        loaded = json.loads(request.form.get("loaded") or "{}")
+    except ValueError:
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def _conflict_choices(diff, values) -> dict:
+    """{field key: "theirs" | "mine"} of each field both tabs hold differently: a field this tab
+    did not touch (posted as it was loaded) keeps the other tab's change by default."""
+    loaded = _loaded_digests()
+    return {d.key: "theirs" if d.key in loaded and loaded[d.key] == answer_digest(values.get(d.key)) else "mine"
+            for d in diff}
+
+
+def _conflict_form(sub, round_, step, current: dict, choices: dict):
+    """The page after a conflict: this tab's values, but the other tab's where it is kept by default."""
+    theirs = {k for k, v in choices.items() if v == "theirs"}
+    md = MultiDict([(name, value) for name, value in request.form.items(multi=True)
+                    if not any(name == k or name.startswith(k + "-") for k in theirs)])
+    for name, value in answers_to_formdata(round_, step.key, {k: current.get(k) for k in theirs}).items(multi=True):
+        md.add(name, value)
+    form = make_step_form(round_, step.key, sub.cluster.category, sub.edition.years, formdata=md, meta={"csrf": False})
+    form.validate()
+    return form
+
+
+def _shown_form(sub, round_, step):
+    """The step's form from the saved answers; values kept as typed (refused by the checks) are
+    shown again as typed, with their errors (report.checks.TYPED)."""
+    years, category = sub.edition.years, sub.cluster.category
+    answers = step_defaults(step, sub, sub.answers_for(round_))
+    typed = {k: v for k, v in typed_entries(answers).items() if step_field(step, k)}
+    if not typed:
+        return make_step_form(round_, step.key, category, years, answers=answers)
+    md = answers_to_formdata(round_, step.key, {k: v for k, v in answers.items() if k not in typed})
+    for entry in typed.values():
+        for name, value in entry.get("posted") or []:
+            md.add(name, value)
+    form = make_step_form(round_, step.key, category, years, formdata=md, meta={"csrf": False})
+    form.validate()
+    return form
+
+
+def _names(fields, years, most=8) -> str:
+    names = [f"“{qualified_name(f, years)}”" for f in fields]
+    return "、".join(names[:most]) + (f" 等 {len(names)} 项" if len(names) > most else "")
+
+
+def _typed_sentence(step, typed, years) -> str:
+    wrong = [f for f in step.fields if f.key in typed]
+    return (f"有 {len(wrong)} 处填写有误：{_names(wrong, years)}，已按您填写的内容保留在本页，"
+            f"尚未计入报告，修改并保存后才能提交。")
+
+
+def _partial_message(step, values, typed, years) -> str:
+    """After a save with refused values: which values were saved, which need fixing."""
+    saved = [f for f in step.fields if f.key in values and f.kind_of.answered(values[f.key])]
+    head = f"已保存本页其余内容（{len(saved)} 项：{_names(saved, years)}）。" if saved else "本页其余内容为空，无需保存。"
+    return head + _typed_sentence(step, typed, years)
+
+
 def _after_save(report, step, touched):
     """Where a saved page goes: beside the files just touched, the next step, or the same step."""
+    if touched == BULK_ANCHOR and request.form.get("return_to") == "review":
+        return redirect(url_for("applicant.review", _anchor=BULK_ANCHOR))
     if touched:  # stay beside the files, where the upload's messages are shown (also for 保存并继续)
-        return redirect(url_for("applicant.step", step_key=step.key, saved=1, _anchor=f"ev-{touched}"))
+        anchor = touched if touched == BULK_ANCHOR else f"ev-{touched}"
+        return redirect(url_for("applicant.step", step_key=step.key, saved=1, _anchor=anchor))
     if request.form.get("action") == "next":
         steps = list(report.steps)
         idx = steps.index(step)
@@ -267,16 +400,17 @@ def resume_pending(pending):
         return redirect(url_for("applicant.tasks"))
     form = make_step_form(round_, step_key, sub.cluster.category, sub.edition.years, formdata=md, meta={"csrf": False})
     step = report.step(step_key)
-    if not form.validate():
-        flash("登录前填写的内容已恢复，但有填写错误，尚未保存。请修改后点击保存。", "warning")
-        form.version.data = str(sub.version)
-        return _render_step(sub, round_, step, form, 422)
+    values, typed = split_answers(form) if not form.validate() else (form_to_answers(form), {})
     try:
-        save_answers(sub, round_, form_to_answers(form), parse_version(md.get("version"), blank=0))
+        version = save_answers(sub, round_, values, parse_version(md.get("version"), blank=0), typed=typed)
     except (StaleSave, ValueError):
         flash("登录前填写的内容已恢复，但报告在此期间已被更改，尚未保存。请核对后点击保存。", "warning")
         form.version.data = str(sub.version)
         return _render_step(sub, round_, step, form, 409)
+    if typed:  # the rest is saved; the refused values stay on the page as typed
+        flash("已重新登录。" + _partial_message(step, values, typed, sub.edition.years), "warning")
+        form.version.data = str(version)
+        return _render_step(sub, round_, step, form, 422)
     flash("已重新登录，登录过期前填写的内容已保存。", "success")
     return redirect(url_for("applicant.step", step_key=step_key, saved=1))
 
@@ -295,9 +429,13 @@ def review():
     round_ = current_round(sub)
     answers = effective_answers(sub, round_)
     problems, warnings = review_lists(sub, round_, answers)
+    editable = _editable_round(sub) is not None
     return render_template("applicant/review.html", sub=sub, report=get_report(round_), answers=answers,
+                           bulk=bulk_choices(sub, round_) if editable and get_report(round_).step(BULK_STEP) else None,
+                           bulk_step=BULK_STEP,
                            problems=problems, warnings=warnings, round_=round_, ev=appendix(sub, round_),
-                           editable=_editable_round(sub) is not None, deadline=effective_deadline(sub, round_))
+                           editable=_editable_round(sub) is not None, deadline=effective_deadline(sub, round_),
+                           deadline_text=deadline_text(sub, round_))
 
 
 @bp.route("/submit", methods=["POST"])

@@ -7,9 +7,11 @@ import re
 from datetime import date, datetime, timedelta
 
 from flask import Blueprint, flash, render_template, request, url_for
+from sqlalchemy.orm import selectinload
 
 from ..extensions import db
-from ..models import CATEGORY_LABELS, LOCAL_OFFSET, ROLE_ADMIN, AuditEntry, Cluster, Edition, EvidenceFile, Submission
+from ..models import (CATEGORY_LABELS, LOCAL_OFFSET, ROLE_ADMIN, AuditEntry, Cluster, Edition, EvidenceFile, Submission,
+                      User)
 from ..params import ParamError, clean_param, parse_date, parse_page
 from ..report.definition import CODE_LABEL
 from ..report.model import ROUND_LABELS
@@ -32,6 +34,10 @@ ACTION_LABELS = {
     "password_change_failed": "修改密码失败（当前密码不正确）",
     "password_change_throttled": "修改密码受限（失败次数过多）",
     "account_saved": "保存账号",
+    "profile_saved": "修改个人信息",
+    "password_reset_requested": "申请邮件重置密码",
+    "password_reset_throttled": "申请重置密码受限（次数过多）",
+    "password_reset": "通过邮件重置密码",
     "cluster_saved": "保存集群",
     "move": "流程操作",
     "deadline": OTHER_ENTRIES["deadline"],
@@ -46,6 +52,13 @@ ACTION_LABELS = {
     "verify": "核验校验码",
     "report_download": "下载报告 PDF",
     "template_import": OTHER_ENTRIES["import"],
+    # expert review, the administrators' side (wizard/review/assign.py, scheme.py, advance.py)
+    "review_scheme": "修改评分细则",
+    "review_assign": "指派评审专家",
+    "review_unassign": "移除评审专家",
+    "review_withdraw": "撤回专家评分",
+    "review_remind": "提醒评审专家",
+    "review_advance": "依据评审排名办理",
 }
 
 
@@ -89,7 +102,17 @@ def index():
     recorded = db.session.execute(db.select(AuditEntry.action).distinct()).scalars().all()
     actions = [(k, action_label(k)) for k in sorted(set(ACTION_LABELS) | set(recorded), key=_action_order)]
     return render_template("admin/audit.html", page=page, actions=actions, action_label=action_label, args=args,
-                           rows=readable_rows(page.items), qargs={k: v for k, v in args.items() if k != "page"})
+                           rows=readable_rows(page.items), people=people_of(page.items), qargs={k: v for k, v in args.items() if k != "page"})
+
+
+def people_of(entries) -> dict:
+    """The accounts behind the page's rows (one query, with their cluster and region), by id:
+    each row names the person and the organisation (templating.person)."""
+    ids = {e.user_id for e in entries if e.user_id}
+    if not ids:
+        return {}
+    q = db.select(User).where(User.id.in_(ids)).options(selectinload(User.cluster), selectinload(User.region))
+    return {u.id: u for u in db.session.execute(q).scalars()}
 
 
 def _action_order(key: str):

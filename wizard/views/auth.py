@@ -7,8 +7,9 @@ from flask_login import current_user
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
+from ..accounts import PASSWORD_RULES, expired_message, one_time_expired, password_problems
 from ..extensions import db
-from ..models import MIN_PASSWORD_LENGTH
+from ..models import utcnow
 from ..web.forms import AppForm
 from ..web.pending import take_pending_save
 from ..web.security import (
@@ -37,7 +38,7 @@ class PasswordForm(AppForm):
         "新密码",
         validators=[
             DataRequired("请输入新密码。"),
-            Length(min=MIN_PASSWORD_LENGTH, max=1024, message=f"新密码至少 {MIN_PASSWORD_LENGTH} 个字符。"),
+            Length(max=1024, message="新密码过长。"),
         ],
     )
     confirm = PasswordField("确认新密码", validators=[EqualTo("new", "两次输入的新密码不一致。")])
@@ -75,6 +76,10 @@ def login():
                 audit("login_failed", username, user=False)
                 db.session.commit()
                 current_app.logger.warning("Failed login for %r from %s", username, client_address())
+            elif one_time_expired(user):
+                error = expired_message()
+                audit("login_expired_password", username, user=user)
+                db.session.commit()
             else:
                 return _logged_in(user)
     return render_template("auth/login.html", form=form, error=error)
@@ -89,9 +94,13 @@ def _logged_in(user):
     """Start the session; save what this user typed before the login expired, if anything."""
     record_attempt(user.username, success=True)
     audit("login", user.username, user=user)
+    user.last_login_at = utcnow()
     start_session(user)
     pending = take_pending_save(user)
     db.session.commit()
+    if user.password_one_time:
+        flash("这是首次登录（或密码已由管理员重置）：请先设置您自己的新密码。", "warning")
+        return redirect(url_for("auth.change_password"))
     if pending is not None and user.is_applicant:
         return resume_pending(pending)
     flash(f"欢迎，{user.display_name or user.username}。", "success")
@@ -127,6 +136,8 @@ def change_password():
             record_attempt(user.username, success=False)
             audit("password_change_failed", user.username)
             db.session.commit()
+        elif problems := _rule_breaks(form, user):
+            form.new.errors.extend(problems)
         else:
             user.set_password(form.new.data)
             audit("password_changed", user.username)
@@ -134,4 +145,13 @@ def change_password():
             start_session(user)  # keep this browser logged in with the new token
             flash("密码已修改。其他设备上的登录已失效。", "success")
             return redirect(home_for(user))
-    return render_template("auth/password.html", form=form)
+    return render_template("auth/password.html", form=form, rules=PASSWORD_RULES,
+                           first=current_user.password_one_time)
+
+
+def _rule_breaks(form, user) -> list[str]:
+    """The password rules (PASSWORD_RULES), checked on the server, in the order they are shown."""
+    problems = password_problems(form.new.data, user.username)
+    if form.new.data == form.current.data:
+        problems.append("新密码不能与当前密码相同。")
+    return problems

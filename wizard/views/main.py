@@ -43,7 +43,7 @@ def mark_read():
 @bp.route("/submissions/<int:submission_id>/move", methods=["POST"])
 def move(submission_id):
     """Apply one workflow move (county and administrator pages post here)."""
-    if current_user.is_applicant:
+    if current_user.is_applicant or current_user.is_expert:  # experts score; they make no moves
         abort(403)
     sub = get_submission(submission_id, current_user)
     version = parse_version(request.form.get("version"))  # not a version number: refused as a stale page

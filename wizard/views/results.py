@@ -16,7 +16,7 @@ from ..exports.excel import submissions_filename, submissions_xlsx
 from ..exports.results import AWARDED_STATE, result_list, result_list_filename, result_list_xlsx
 from ..exports.summary import summary_filename, summary_xlsx
 from ..extensions import db
-from ..models import ROLE_ADMIN, Cluster, Edition, Snapshot, Submission, User, local_now, to_local
+from ..models import CATEGORY_LABELS, ROLE_ADMIN, Cluster, Edition, Snapshot, Submission, User, local_now, to_local
 from ..params import ParamError, clean_param, is_digits, parse_datetime, parse_id
 from ..report.compare import compare_rounds
 from ..report.definition import CODE_LABEL, get_report
@@ -113,6 +113,29 @@ def list_filters(values=None) -> dict:
     this request's query string)."""
     values = request.args if values is None else values
     return {k: clean_param(values.get(k), 64) for k in LIST_FILTERS}
+
+
+#: the list's filters as the audit log words them (no English key or value reaches it)
+FILTER_WORDS = {"state": "状态", "category": "类别", "city": "市州代码", "q": "搜索", "sort": "排序",
+                "edition": "届次编号", "page": "页码"}
+SORT_WORDS = {"name": "按名称（拼音）", "state": "按状态", "updated": "按更新时间"}
+
+
+def filters_text(values) -> str:
+    """The filters of a download in Chinese for its audit row (状态=入围决赛; 类别=…), or 全部."""
+    words = []
+    for key, value in values.items():
+        if not value or key not in FILTER_WORDS:
+            continue
+        value = clean_param(value, 64)
+        if key == "state":
+            value = state_label(value) if value in STATES else value
+        elif key == "category":
+            value = CATEGORY_LABELS.get(value, value)
+        elif key == "sort":
+            value = SORT_WORDS.get(value, value)
+        words.append(f"{FILTER_WORDS[key]}={value}")
+    return "；".join(words) or "全部"
 
 
 def list_query(values) -> str:
@@ -391,7 +414,7 @@ def results():
 @bp.route("/results.xlsx")
 def results_xlsx():
     results = result_list(_edition(), current_user)
-    audit("export", "results.xlsx", f"edition={results.edition.id}; {results.total} 个集群")
+    audit("export", "results.xlsx", f"{results.edition.name}；{results.total} 个集群")
     db.session.commit()
     return xlsx_response(result_list_xlsx(results), result_list_filename(results))
 
@@ -410,8 +433,7 @@ def submissions_export():
     filters = list_filters()
     query = filtered_submissions(current_user, edition_id=edition_id, **filters)
     subs = sorted_like_the_list(db.session.execute(query).scalars().all(), filters)
-    detail = "; ".join(f"{clean_param(k, 32)}={clean_param(v)}" for k, v in args.items() if v) or "全部"
-    audit("export", "submissions.xlsx", f"{detail}; {len(subs)} 条")
+    audit("export", "submissions.xlsx", f"{filters_text(args)}；{len(subs)} 条")
     db.session.commit()
     return xlsx_response(submissions_xlsx(subs), submissions_filename(local_now()))
 
@@ -422,8 +444,8 @@ def summary_download(subs, round_: str, edition: Edition, *, filters: dict | Non
     for the administrators' list and the county reviewer's queue."""
     now = local_now()
     data, n = summary_xlsx(subs, round_, edition, now=now, filters=filters, scope=scope)
-    used = "; ".join(f"{k}={v}" for k, v in (filters or {}).items() if v) or "全部"
-    audit("export", f"summary-{round_}.xlsx", f"edition={edition.id}; {scope}; {used}; {n} 份报告")
+    audit("export", f"summary-{round_}.xlsx", f"汇总表（{ROUND_LABELS[round_]}报告）；{edition.name}；{scope}；"
+                                    f"{filters_text(filters or {})}；{n} 份报告")
     db.session.commit()
     return xlsx_response(data, summary_filename(round_, now))
 

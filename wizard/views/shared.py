@@ -23,7 +23,8 @@ from ..workflow.states import current_round
 #: render first: config PDF_WAIT_SECONDS, environment WIZARD_PDF_WAIT_SECONDS).
 PDF_REFRESH_SECONDS = 2
 
-HOMES = {"applicant": "applicant.tasks", "county": "county.queue", "admin": "admin.dashboard"}
+HOMES = {"applicant": "applicant.tasks", "county": "county.queue", "admin": "admin.dashboard",
+         "expert": "expert.home"}
 
 
 def home_for(user) -> str:

@@ -52,9 +52,22 @@ def standalone_page(code: int, title: str, text: str) -> str:
         code=code, title=title, message=text, request_id=g.get("request_id"))
 
 
+def unreachable(exc) -> bool:
+    """Whether a database error means the database is away (refused or lost connection, an
+    exhausted pool, a lock held too long), not a fault of the statement (a bug: a 500)."""
+    if isinstance(exc, (InterfaceError, PoolTimeout)) or getattr(exc, "connection_invalidated", False):
+        return True
+    if getattr(exc, "statement", None) is None:  # raised while connecting, before any statement
+        return True
+    text = str(getattr(exc, "orig", exc)).lower()
+    return any(sign in text for sign in ("database is locked", "connection", "server closed", "terminating"))
+
+
 def _database_away(exc):
     """The database cannot be reached (stopped, restarting, locked too long): a Chinese 503 that
     needs no database, never Flask's English 500."""
+    if not unreachable(exc):
+        return _server_error(exc)
     current_app.logger.error("Database unavailable on %s %s: %s", request.method, request.path, exc)
     try:
         db.session.rollback()
@@ -107,7 +120,9 @@ def _server_error(exc):
 
 
 def init_app(app):
-    app.config.setdefault("REDISPLAY_ENDPOINTS", ("applicant.step",))
+    # forms shown again with what was typed after a failed CSRF check (the view reads g.csrf_failed
+    # and saves nothing): the wizard's steps and the expert's score sheet
+    app.config.setdefault("REDISPLAY_ENDPOINTS", ("applicant.step", "expert.report"))
     app.register_error_handler(CSRFError, _csrf_error)
     for away in (OperationalError, InterfaceError, PoolTimeout):
         app.register_error_handler(away, _database_away)

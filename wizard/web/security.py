@@ -20,7 +20,8 @@ from ..models import LoginAttempt, User, utcnow
 from .pending import SESSION_USER_KEY, stash_owner, stash_pending_save
 
 
-PUBLIC_ENDPOINTS = frozenset({"auth.login", "static", "main.blank_pdf"})  # blank templates: from the login page
+PUBLIC_ENDPOINTS = frozenset({"auth.login", "static", "main.blank_pdf",  # blank templates: from the login page
+                              "profile.forgot", "profile.reset"})  # password reset by e-mail (issue #26)
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -149,6 +150,26 @@ def _guard():
     return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else request.path))
 
 
+#: what a user holding a one-time password may still do: set a new one, or log out
+FIRST_PASSWORD_ENDPOINTS = frozenset({"auth.change_password", "auth.logout"})
+
+
+def _new_password_first():
+    """before_request, after the gate: a user logged in with a one-time password (账号通知书)
+    does nothing but choose a new password; other pages redirect there, other POSTs are
+    refused (nothing carried out)."""
+    if not current_user.is_authenticated or not current_user.password_one_time:
+        return None
+    if request.endpoint in PUBLIC_ENDPOINTS or request.endpoint in FIRST_PASSWORD_ENDPOINTS:
+        return None
+    if request.headers.get("X-Requested-With") == "fetch":
+        return {"ok": False, "error": "请先设置新密码。"}, 403
+    if request.method in SAFE_METHODS:
+        return redirect(url_for("auth.change_password"))
+    flash("请先设置新密码，之后才能进行其他操作。刚才的操作未执行。", "warning")
+    return redirect(url_for("auth.change_password"), 303)
+
+
 def _stash_or_refuse() -> None:
     """A step form posted after the login expired: keep it for the same user, or refuse
     as a CSRF failure (nothing stored, the session left alone)."""
@@ -228,5 +249,6 @@ def init_app(app):
     app.before_request(_expire)
     csrf.init_app(app)
     app.before_request(_guard)
+    app.before_request(_new_password_first)
     app.after_request(_headers)
     app.after_request(_no_session_for_cookieless_changes)

@@ -27,12 +27,24 @@ def state_badge(key: str) -> Markup:
     return Markup('<span class="state-badge {}">{}</span>').format(css, state_label(key))
 
 
+def person(user, fallback: str = "") -> str:
+    """Who did something, everywhere it is shown (audit log, history, scores): the person's 姓名
+    (or the username) and the organisation the account belongs to, e.g. 张三（长沙市人民政府）.
+    ``fallback``: what to show when the account is gone (an audit row keeps its username)."""
+    if user is None:
+        return fallback or "—"
+    name = user.display_name or user.username
+    organisation = user.binding_label
+    return f"{name}（{organisation}）" if organisation and organisation != name else name
+
+
 def init_app(app):
     app.jinja_env.globals.update(template_globals())
 
     app.jinja_env.globals.update(state_label=state_label, state_badge=state_badge, time_left=time_left, move_label=move_label,
                                  role_label=lambda r: ROLE_LABELS.get(r, r), opinion_for=opinion_for,
                                  file_size=file_size, ACCEPTED_KINDS=ACCEPTED_KINDS, EVIDENCE_MARK=EVIDENCE_MARK)
+    app.jinja_env.filters["person"] = person
     app.jinja_env.filters["local"] = lambda moment, fmt="%Y-%m-%d %H:%M": to_local(moment).strftime(fmt) if moment else ""
 
     @app.context_processor

@@ -24,6 +24,23 @@ def effective_deadline(submission: Submission, round_: str) -> datetime | None:
     return base
 
 
+def extended_from(submission: Submission, round_: str) -> datetime | None:
+    """The round's own deadline when this submission was given a later one (延期), else None."""
+    base = submission.edition.deadline(round_)
+    override = submission.deadline_override
+    return base if override and base and override > base else None
+
+
+def deadline_text(submission: Submission, round_: str) -> str:
+    """The deadline as the applicant reads it, saying when it is an extension (已延期)."""
+    deadline = effective_deadline(submission, round_)
+    if deadline is None:
+        return ""
+    base = extended_from(submission, round_)
+    text = f"{deadline:%Y年%m月%d日 %H:%M}"
+    return text + (f"（已为本申报延期，原截止时间为 {base:%Y年%m月%d日 %H:%M}）" if base else "")
+
+
 def example_deadline(now: datetime) -> str:
     """A deadline example for a hint, two weeks after ``now`` at 18:00: never in the past."""
     return f"{datetime.combine(now.date() + timedelta(days=EXAMPLE_DAYS), time(18)):%Y-%m-%d %H:%M}"

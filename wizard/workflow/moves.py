@@ -18,7 +18,7 @@ from ..auditlog import record
 from ..evidence import storage as evidence
 from ..evidence.checks import UploadRejected
 from ..extensions import db
-from ..models import ROLE_ADMIN, HistoryEntry, Submission, User, to_local, utcnow
+from ..models import ROLE_ADMIN, HistoryEntry, RankingSnapshot, Submission, User, to_local, utcnow
 from ..report.definition import get_report
 from ..report.service import carried_texts
 from ..report.view import effective_answers
@@ -58,6 +58,7 @@ class _Moving:
     values: dict = field(default_factory=dict)
     stored: list = field(default_factory=list)  # files written by this move: removed again if it fails
     submitted_answers: dict | None = None
+    ranking: RankingSnapshot | None = None  # the frozen ranking a move decided from the experts' scores
 
     @property
     def round(self) -> str:
@@ -92,15 +93,18 @@ def last_undoable(submission: Submission) -> HistoryEntry | None:
 
 def apply_move(submission: Submission, move_key: str, actor: User, *, comment: str | None = None,
                expected_version: int | None = None, now: datetime | None = None,
-               attachment: tuple[str, bytes] | None = None, address: str = "") -> HistoryEntry:
+               attachment: tuple[str, bytes] | None = None, address: str = "",
+               ranking_id: int | None = None) -> HistoryEntry:
     """Make one move, or raise MoveRefused.  Commits on success; changes nothing on refusal.
 
     ``attachment`` (file name, bytes): the county's sealed opinion scan, stored with an
     approval in the same transaction (a refused file refuses the move).  ``address``: the
-    client's, for the audit log."""
+    client's, for the audit log.  ``ranking_id``: the frozen RankingSnapshot a move decided
+    from the experts' ranking points to (history and audit name it)."""
     move, source, target = _resolve(submission, move_key, actor)
     m = _Moving(submission, move, actor, source, target, now or utcnow(),
-                clean_text(comment, multiline=True) or None, attachment)
+                clean_text(comment, multiline=True) or None, attachment,
+                ranking=db.session.get(RankingSnapshot, ranking_id) if ranking_id else None)
     _check(m, expected_version)
     _collect_values(m)
     _update_row(m)
@@ -183,8 +187,10 @@ def _return_values(m: _Moving) -> None:
 
 def _approve_values(m: _Moving) -> None:
     actor = m.actor
+    # "by": the government, as sealed on paper; "person": who approved (shown on the pages, #26)
     opinion = {"text": m.comment, "date": to_local(m.now).date().isoformat(),
-               "by": actor.region.government_name if actor.region else ""}
+               "by": actor.region.government_name if actor.region else "",
+               "person": actor.display_name or actor.username}
     if m.attachment is not None and m.attachment[1]:
         try:
             m.stored.append(evidence.store(m.submission, m.round, evidence.COUNTY_SCAN, *m.attachment, actor,
@@ -223,6 +229,8 @@ def _record(m: _Moving, address: str) -> HistoryEntry:
     db.session.add(entry)
     if m.stored:
         entry.evidence = m.stored[-1]
+    if m.ranking is not None:
+        entry.ranking_id = m.ranking.id
     if move.opens_final and not evidence.files_of(sub, FINAL):
         m.stored += evidence.copy_round(sub, PRELIMINARY, FINAL)
     if move.kind == SUBMIT:
@@ -231,7 +239,8 @@ def _record(m: _Moving, address: str) -> HistoryEntry:
         freeze(sub, m.round, m.submitted_answers, m.actor.id, m.now)
     notify(sub, move, m.target, m.actor, m.comment)
     record(m.actor, "move", f"submission:{sub.id}",
-           f"{move.label}（{move.key}）：{state_label(m.source)} → {state_label(m.target)}", address)
+           f"{move.label}（{move.key}）：{state_label(m.source)} → {state_label(m.target)}"
+           + (f"；依据评审排名快照 {m.ranking.code}" if m.ranking is not None else ""), address)
     return entry
 
 

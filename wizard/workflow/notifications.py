@@ -4,7 +4,11 @@ from __future__ import annotations
 from ..extensions import db
 from ..mail import send_mail
 from ..models import ROLE_APPLICANT, ROLE_COUNTY, Message, Submission, User
-from .states import STATES, Move, state_label
+from .deadlines import effective_deadline
+from .states import RETURN, STATES, Move, state_label
+
+#: how a report sent back is named to its applicant (its state is 草稿 or 入围决赛 again)
+RETURNED_LABEL = "已退回修改"
 
 
 def recipients(submission: Submission, role: str) -> list[User]:
@@ -17,10 +21,26 @@ def recipients(submission: Submission, role: str) -> list[User]:
     return list(db.session.execute(q).scalars())
 
 
+def message_text(submission: Submission, move: Move, target: str) -> str:
+    """What the move did, once (认定为培育对象 is both the move and the state), and for a report
+    opened for writing (入围决赛, 退回修改) what to do next and by when."""
+    label = RETURNED_LABEL if move.kind == RETURN else state_label(target)
+    text = f"“{submission.cluster.name}”：{move.label}" + ("。" if label == move.label else f"，当前状态为“{label}”。")
+    round_ = STATES[target].editable_round
+    if round_ and move.opens_final:
+        text += "请填写决赛报告（附件2）"
+    elif round_:
+        text += "请按意见修改报告"
+    if round_:
+        deadline = effective_deadline(submission, round_)
+        text += f"，并于 {deadline:%Y年%m月%d日 %H:%M} 前提交。" if deadline else "后提交。"
+    return text
+
+
 def notify(submission: Submission, move: Move, target: str, actor: User, comment: str | None = None) -> None:
     """Tell whoever acts next (and the applicant, when someone else moved); the move's comment
     (退回意见, 审核意见, 原因) is part of the message: it says what to fix."""
-    text = f"“{submission.cluster.name}”：{move.label}，当前状态为“{state_label(target)}”。"
+    text = message_text(submission, move, target)
     if comment and move.comment_label:
         text += f"\n{move.comment_label}：{comment}"
     roles = {STATES[target].next_actor}

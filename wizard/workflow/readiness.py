@@ -6,7 +6,18 @@ from datetime import datetime
 
 from ..evidence import storage as evidence
 from ..models import Submission, to_local
-from ..report.checks import carried_of, consistency_warnings, report_problems, submit_problems
+from ..report.checks import (
+    COMPLETE,
+    IN_PROGRESS,
+    NOT_STARTED,
+    OPTIONAL,
+    STATUS_LABELS,
+    carried_of,
+    consistency_warnings,
+    report_problems,
+    step_statuses,
+    submit_problems,
+)
 from ..report.view import effective_answers
 from .deadlines import effective_deadline
 
@@ -37,3 +48,28 @@ def submit_guard(submission: Submission, round_: str, now: datetime) -> list:
     problems += submit_problems(submission, round_)
     problems += evidence.missing(submission, round_, effective_answers(submission, round_))[0]
     return problems
+
+
+def missing_files_by_step(submission, round_) -> dict:
+    """step key → the evidence problems (a file missing where one is needed) of that step."""
+    out: dict = {}
+    for p in evidence.missing(submission, round_, effective_answers(submission, round_))[0]:
+        out.setdefault(p["step"], []).append(p)
+    return out
+
+
+def step_states(submission, round_) -> list[tuple]:
+    """(step, status, badge text) of every step: a step is 已完成 only when nothing on it blocks
+    submitting, its evidence files included; a step still missing files says how many
+    (缺 3 份佐证材料).  The task list and the step pages' sidebar ask this one function."""
+    missing = missing_files_by_step(submission, round_)
+    out = []
+    for step, status in step_statuses(submission, round_):
+        n = len(missing.get(step.key, ()))
+        label = STATUS_LABELS[status]
+        if n and status != NOT_STARTED:
+            short = f"缺 {n} 份佐证材料"
+            label = short if status in (COMPLETE, OPTIONAL) else f"{label}，{short}"
+            status = IN_PROGRESS if status in (COMPLETE, OPTIONAL) else status
+        out.append((step, status, label))
+    return out

@@ -1,0 +1,155 @@
+"""Password reset by e-mail (issue #26): only with SMTP configured, the same answer for known and
+unknown addresses, throttled like logins, a signed link that expires and works once.  The mail
+goes through wizard.mail to a real (tiny) SMTP server started by the test."""
+import re
+import socketserver
+import threading
+from email import message_from_bytes
+from email.policy import default
+
+import pytest
+
+from factories import PASSWORD, AuthActions, csrf_from
+from wizard.extensions import db
+from wizard.models import AuditEntry, User
+from wizard.views import profile
+
+LINK = re.compile(r"https?://\S+(/password/reset/[A-Za-z0-9_.\-]+)")
+
+
+class _Sink(socketserver.StreamRequestHandler):
+    """Just enough SMTP for smtplib: every message received lands in server.messages."""
+
+    def reply(self, text):
+        self.wfile.write(text.encode() + b"\r\n")
+
+    def handle(self):
+        self.reply("220 sink")
+        body, in_data = [], False
+        for line in self.rfile:
+            if in_data:
+                if line.rstrip(b"\r\n") == b".":
+                    self.server.messages.append(message_from_bytes(b"".join(body), policy=default))
+                    body, in_data = [], False
+                    self.reply("250 queued")
+                else:
+                    body.append(line[1:] if line.startswith(b"..") else line)
+                continue
+            verb = line[:4].upper()
+            if verb == b"EHLO":
+                self.reply("250-sink")
+                self.reply("250 8BITMIME")
+            elif verb == b"DATA":
+                in_data = True
+                self.reply("354 go on")
+            elif verb == b"QUIT":
+                self.reply("221 bye")
+                return
+            else:
+                self.reply("250 ok")
+
+
+@pytest.fixture
+def mailbox(app, monkeypatch):
+    """An SMTP server on a free local port; MAIL_SERVER points at it for this test."""
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Sink)
+    server.daemon_threads = True
+    server.messages = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
+    monkeypatch.setitem(app.config, "MAIL_PORT", server.server_address[1])
+    yield server.messages
+    server.shutdown()
+    server.server_close()
+
+
+def set_email(app, username, email, active=True):
+    with app.app_context():
+        user = db.session.execute(db.select(User).filter_by(username=username)).scalar_one()
+        user.email, user.active = email, active
+        db.session.commit()
+
+
+def ask(client, email):
+    token = csrf_from(client.get("/password/forgot"))
+    return client.post("/password/forgot", data={"csrf_token": token, "email": email})
+
+
+def link_in(message) -> str:
+    return LINK.search(message.get_content()).group(1)
+
+
+def set_new(client, path, new, confirm=None):
+    token = csrf_from(client.get(path))
+    return client.post(path, data={"csrf_token": token, "new": new, "confirm": confirm or new})
+
+
+def test_the_login_page_offers_the_reset_only_when_mail_is_configured(app, client, people, monkeypatch):
+    assert "忘记密码" not in client.get("/login").get_data(as_text=True)
+    page = client.get("/password/forgot").get_data(as_text=True)
+    assert "未配置邮件服务" in page and 'name="email"' not in page
+    monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
+    assert 'href="/password/forgot"' in client.get("/login").get_data(as_text=True)
+
+
+def test_the_answer_is_the_same_for_known_and_unknown_addresses(app, client, people, mailbox):
+    set_email(app, "county-x", "x@hunan.gov.cn")
+    set_email(app, "county-y", "y@hunan.gov.cn", active=False)  # a disabled account gets nothing
+    answers = [ask(client, e).get_data(as_text=True) for e in ("X@hunan.gov.cn", "nobody@hunan.gov.cn",
+                                                                 "y@hunan.gov.cn")]
+    assert "如果该邮箱登记在某个有效账号上" in answers[0]
+    assert answers[0] == answers[1] == answers[2]
+    assert len(mailbox) == 1 and mailbox[0]["To"] == "x@hunan.gov.cn"
+    text = mailbox[0].get_content()
+    assert "county-x" in text and "60 分钟" in text and PASSWORD not in text
+
+
+def test_the_link_sets_a_new_password_under_the_rules_and_works_once(app, client, people, mailbox):
+    set_email(app, "county-x", "x@hunan.gov.cn")
+    ask(client, "x@hunan.gov.cn")
+    path = link_in(mailbox[0])
+    page = client.get(path).get_data(as_text=True)
+    assert "至少 10 个字符" in page and "10,000" in page  # the forced change's rules, before typing
+    for bad, message in (("qwertyuiop", "最常见的密码"), ("short", "至少 10 个字符"), (PASSWORD, "不能与当前密码相同")):
+        r = set_new(client, path, bad)
+        assert r.status_code == 200 and message in r.get_data(as_text=True)
+    r = set_new(client, path, "Xiangjiang-River-2026")
+    assert r.status_code == 302 and r.headers["Location"].endswith("/login")
+    auth = AuthActions(app.test_client())
+    assert auth.login("county-x", PASSWORD).status_code == 200  # the old password no longer works
+    assert auth.login("county-x", "Xiangjiang-River-2026").status_code == 302
+    # used once: the same link is refused now
+    page = client.get(path).get_data(as_text=True)
+    assert "无效、已过期或已使用过" in page and 'name="new"' not in page
+    token = csrf_from(client.get("/login"))
+    r = client.post(path, data={"csrf_token": token, "new": "Another-Good-Pass-7", "confirm": "Another-Good-Pass-7"})
+    assert r.status_code == 200 and "无效、已过期或已使用过" in r.get_data(as_text=True)
+    assert AuthActions(app.test_client()).login("county-x", "Another-Good-Pass-7").status_code == 200
+    with app.app_context():
+        actions = set(db.session.execute(db.select(AuditEntry.action)).scalars())
+        assert {"password_reset_requested", "password_reset"} <= actions
+
+
+def test_an_expired_or_altered_link_is_refused(app, client, people, mailbox, monkeypatch):
+    set_email(app, "county-x", "x@hunan.gov.cn")
+    ask(client, "x@hunan.gov.cn")
+    path = link_in(mailbox[0])
+    assert "无效、已过期或已使用过" in client.get(path[:-2] + "xx").get_data(as_text=True)
+    monkeypatch.setattr(profile, "RESET_LINK_SECONDS", -1)  # every link is now older than its validity
+    assert "无效、已过期或已使用过" in client.get(path).get_data(as_text=True)
+    token = csrf_from(client.get("/login"))
+    new = "Xiangjiang-River-2026"
+    r = client.post(path, data={"csrf_token": token, "new": new, "confirm": new})
+    assert r.status_code == 200
+    assert AuthActions(app.test_client()).login("county-x", PASSWORD).status_code == 302
+
+
+def test_requests_are_throttled_like_logins(app, client, people, mailbox):
+    set_email(app, "county-x", "x@hunan.gov.cn")
+    limit = app.config["LOGIN_MAX_FAILURES_PER_ACCOUNT"]
+    for _ in range(limit):
+        ask(client, "x@hunan.gov.cn")
+    assert len(mailbox) == limit
+    r = ask(client, "x@hunan.gov.cn")
+    assert "请求次数过多" in r.get_data(as_text=True) and len(mailbox) == limit
