@@ -53,22 +53,16 @@ def create_app(test_config=None):
     app.url_map.converters["round"] = RoundConverter  # <round:…>: preliminary or final, else 404
 
     from .ops import cli
-    from .views import admin, applicant, audit, auth, county, evidence, main, results, verify, workbook
-    from .views import expert
-    from .views import review
-    from .views import sheets
-    from .views import accounts as account_views
-    from .views import profile
+    from .views import accounts, admin, applicant, audit, auth, county, evidence, expert, main, profile, results
+    from .views import review, sheets, verify, workbook
     from .web import errors, security
 
     security.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
     for bp in (auth.bp, main.bp, applicant.bp, county.bp, admin.bp, results.bp, audit.bp, evidence.bp, verify.bp,
-               workbook.bp, expert.bp, review.bp, sheets.bp):
+               workbook.bp, expert.bp, review.bp, sheets.bp, accounts.bp, profile.bp):
         app.register_blueprint(bp)
-    app.register_blueprint(account_views.bp)  # issue #26: the account workbook, resets, bulk actions
-    app.register_blueprint(profile.bp)  # issue #26: one's own name, phone, e-mail; reset by e-mail
 
     from .web import templating
 
