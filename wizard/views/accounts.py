@@ -25,7 +25,7 @@ from ..exports.accounts import (
 )
 from ..extensions import db
 from ..models import ROLE_ADMIN, ROLE_LABELS, Cluster, Region, User, local_now
-from ..params import parse_int
+from ..params import clean_param, parse_int
 from ..pdf.engine import PdfRenderError
 from ..pdf.letters import letter_for, letters_filename, letters_pdf
 from ..web.http import content_disposition
@@ -51,7 +51,7 @@ def account_filters(args) -> dict:
     return {"role": role if role in ROLE_LABELS else "", "region": parse_int(args.get("region"), 0),
             "cluster": parse_int(args.get("cluster"), 0),
             "status": args.get("status", "") if args.get("status", "") in ACCOUNT_STATUSES else "",
-            "q": (args.get("q") or "").strip()[:64], "sort": "login" if args.get("sort") == "login" else ""}
+            "q": clean_param(args.get("q"), 64), "sort": "login" if args.get("sort") == "login" else ""}
 
 
 def _account_query(f: dict):
