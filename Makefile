@@ -44,8 +44,11 @@ db: install
 	$(FLASK) seed
 	$(FLASK) seed-demo
 
+# The app and one PDF render consumer (the queue: instance/render-queue.db), stopped together.
 run: db
 	@echo "湖南省产业集群竞赛申报系统: http://127.0.0.1:$(PORT)"
+	@$(FLASK) render-worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	$(FLASK) run --host 127.0.0.1 --port $(PORT)
 
 test: install

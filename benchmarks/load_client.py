@@ -277,10 +277,25 @@ def ok(r: Response, *statuses) -> bool:
     return r.status in (statuses or (200,))
 
 
+#: what static/js/wizard.js sends with every autosave besides the changed fields
+AUTOSAVE_ALWAYS = ("csrf_token", "version", "loaded", "confirm_carried")
+
+
+def changed_only(form: list, key: str | None = None) -> list:
+    """An autosave as static/js/wizard.js sends it (issue #25): the inputs of the changed field
+    (``key``; default the form's first field: one typed value, as a user types) with ``fields``
+    naming it, plus the hidden fields every save carries."""
+    keys = [n.split("-", 1)[0] for n, _ in form if n not in AUTOSAVE_ALWAYS]
+    key = key or (keys[0] if keys else "")
+    return ([(n, v) for n, v in form if n in AUTOSAVE_ALWAYS or n.split("-", 1)[0] == key]
+            + [("fields", key)])
+
+
 def autosave(user: User, step_key: str) -> bool:
-    """The autosave fetch of static/js/wizard.js: the whole form as FormData, X-CSRFToken, JSON back."""
+    """The autosave fetch of static/js/wizard.js: the changed field as FormData (changed_only),
+    X-CSRFToken, JSON back."""
     with user.lock:
-        fields = [("csrf_token", user.token), ("version", user.version)] + user.forms[step_key]
+        fields = [("csrf_token", user.token), ("version", user.version)] + changed_only(user.forms[step_key])
         r = user.client.post_multipart(f"/applicant/step/{step_key}", fields,
                                        {"X-Requested-With": "fetch", "Accept": "application/json",
                                         "X-CSRFToken": user.token})

@@ -18,7 +18,7 @@ import pstats
 import statistics
 import time
 
-from load_client import csrf_of, form_fields
+from load_client import changed_only, csrf_of, form_fields
 from load_data import bench_app
 
 
@@ -34,8 +34,11 @@ def request_fn(client, path, post):
     if not post:
         return lambda: client.get(path)
     page = client.get(path).get_data(as_text=True)
+    fields = form_fields(page)
+    if post == "autosave":  # as static/js/wizard.js sends it: the changed field alone
+        fields = changed_only(fields)
     data = {}
-    for k, v in form_fields(page):
+    for k, v in fields:
         data.setdefault(k, []).append(v)
     headers = {"X-Requested-With": "fetch", "X-CSRFToken": data["csrf_token"][0]} if post == "autosave" else {}
 

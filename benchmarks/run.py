@@ -43,7 +43,8 @@ import io, os
 from pypdf import PdfReader
 from wizard.evidence.storage import files_of
 from wizard.pdf.engine import render_pdf
-from wizard.pdf.report import bind_evidence, report_html
+from wizard.pdf.render import bind
+from wizard.pdf.report import evidence_job, report_html
 with app.app_context(), app.test_request_context():
     sub = db.session.get(Submission, 1)
     t = time.perf_counter()
@@ -51,7 +52,7 @@ with app.app_context(), app.test_request_context():
     dt = time.perf_counter() - t
     rss_report = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     t = time.perf_counter()
-    bound = bind_evidence(pdf, sub, "preliminary")
+    bound = bind(pdf, evidence_job(sub, "preliminary"))
     dt_bind = time.perf_counter() - t
     inputs = len(pdf) + sum(os.path.getsize(os.path.join(app.config["UPLOAD_FOLDER"], r.stored_name))
                             for r in files_of(sub, "preliminary"))

@@ -13,6 +13,8 @@ Speed without sharing state (docs: README 测试):
   configured database's server), migrated and seeded once; before each test every table is
   emptied and the seed rows put back from a copy taken after seeding (tables found in the
   database itself: a new table needs no edit here), and every id sequence restarts after them;
+- report PDFs: one real render consumer per pytest worker (render_consumer), on a SQLite queue
+  file every app of the worker uses; each job carries its test's cache folder;
 - markers (setup.cfg): browser, pdf, budget, fuzz, crawl are set here by folder/file/kind, so
   `make test-fast` deselects them; `needs(tool)` (tests/tools.py) skips locally and fails in CI.
 """
@@ -57,7 +59,34 @@ def _config(tmp, uri):
         # generous: on a loaded 2-core CI machine a hostile-payload report took over 60 s (never a
         # timing assertion)
         "PDF_WAIT_SECONDS": 300,
+        # report PDFs are rendered by this pytest worker's render consumer (fixture render_consumer)
+        "RENDER_QUEUE_URL": RENDER_QUEUE.get("url"),
     }
+
+
+RENDER_QUEUE = {}  # "url": this pytest worker's render queue (a SQLite file), set by render_consumer
+
+
+@pytest.fixture(scope="session", autouse=True)
+def render_consumer(tmp_path_factory):
+    """One real render consumer per pytest worker (python -m wizard.pdf.worker: the queue's
+    consumer without the app), serving every app of the worker through one SQLite queue file: the
+    jobs carry their cache folder, so each test's PDFs land in its own folder.  It loads the
+    engine only for the first render; stopped (SIGTERM, then SIGKILL) at the end of the session."""
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('render-queue') / 'queue.db'}"
+    RENDER_QUEUE["url"] = url
+    proc = subprocess.Popen([sys.executable, "-m", "wizard.pdf.worker", "--queue", url, "--time-limit", "600"],
+                            cwd=TESTS_DIR.parent)
+    yield proc
+    proc.terminate()
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def _upgrade_and_seed(app):

@@ -48,6 +48,8 @@ TOOLS = {
     "fonts-wqy-microhei": (f"the WenQuanYi Micro Hei font at {MICROHEI}", "apt-get install fonts-wqy-microhei",
                            lambda: os.path.exists(MICROHEI)),
     "cjk-font": ("a Chinese TrueType font the PDF engine finds", "apt-get install fonts-arphic-uming", _cjk_font),
+    "redis-server": ("Debian's redis-server (the render queue's shared storage)", "apt-get install redis-server",
+                     lambda: shutil.which("redis-server") is not None),
     "libreoffice": ("LibreOffice (soffice)", "apt-get install libreoffice-calc-nogui",
                     lambda: shutil.which("soffice") is not None),
 }

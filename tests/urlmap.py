@@ -81,7 +81,7 @@ ENDPOINTS = {
 }
 # Blueprints whose every endpoint has one rule (their before_request enforces the role and
 # administrators see every submission, so there is no scope to get wrong).
-BLUEPRINT_RULES = {"workbook": APPLICANTS, "admin": ADMIN_ONLY, "results": ADMIN_ONLY, "audit": ADMIN_ONLY, "verify": ADMIN_ONLY,
+BLUEPRINT_RULES = {"workbook": APPLICANTS, "admin": ADMIN_ONLY, "results": ADMIN_ONLY, "deadlines": ADMIN_ONLY, "audit": ADMIN_ONLY, "verify": ADMIN_ONLY,
                    "review": ADMIN_ONLY, "sheets": ADMIN_ONLY,
                    "accounts": ADMIN_ONLY}  # issue #26: account workbook, resets, bulk actions, the Excel list
 

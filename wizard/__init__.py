@@ -8,7 +8,6 @@ from flask import Flask, g, has_request_context
 from .config import load_config
 from .extensions import db, login_manager, migrate
 from .ops.maintenance import remove_partial_files
-from .pdf import cjk_patch
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 PROJECT_DIR = os.path.dirname(PACKAGE_DIR)
@@ -30,7 +29,6 @@ def create_app(test_config=None):
     os.makedirs(app.instance_path, exist_ok=True)
     load_config(app, test_config)
     _configure_logging(app)
-    cjk_patch.check_version()  # the PDF engine patches this exact xhtml2pdf release
     removed, freed = remove_partial_files(app)  # interrupted uploads and renders (only files >10 min old)
     if removed:
         app.logger.info("Start-up cleanup: removed %d partial files (%d bytes)", removed, freed)
@@ -53,15 +51,15 @@ def create_app(test_config=None):
     app.url_map.converters["round"] = RoundConverter  # <round:…>: preliminary or final, else 404
 
     from .ops import cli
-    from .views import accounts, admin, applicant, audit, auth, county, evidence, expert, main, profile, results
-    from .views import review, sheets, verify, workbook
+    from .views import accounts, admin, applicant, audit, auth, county, deadlines, evidence, expert, main, profile
+    from .views import results, review, sheets, verify, workbook
     from .web import errors, security
 
     security.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
-    for bp in (auth.bp, main.bp, applicant.bp, county.bp, admin.bp, results.bp, audit.bp, evidence.bp, verify.bp,
-               workbook.bp, expert.bp, review.bp, sheets.bp, accounts.bp, profile.bp):
+    for bp in (auth.bp, main.bp, applicant.bp, county.bp, admin.bp, results.bp, deadlines.bp, audit.bp, evidence.bp,
+               verify.bp, workbook.bp, expert.bp, review.bp, sheets.bp, accounts.bp, profile.bp):
         app.register_blueprint(bp)
 
     from .web import templating

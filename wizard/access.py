@@ -69,6 +69,14 @@ def current_edition() -> Edition | None:
     ).scalar_one_or_none()
 
 
+def edition_or_404() -> Edition:
+    """The current edition, or 404 (the review and score-sheet pages have nothing without one)."""
+    edition = current_edition()
+    if edition is None:
+        abort(404)
+    return edition
+
+
 #: the answers of the round a state lets the applicant edit, chosen in SQL (None when read-only)
 EDITABLE_ANSWERS = case(
     *((Submission.state.in_([k for k, s in STATES.items() if s.editable_round == r]), getattr(Submission, f"{r}_answers"))

@@ -77,10 +77,16 @@ class Defaults:
     MAIL_SENDER = "noreply@localhost"
 
     PAGE_SIZE = 20
-    # PDF renders run in a pool of low-priority processes per page worker (wizard/pdf/pool.py);
-    # a download waits this long for its render, then gets a page that refreshes itself
-    RENDER_PROCESSES = 1
+    # PDF renders are jobs on a Huey queue (wizard/pdf/queue.py), rendered by `flask render-worker`
+    # consumers, never in a page worker; a download waits this long for its render, then gets a
+    # page that refreshes itself (docs/pdf-engine.md, docs/deployment.md)
     PDF_WAIT_SECONDS = 2
+    RENDER_QUEUE_URL = None  # default: sqlite:///instance/render-queue.db; redis://host:6379/0 to share
+    RENDER_PROCESSES = 1  # render processes per consumer (one job each at a time)
+    RENDER_TIME_LIMIT = 300  # seconds one job may take in all (layout and binding), then it is stopped
+    RENDER_MEMORY_MB = 0  # address-space limit of a render process (0: none)
+    RENDER_ORPHAN_SECONDS = 30  # a render whose consumer is silent this long is queued again (once)
+    PDF_CACHE_MAX_BYTES = 2048 * 1024 * 1024  # the PDF cache's total size; least recently used evicted
     # the applicant's filled Excel template (docs/excel-template.md)
     TEMPLATE_MAX_BYTES = 5 * 1024 * 1024
 
@@ -97,6 +103,9 @@ NUMBER_OVERRIDES = (
     ("TRUSTED_PROXIES", "TRUSTED_PROXIES", 1),
     ("TEMPLATE_MAX_MB", "TEMPLATE_MAX_BYTES", 1024 * 1024),
     ("RENDER_PROCESSES", "RENDER_PROCESSES", 1),
+    ("RENDER_TIME_LIMIT", "RENDER_TIME_LIMIT", 1),
+    ("RENDER_MEMORY_MB", "RENDER_MEMORY_MB", 1),
+    ("PDF_CACHE_MAX_MB", "PDF_CACHE_MAX_BYTES", 1024 * 1024),
     ("PDF_WAIT_SECONDS", "PDF_WAIT_SECONDS", 1),
     ("ONE_TIME_PASSWORD_DAYS", "ONE_TIME_PASSWORD_DAYS", 1),
 )
@@ -120,7 +129,7 @@ def load_config(app, test_config=None):
     for name in ("SESSION_COOKIE_SECURE",):
         if f"WIZARD_{name}" in env:
             app.config[name] = _truthy(env[f"WIZARD_{name}"])
-    for name in ("PDF_FONT_PATH", "UPLOAD_FOLDER", "MAIL_SERVER", "PUBLIC_URL", "ACCOUNT_HELP"):
+    for name in ("PDF_FONT_PATH", "UPLOAD_FOLDER", "MAIL_SERVER", "PUBLIC_URL", "ACCOUNT_HELP", "RENDER_QUEUE_URL"):
         if env.get(f"WIZARD_{name}"):
             app.config[name] = env[f"WIZARD_{name}"]
     for name, config_key, scale in NUMBER_OVERRIDES:

@@ -335,6 +335,22 @@ class Message(db.Model):
     read_at: Mapped[datetime | None]
 
 
+class OutboxMail(db.Model):
+    """An e-mail to send, written in the transaction of what it tells (a move) and sent after
+    that commit (``mail.deliver_outbox``): a rolled-back move leaves none, a crash after the
+    commit leaves one that ``flask cleanup`` sends.  ``claimed_at``: a sender has taken it (the
+    row is sent at most once at a time); ``sent_at``: sent, never again."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recipients: Mapped[str] = mapped_column(Text)  # addresses, comma-separated
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None] = mapped_column(index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str | None] = mapped_column(String(500))
+
+
 class EvidenceFile(db.Model):
     """An uploaded evidence file (佐证材料), stored under instance/ with a random name."""
 

@@ -2,7 +2,8 @@
  * wizard.js — progressive enhancement for 湖南省产业集群竞赛申报系统.
  *
  * Loaded on every page with <script src="/static/js/wizard.js" defer>.
- * Plain ES2017, no dependencies, no inline handlers (CSP). Every page must
+ * Plain ES2017 syntax (BigInt and \p{N}, where the browser has them, through
+ * calls, never literals), no dependencies, no inline handlers (CSP). Every page must
  * work without this file; everything here only enhances server-rendered HTML.
  * The HTML contract (attributes, classes, JSON responses) is documented in
  * docs/frontend.md — keep both in sync.
@@ -10,6 +11,7 @@
  * Behaviours:
  *   a. character counters        textarea[data-max-chars], or a textarea followed by .char-counter
  *   b. live growth rates         [data-growth][data-first][data-second][data-mode]
+ *                                (the server's figure: report/numbers.py, tested in pairs)
  *   c. dynamic table rows        table[data-table], button[data-add-row|data-remove-row]
  *   d. paste from Excel          paste into an input inside table[data-table]
  *   e. dirty-state warning       form[data-dirty-warn]
@@ -179,10 +181,17 @@
   // a. Character counters
   // ------------------------------------------------------------------
 
-  // Counts every non-whitespace character by Unicode code point, so that an
-  // astral (surrogate pair) character counts as 1. Must match the server.
+  // The server's count (report/numbers.count_chars of the text as text.py clean_text stores it):
+  // what is never stored (C0 controls but tab and line feed, DEL, bidi controls, zero-width
+  // characters) and Python's whitespace (str.isspace: JavaScript's \s less U+FEFF, plus NEL and
+  // U+001C–1F) do not count; every other code point counts 1 (an astral character too).
+  // The pair is tested in the browser: tests/browser/test_rules_pairs.py.
+  const NOT_STORED = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u200b-\u200d\u2060\ufeff]/g;
+  const PY_SPACE = '\\t\\n\\x0b\\x0c\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
+  const PY_SPACES = new RegExp('[' + PY_SPACE + ']', 'g');
+
   function countChars(text) {
-    return Array.from(String(text == null ? '' : text).replace(/\s/gu, '')).length;
+    return Array.from(String(text == null ? '' : text).replace(NOT_STORED, '').replace(PY_SPACES, '')).length;
   }
 
   const counterCache = new WeakMap();
@@ -243,131 +252,102 @@
   // b. Live growth computation
   // ------------------------------------------------------------------
 
-  // Normalise user input the way the server does: full-width digits and
-  // signs to ASCII, drop whitespace and thousands separators (, and ，).
-  function normalizeNumber(raw) {
+  // What report/numbers.py computes, by its rules (the pair is tested in the browser:
+  // tests/browser/test_rules_pairs.py):
+  //   - the parser of numbers.to_decimal (parse_number, signed): full-width forms to ASCII (NFKC),
+  //     Python's trim, spaces dropped, U+2212 and full-width minus to "-", a comma only between
+  //     groups of three digits, look-alike digits (² ① ١) refused, at most data-max-decimals
+  //     decimals and below data-max-magnitude (both rendered on the growth cell from numbers.py);
+  //   - growth(): (b − a) / |a| × 100, points(): b − a, exact decimal arithmetic (BigInt),
+  //     ROUND_HALF_UP to two decimals, "—" when a value is missing or refused, or the base is 0.
+  // Without BigInt (a browser older than 2020) the cells keep what the server rendered.
+  const NUMBER_RE = /^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$/;
+  const GROUPED_RE = /^[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]*)?$/;
+  const PY_TRIM = new RegExp('^[' + PY_SPACE + ']+|[' + PY_SPACE + ']+$', 'g');
+  const ANY_DIGIT = (function () {
+    try { return new RegExp('\\p{N}', 'u'); } catch (e) { return null; }
+  }());
+  const HAS_BIGINT = typeof BigInt === 'function';
+
+  // numbers.normalise_text and the thousands rule: the text the server parses; null when the
+  // server refuses it whatever follows (a look-alike digit, a comma not between groups of three).
+  function numberText(raw) {
     let s = String(raw == null ? '' : raw);
-    s = s.replace(/[０-９]/g, function (ch) {
-      return String.fromCharCode(ch.charCodeAt(0) - 0xFEE0);
-    });
-    s = s.replace(/．/g, '.').replace(/－/g, '-').replace(/＋/g, '+');
-    s = s.replace(/[\s,，]/gu, '');
+    if (ANY_DIGIT && ANY_DIGIT.test(s.replace(/[0-9０-９]/g, ''))) return null;
+    if (s.normalize) s = s.normalize('NFKC');
+    s = s.replace(PY_TRIM, '').replace(/[ \u3000]/g, '').replace(/[\u2212\uff0d]/g, '-');
+    if (s.indexOf(',') !== -1) {
+      if (!GROUPED_RE.test(s)) return null;
+      s = s.replace(/,/g, '');
+    }
     return s;
   }
 
-  // Parses into an exact decimal {neg, digits, scale} (value = ±digits / 10^scale).
-  // Returns {empty: true} for blank input and {invalid: true} when unparsable.
-  // Exponent notation, NaN and Infinity are rejected.
-  function parseDecimal(raw) {
-    const s = normalizeNumber(raw);
-    if (s === '') return { empty: true };
-    const m = /^([+-]?)(\d*)(?:\.(\d*))?$/.exec(s);
-    if (!m || (m[2] === '' && !m[3])) return { invalid: true };
-    const frac = m[3] || '';
-    const digits = (m[2] + frac).replace(/^0+(?=\d)/, '') || '0';
-    return {
-      neg: m[1] === '-' && /[1-9]/.test(digits),
-      digits: digits,
-      scale: frac.length,
-      text: s
-    };
+  // A pasted number as the server would read it (for input[type=number], which takes ASCII only).
+  function normalizeNumber(raw) {
+    const s = numberText(raw);
+    return s === null ? String(raw == null ? '' : raw).trim() : s;
   }
 
-  const SAFE_DIGITS = 15;                 // integers below 10^15 are exact in a double
-  const SAFE_LIMIT = Math.pow(2, 52);
-
-  function pow10(n) {
-    return Math.pow(10, n);
+  function bigPow10(n) {
+    return BigInt('1' + '0'.repeat(n));
   }
 
-  // Integer division n / d rounded half away from zero; n >= 0, d > 0.
-  function divRoundHalfUp(n, d) {
-    let q = Math.floor(n / d);
-    let r = n - q * d;
-    if (r < 0) { q -= 1; r += d; } else if (r >= d) { q += 1; r -= d; }
-    if (r * 2 >= d) q += 1;
-    return q;
+  // numbers.to_decimal: {n (BigInt, signed), scale} with value = n / 10^scale; null when blank
+  // or refused.  limits: {decimals, magnitude (BigInt, whole units)}.
+  function toDecimal(raw, limits) {
+    const s = numberText(raw);
+    const m = s === null ? null : NUMBER_RE.exec(s);
+    if (!m) return null;
+    const body = m[1];
+    const dot = body.indexOf('.');
+    const whole = dot === -1 ? body : body.slice(0, dot);
+    const frac = dot === -1 ? '' : body.slice(dot + 1);
+    if (limits.decimals != null && frac.length > limits.decimals) return null;
+    const mag = BigInt((whole + frac) || '0');
+    if (limits.magnitude != null && mag >= limits.magnitude * bigPow10(frac.length)) return null;
+    return { n: s.charAt(0) === '-' ? -mag : mag, scale: frac.length };
   }
 
-  // Fallback for values too large for exact integer arithmetic: round a
-  // double half away from zero to 2 decimals. toPrecision(15) removes binary
-  // noise and the exponent shift avoids the 1.005 * 100 = 100.49999… trap.
-  function floatToCents(x) {
-    const s = Math.abs(x).toPrecision(15);
-    const parts = s.split('e');
-    const exp = parts.length > 1 ? Number(parts[1]) : 0;
-    return Math.round(Number(parts[0] + 'e' + (exp + 2)));
+  // round(num / den) half away from zero, as a non-negative BigInt; num >= 0, den > 0.
+  function roundHalfUp(num, den) {
+    return (num * BigInt(2) + den) / (den * BigInt(2));
   }
 
-  function centsToString(cents, neg) {
-    let s;
-    if (cents >= 1e20) {
-      s = (cents / 100).toFixed(2);
-    } else {
-      s = String(cents);
-      while (s.length < 3) s = '0' + s;
-      s = s.slice(0, -2) + '.' + s.slice(-2);
-    }
-    return (neg && cents !== 0 ? '-' : '') + s;
+  function centsText(cents, neg) {
+    let s = cents.toString();
+    while (s.length < 3) s = '0' + s;
+    return (neg && s !== '000' ? '-' : '') + s.slice(0, -2) + '.' + s.slice(-2);
   }
 
-  // Returns the rounded result as {cents (non-negative integer), neg} or null.
-  //   relative: (b − a) / a × 100     points: b − a
-  // Rounding is ROUND_HALF_UP (half away from zero) on the exact rational
-  // value, like Decimal.quantize(Decimal('0.01'), ROUND_HALF_UP) on the server.
-  // Both numbers are scaled to integers with a common scale so that all
-  // arithmetic is exact integer arithmetic in doubles; only when the values
-  // have more than 15 significant digits do we fall back to floats.
-  function growthCents(mode, a, b) {
+  // mode 'relative' → "12.35" / "-3.10"; mode 'points' → "+1.20个百分点" / "-0.50个百分点" /
+  // "0.00个百分点"; "—" when there is nothing to compare.
+  function computeGrowth(mode, rawA, rawB, limits) {
+    limits = limits || {};
+    const a = toDecimal(rawA, limits);
+    const b = toDecimal(rawB, limits);
+    if (!a || !b) return DASH;
     const scale = Math.max(a.scale, b.scale);
-    const sa = (a.digits + '0'.repeat(scale - a.scale)).replace(/^0+(?=\d)/, '');
-    const sb = (b.digits + '0'.repeat(scale - b.scale)).replace(/^0+(?=\d)/, '');
-    const A = Number(sa) * (a.neg ? -1 : 1);
-    const B = Number(sb) * (b.neg ? -1 : 1);
-    const exact = sa.length <= SAFE_DIGITS && sb.length <= SAFE_DIGITS;
-
+    const A = a.n * bigPow10(scale - a.scale);
+    const D = b.n * bigPow10(scale - b.scale) - A;
+    const zero = BigInt(0);
+    const absD = D < zero ? -D : D;
     if (mode === 'points') {
-      if (exact) {
-        const D = B - A;
-        const absD = Math.abs(D);
-        let cents;
-        if (scale <= 2) cents = absD * pow10(2 - scale);
-        else cents = divRoundHalfUp(absD, pow10(scale - 2));
-        if (cents <= SAFE_LIMIT) return { cents: cents, neg: D < 0 };
-      }
-      const f = Number(b.text) - Number(a.text);
-      return isFinite(f) ? { cents: floatToCents(f), neg: f < 0 } : null;
+      const cents = scale <= 2 ? absD * bigPow10(2 - scale) : roundHalfUp(absD, bigPow10(scale - 2));
+      if (cents === zero) return '0.00个百分点';
+      return (D < zero ? '' : '+') + centsText(cents, D < zero) + '个百分点';
     }
-
-    // relative
-    if (A === 0) return null;
-    if (exact) {
-      const D = B - A;
-      const n = Math.abs(D) * 10000;   // 100 (percent) × 100 (cents)
-      if (n <= SAFE_LIMIT) {
-        return { cents: divRoundHalfUp(n, Math.abs(A)), neg: (D < 0) !== (A < 0) && D !== 0 };
-      }
-    }
-    const fa = Number(a.text);
-    const fb = Number(b.text);
-    const r = (fb - fa) / fa * 100;
-    return isFinite(r) ? { cents: floatToCents(r), neg: r < 0 } : null;
+    if (A === zero) return DASH;
+    return centsText(roundHalfUp(absD * BigInt(10000), A < zero ? -A : A), D < zero);
   }
 
-  // Public pure function: mode 'relative' → "12.35" / "-3.10";
-  // mode 'points' → "+1.20个百分点" / "-0.50个百分点" / "0.00个百分点"; else "—".
-  function computeGrowth(mode, rawA, rawB) {
-    const a = parseDecimal(rawA);
-    const b = parseDecimal(rawB);
-    if (a.empty || b.empty || a.invalid || b.invalid) return DASH;
-    const res = growthCents(mode === 'points' ? 'points' : 'relative', a, b);
-    if (!res) return DASH;
-    const text = centsToString(res.cents, res.neg);
-    if (mode === 'points') {
-      if (res.cents === 0) return '0.00个百分点';
-      return (res.neg ? '' : '+') + text + '个百分点';
-    }
-    return text;
+  function growthLimits(el) {
+    const decimals = parseInt(el.getAttribute('data-max-decimals'), 10);
+    const magnitude = el.getAttribute('data-max-magnitude') || '';
+    return {
+      decimals: decimals >= 0 ? decimals : null,
+      magnitude: /^[0-9]+$/.test(magnitude) ? BigInt(magnitude) : null
+    };
   }
 
   function growthMode(el) {
@@ -378,8 +358,8 @@
   function updateGrowth(el) {
     const first = document.getElementById(el.getAttribute('data-first') || '');
     const second = document.getElementById(el.getAttribute('data-second') || '');
-    if (!first || !second) return;
-    const text = computeGrowth(growthMode(el), first.value, second.value);
+    if (!first || !second || !HAS_BIGINT) return;
+    const text = computeGrowth(growthMode(el), first.value, second.value, growthLimits(el));
     if (el.textContent !== text) el.textContent = text;
   }
 
@@ -1135,6 +1115,58 @@
     return res.json().catch(function () { return null; });
   }
 
+  // Autosave sends only the fields changed since the last save (issue #25): the form's values
+  // grouped by field key (a name's part before the first "-": a table's rows, an indicator's
+  // years), compared with the values the server holds (the page as loaded, then each autosave's).
+  // The names in AUTOSAVE_ALWAYS (and the conflict page's keep-<key> choices) go with every save;
+  // "fields" names the keys sent, so the server validates and stores those alone.
+  const AUTOSAVE_ALWAYS = ['csrf_token', 'version', 'loaded', 'confirm_carried'];
+  const savedGroups = new WeakMap();
+
+  function fieldKey(name) {
+    const i = name.indexOf('-');
+    return i === -1 ? name : name.slice(0, i);
+  }
+
+  function alwaysSent(name) {
+    return AUTOSAVE_ALWAYS.indexOf(name) !== -1 || name.indexOf('keep-') === 0;
+  }
+
+  function fieldGroups(form) {
+    const groups = Object.create(null);
+    const data = serializeForm(form);
+    Object.keys(data).forEach(function (name) {
+      if (alwaysSent(name)) return;
+      const key = fieldKey(name);
+      groups[key] = (groups[key] || '') + name + '\u0001' + data[name].join('\u0000') + '\u0002';
+    });
+    return groups;
+  }
+
+  function rememberSaved(form) {
+    savedGroups.set(form, fieldGroups(form));
+  }
+
+  function changedBody(form) {
+    const groups = fieldGroups(form);
+    const saved = savedGroups.get(form) || Object.create(null);
+    const changed = Object.keys(groups).filter(function (k) { return groups[k] !== saved[k]; });
+    const body = new FormData();
+    new FormData(form).forEach(function (value, name) {
+      // Files are uploaded by the form's own buttons, never by autosave.
+      if (typeof value !== 'string') return;
+      if (alwaysSent(name) || changed.indexOf(fieldKey(name)) !== -1) body.append(name, value);
+    });
+    body.append('fields', changed.join(','));
+    return { body: body, changed: changed, groups: groups };
+  }
+
+  function markSent(form, sent) {
+    const saved = savedGroups.get(form) || Object.create(null);
+    sent.changed.forEach(function (k) { saved[k] = sent.groups[k]; });
+    savedGroups.set(form, saved);
+  }
+
   function runAutosave(form) {
     const st = stateOf(form);
     st.timer = null;
@@ -1144,11 +1176,8 @@
     const url = form.getAttribute('data-autosave-url');
     const sentSeq = st.seq;
     st.lastSentAt = Date.now();
-    const body = new FormData(form);
-    // Files are uploaded by the form's own buttons, never by autosave.
-    Array.prototype.forEach.call(form.querySelectorAll('input[type="file"][name]'), function (el) {
-      body.delete(el.name);
-    });
+    const sent = changedBody(form);
+    const body = sent.body;
     const headers = { 'X-Requested-With': 'fetch', 'Accept': 'application/json' };
     const token = form.querySelector('input[name="csrf_token"]');
     if (token && token.value) headers['X-CSRFToken'] = token.value;
@@ -1168,7 +1197,7 @@
       cache: 'no-store',
       signal: controller ? controller.signal : undefined
     }).then(function (res) {
-      return readJson(res).then(function (data) { handleAutosaveResponse(form, res, data, sentSeq); });
+      return readJson(res).then(function (data) { handleAutosaveResponse(form, res, data, sentSeq, sent); });
     }).catch(function () {
       autosaveExpired(form);
     }).then(function () {
@@ -1205,7 +1234,7 @@
     el.appendChild(a);
   }
 
-  function handleAutosaveResponse(form, res, data, sentSeq) {
+  function handleAutosaveResponse(form, res, data, sentSeq, sent) {
     const st = stateOf(form);
     const err = data && typeof data.error === 'string' && data.error ? data.error : '';
     if (res.status === 401 || res.redirected) {
@@ -1213,6 +1242,7 @@
     } else if (res.ok && data && data.ok === true) {
       const v = form.querySelector('input[name="version"]');
       if (v && data.version != null) v.value = String(data.version);
+      if (sent) markSent(form, sent);
       // a refused value is kept on the server as typed (issue #23 item 3): saved, with a warning
       if (data.warning) setStatus(form, MSG.saved(data.saved_at || '') + ' ' + data.warning, true);
       else setStatus(form, MSG.saved(data.saved_at || ''), false);
@@ -1272,9 +1302,17 @@
   //    server never has to answer 413 and nothing typed is lost.
   // ------------------------------------------------------------------
 
+  // evidence/names.file_size: bytes below 1 KB, else KB or MB with one decimal (Python's format
+  // rounds a tie to even: 1280 bytes is 1.2 KB), a trailing .0 dropped.  Tested in pairs with the
+  // server's: tests/browser/test_rules_pairs.py.
   function sizeText(n) {
-    // the same rounding as the server's file_size(): one decimal, trailing zero dropped
-    return n >= 1048576 ? (Math.round(n / 104857.6) / 10) + ' MB' : (Math.round(n / 102.4) / 10) + ' KB';
+    if (n < 1024) return n + ' 字节';
+    const unit = n >= 1048576 ? 1048576 : 1024;
+    const tenths = n * 10 / unit;  // exact: n / 2^k times 10
+    let r = Math.floor(tenths);
+    const rest = tenths - r;
+    if (rest > 0.5 || (rest === 0.5 && r % 2 === 1)) r += 1;
+    return (r % 10 === 0 ? String(r / 10) : (r / 10).toFixed(1)) + (unit === 1024 ? ' KB' : ' MB');
   }
 
   function checkUploadSizes(form) {
@@ -1658,6 +1696,7 @@
     updateAllGrowth();
     $all('table[data-table]').forEach(updateLimit);
     $all('input[data-select-all]').forEach(syncMaster);
+    $all('form[data-autosave-url]').forEach(rememberSaved);  // before a local draft is restored
     offerDrafts();
     $all('[data-bulk-evidence]').forEach(initBulkEvidence);
     markScrollingTables();
@@ -1698,6 +1737,7 @@
     countChars: countChars,
     computeGrowth: computeGrowth,
     normalizeNumber: normalizeNumber,
+    fileSize: sizeText,
     parseTsv: parseTsv
   });
 

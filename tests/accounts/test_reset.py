@@ -1,67 +1,15 @@
 """Password reset by e-mail (issue #26): only with SMTP configured, the same answer for known and
 unknown addresses, throttled like logins, a signed link that expires and works once.  The mail
-goes through wizard.mail to a real (tiny) SMTP server started by the test."""
+goes through wizard.mail to a real (tiny) SMTP server started by the test (tests/mailsink.py)."""
 import re
-import socketserver
-import threading
-from email import message_from_bytes
-from email.policy import default
-
-import pytest
 
 from factories import PASSWORD, AuthActions, csrf_from
+from mailsink import mailbox  # noqa: F401  (the fixture: a real SMTP server for the test)
 from wizard.extensions import db
 from wizard.models import AuditEntry, User
 from wizard.views import profile
 
 LINK = re.compile(r"https?://\S+(/password/reset/[A-Za-z0-9_.\-]+)")
-
-
-class _Sink(socketserver.StreamRequestHandler):
-    """Just enough SMTP for smtplib: every message received lands in server.messages."""
-
-    def reply(self, text):
-        self.wfile.write(text.encode() + b"\r\n")
-
-    def handle(self):
-        self.reply("220 sink")
-        body, in_data = [], False
-        for line in self.rfile:
-            if in_data:
-                if line.rstrip(b"\r\n") == b".":
-                    self.server.messages.append(message_from_bytes(b"".join(body), policy=default))
-                    body, in_data = [], False
-                    self.reply("250 queued")
-                else:
-                    body.append(line[1:] if line.startswith(b"..") else line)
-                continue
-            verb = line[:4].upper()
-            if verb == b"EHLO":
-                self.reply("250-sink")
-                self.reply("250 8BITMIME")
-            elif verb == b"DATA":
-                in_data = True
-                self.reply("354 go on")
-            elif verb == b"QUIT":
-                self.reply("221 bye")
-                return
-            else:
-                self.reply("250 ok")
-
-
-@pytest.fixture
-def mailbox(app, monkeypatch):
-    """An SMTP server on a free local port; MAIL_SERVER points at it for this test."""
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Sink)
-    server.daemon_threads = True
-    server.messages = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
-    monkeypatch.setitem(app.config, "MAIL_PORT", server.server_address[1])
-    yield server.messages
-    server.shutdown()
-    server.server_close()
 
 
 def set_email(app, username, email, active=True):

@@ -35,7 +35,7 @@ def leftovers(app, tmp_path):
     ]
     keep = [
         write(uploads / f"{secrets.token_hex(16)}.part", 50_000),  # another worker's upload, in progress
-        write(uploads / secrets.token_hex(16), 10_000, HOUR_AGO),  # a stored evidence file
+        write(uploads / secrets.token_hex(16), 10_000),  # a stored evidence file (recent: orphans, see test_orphan_files.py)
         write(uploads / "notes.partial", 100, HOUR_AGO),
         write(cache / f"{'e' * 64}.pdf", 5_000, HOUR_AGO),  # a cached PDF
         write(outside / "victim.part", 4_000, HOUR_AGO),  # outside the folders, reached by links only

@@ -16,6 +16,7 @@ from wizard.extensions import db
 from wizard.models import AuditEntry, HistoryEntry, Message, Region
 from wizard.workflow.deadlines import extend_deadline
 from wizard.workflow.moves import apply_move
+from wizard.workflow.states import STATES
 
 BAD_SHARE = "135"
 
@@ -168,7 +169,7 @@ def test_a_returned_report_shows_returned_with_the_comment(app, applicant):
     page = applicant.get("/applicant/").get_data(as_text=True)
     assert re.search(r'状态：<span class="state-badge state-returned">已退回修改</span>', page)
     assert "请补充重点项目的建设期。" in page
-    assert "state-draft" not in page
+    assert STATES["draft"].badge not in page
     assert any("已退回修改" in t and "请补充重点项目的建设期。" in t for t in messages_of(app, "applicant-a"))
 
 

@@ -107,7 +107,7 @@ def test_round_trip_preview_then_confirm_applies_one_version_step(client, auth, 
                  "集群地域范围", "清空", "确认导入"):
         assert text in page, text
     assert state(app) == (before, version, history)  # nothing applied yet
-    assert len(pending_files(app)) == 2
+    assert pending_files(app)[0].endswith(".json") and len(pending_files(app)) == 1  # the preview, not the file
     r = confirm(client, r)
     assert r.status_code == 302 and r.headers["Location"].endswith("/applicant/")
     answers, new_version, new_history = state(app)
@@ -140,7 +140,7 @@ def test_a_new_upload_replaces_the_users_earlier_preview(client, auth, app, allo
     first = upload(client, data)
     second = upload(client, data)
     assert first.status_code == second.status_code == 200
-    assert len(pending_files(app)) == 2  # one preview: its workbook and what it was previewed against
+    assert len(pending_files(app)) == 1  # one preview: its validated answers and what it was made against
     stale = confirm(client, first)  # the replaced preview can no longer be confirmed
     assert stale.headers["Location"].endswith(f"{BASE}/upload")
     assert "之后又上传了新的文件" in body(client.get(stale.headers["Location"]))
@@ -307,7 +307,7 @@ def test_more_cells_than_a_template_holds_is_refused(client, auth, app, alloy):
     out = BytesIO()
     wb.save(out)
     r = upload(client, out.getvalue())
-    assert r.status_code == 422 and "远多于填报模板所能容纳的内容" in body(r)
+    assert r.status_code == 422 and re.search(r"文件中的(单元格|行数)远多于填报模板所能容纳的（[\d,]+，上限 [\d,]+）", body(r))
 
 
 def test_a_small_file_stretching_far_beyond_the_template_is_refused(client, auth, app, alloy):
@@ -324,9 +324,9 @@ def test_a_small_file_stretching_far_beyond_the_template_is_refused(client, auth
     many = BytesIO()
     wb.save(many)
     r = upload(client, far.getvalue())
-    assert r.status_code == 422 and "远大于填报模板" in body(r)
+    assert r.status_code == 422 and "文件中的行数远多于填报模板所能容纳的（1,048,576，上限" in body(r)
     r = upload(client, many.getvalue())
-    assert r.status_code == 422 and "个工作表，远多于填报模板" in body(r)
+    assert r.status_code == 422 and "文件中的工作表远多于填报模板所能容纳的（" in body(r)
     assert pending_files(app) == []
 
 
@@ -427,4 +427,4 @@ def test_another_applicant_cannot_confirm_my_preview(client, auth, app, alloy):
     before = state(app)
     r2 = other.post(f"{BASE}/confirm", data={"csrf_token": csrf_from(other.get("/applicant/")), "token": token})
     assert r2.status_code == 302 and state(app) == before
-    assert len(pending_files(app)) == 2  # still there for its owner
+    assert len(pending_files(app)) == 1  # still there for its owner

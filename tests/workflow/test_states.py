@@ -1,6 +1,8 @@
 """The workflow table: every state has its own readable badge, and the database refuses a state
 or round the table does not know."""
+import ast
 import re
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -37,7 +39,13 @@ def test_every_state_has_a_distinct_badge_with_readable_contrast():
         colour, background = rule["color"], rule["background"]
         assert contrast(colour, background) >= 4.5, (key, colour, background)
         looks[key] = (colour, background, rule.get("border", ""))
-    assert len(set(looks.values())) == len(STATES) == 11
+    assert len(set(looks.values())) == len(STATES), "two states look alike"
+
+
+def test_the_badge_comes_from_the_state_table_not_a_rule_per_state():
+    """A new state is a row of the table (its tone included), not a CSS rule written for it."""
+    per_state = [key for key in STATES if re.search(r"\.state-" + re.escape(key) + r"\b", CSS)]
+    assert per_state == []
 
 
 def test_badges_on_pages_come_from_the_state(app, client, auth, people):
@@ -52,6 +60,30 @@ def test_the_round_of_every_state_and_the_submit_move_of_every_round():
     assert submit_move("preliminary").key == "submit" and submit_move("final").key == "submit_final"
     assert states_waiting_for("county") == ("submitted", "final_submitted")
     assert all(m.source in STATES and m.target in STATES for m in MOVES)
+
+
+ROUND_NAMES = re.compile(r"(PRELIMINARY|FINAL|ROUNDS?|ROUND_LABELS|\w+_ROUND)")
+
+
+def assigned_names(node):
+    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+    for target in targets:
+        yield from (n.id for n in ast.walk(target) if isinstance(n, ast.Name))
+
+
+def test_the_rounds_are_defined_once():
+    """The workflow table names the rounds; no other module assigns a name of its own to one
+    (report/model.py's sets of rounds are BOTH, PRELIMINARY_ONLY, FINAL_ONLY)."""
+    package = Path(__file__).resolve().parents[2] / "wizard"
+    again = []
+    for path in package.rglob("*.py"):
+        if path == package / "workflow" / "states.py":
+            continue
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, (ast.Assign, ast.AnnAssign)):
+                again += [f"{path.relative_to(package)}:{node.lineno} {name}" for name in assigned_names(node)
+                          if ROUND_NAMES.fullmatch(name)]
+    assert again == []
 
 
 @pytest.mark.parametrize("sql", [

@@ -1,6 +1,8 @@
 """Binding evidence files (佐证材料) after a generated report.
 
-Pure library code (no Flask).  See ``docs/evidence-files.md``.
+Pure library code (no Flask), on pikepdf (qpdf: pages copied between files, form XObjects for
+the stamps, outlines) and img2pdf (an image becomes a PDF page without being re-encoded).
+See ``docs/evidence-files.md``.
 
 Public API
 ----------
@@ -18,31 +20,25 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import struct
 import tempfile
 import zlib
+from contextlib import ExitStack
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Dict, Hashable, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, BinaryIO, Dict, Hashable, Iterable, List, Optional, Sequence, Tuple
 
+import img2pdf
+import pikepdf
+from pikepdf import Array, Dictionary, Name, OutlineItem
 from PIL import Image
-from pypdf import PdfReader, PdfWriter
-from pypdf.generic import (
-    ArrayObject,
-    DecodedStreamObject,
-    DictionaryObject,
-    EncodedStreamObject,
-    IndirectObject,
-    NameObject,
-    NumberObject,
-    RectangleObject,
-    StreamObject,
-)
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen import canvas
 
 from wizard.evidence.images import ImagePlan, ImageTooLarge, decode_image, plan_image
 from wizard.evidence.names import MB
-from wizard.evidence.sanitise import PDF_ERRORS, drop_unreachable_objects, sanitize_pdf_objects
+from wizard.evidence.pagerefs import EN_DASH, format_page_refs, merge_ranges as _merge_ranges  # noqa: F401 (re-exported)
+from wizard.evidence.sanitise import PDF_ERRORS, open_pdf, sanitize_pdf, save_pdf
 
 __all__ = [
     "EvidenceSource",
@@ -57,7 +53,6 @@ __all__ = [
 ]
 
 A4 = (595.2756, 841.8898)  # points (210 × 297 mm)
-EN_DASH = "\u2013"
 
 IMAGE_MARGIN = 42.52  # 15 mm around images on their A4 page
 STAMP_MARGIN_RIGHT = 28.35  # 10 mm
@@ -66,6 +61,8 @@ MAX_IMAGE_DPI = 300  # re-encoded images are downsampled to this at print size
 MAX_UPSCALE = 1.5  # points per pixel; tiny images are not blown up further
 JPEG_QUALITY = 85
 PASSTHROUGH_FACTOR = 2  # embed originals up to 2x the pixels needed at 300 dpi
+#: PNG modes img2pdf embeds as they are (the compressed rows copied, nothing decoded)
+PASSTHROUGH_PNG_MODES = ("RGB", "L", "P", "1")
 #: Memory one image may take while it is decoded for binding.  Uploads are
 #: normalised to A4 at 200 dpi (a few MB); the budget is for files stored
 #: before that: a 40-megapixel progressive JPEG (libjpeg keeps all its DCT
@@ -100,6 +97,12 @@ class EvidenceSource:
     def open(self) -> BinaryIO:
         """The file's bytes as a stream: ``data``, or the file at ``path`` (OSError if it is gone)."""
         return open(self.path, "rb") if self.path and not self.data else io.BytesIO(self.data)
+
+    def identity(self) -> Tuple[str, Any]:
+        """What makes two sources the same file (bound once, its pages copied again)."""
+        if self.path and not self.data:
+            return ("path", os.path.realpath(self.path))
+        return ("data", hashlib.sha256(self.data).digest())
 
     @classmethod
     def from_checked(cls, checked: Any, *, label: Optional[str] = None, group_key: Hashable = None) -> "EvidenceSource":
@@ -184,17 +187,6 @@ def plan_pages(items: Iterable[Any], first_page: int = 1) -> List[PlannedItem]:
     return planned
 
 
-def _merge_ranges(ranges: Iterable[Tuple[int, int]]) -> List[Tuple[int, int]]:
-    rs = sorted((int(a), int(b)) if a <= b else (int(b), int(a)) for a, b in ranges)
-    out: List[Tuple[int, int]] = []
-    for a, b in rs:
-        if out and a <= out[-1][1] + 1:
-            out[-1] = (out[-1][0], max(out[-1][1], b))
-        else:
-            out.append((a, b))
-    return out
-
-
 def group_ranges(planned: Iterable[PlannedItem]) -> Dict[Hashable, List[Tuple[int, int]]]:
     """Page ranges per group key, contiguous ranges merged, in ascending
     order.  Keys appear in order of first appearance; items with 0 pages
@@ -207,129 +199,58 @@ def group_ranges(planned: Iterable[PlannedItem]) -> Dict[Hashable, List[Tuple[in
     return {k: _merge_ranges(v) for k, v in acc.items()}
 
 
-def format_page_refs(
-    ranges: Iterable[Tuple[int, int]],
-    prefix: str = "见佐证材料第 ",
-    suffix: str = " 页",
-) -> str:
-    """``[(12, 15)]`` → “见佐证材料第 12–15 页”; ``[(12, 15), (18, 18)]`` →
-    “见佐证材料第 12–15、18 页”; ``[(7, 7)]`` → “见佐证材料第 7 页”.
-    Ranges are sorted and contiguous ones merged; empty input gives ''."""
-    merged = _merge_ranges(ranges)
-    if not merged:
-        return ""
-    parts = [str(a) if a == b else f"{a}{EN_DASH}{b}" for a, b in merged]
-    return f"{prefix}{'、'.join(parts)}{suffix}"
-
-
 # --------------------------------------------------------------------------
 # image pages
 # --------------------------------------------------------------------------
 
-def _png_passthrough(data: bytes):
-    """Return (width, height, colors, idat) if the PNG can be embedded
-    without decoding (8-bit gray/RGB, not interlaced, no transparency),
-    else None."""
-    if not data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return None
-    pos = 8
-    idat = []
-    info = None
-    n = len(data)
-    while pos + 8 <= n:
-        length, ctype = struct.unpack(">I4s", data[pos:pos + 8])
-        body = data[pos + 8:pos + 8 + length]
-        if len(body) != length:
-            return None
-        if ctype == b"IHDR":
-            w, h, depth, color, comp, flt, interlace = struct.unpack(">IIBBBBB", body[:13])
-            if depth != 8 or color not in (0, 2) or comp or flt or interlace:
-                return None
-            info = (w, h, 1 if color == 0 else 3)
-        elif ctype == b"IDAT":
-            idat.append(body)
-        elif ctype in (b"tRNS", b"eXIf", b"acTL"):  # transparency, EXIF rotation, animation
-            return None
-        elif ctype == b"IEND":
-            break
-        pos += 12 + length
-    if info is None or not idat:
-        return None
-    return info + (b"".join(idat),)
+#: What img2pdf raises for an image it cannot embed.
+_IMG2PDF_ERRORS = (img2pdf.AlphaChannelError, img2pdf.ImageOpenError, img2pdf.JpegColorspaceError,
+                   img2pdf.UnsupportedColorspaceError, img2pdf.NegativeDimensionError,
+                   img2pdf.ExifOrientationError, img2pdf.PdfTooLargeError)
+_IMAGE_ERRORS = (OSError, ValueError, SyntaxError, struct.error, zlib.error) + _IMG2PDF_ERRORS
 
 
-def _image_xobject(data: bytes, kind: str) -> Tuple[StreamObject, int, int]:
-    """Image XObject for an evidence image (EXIF orientation applied).
+def _image_pdf(data: bytes, kind: str) -> bytes:
+    """A one-page PDF (img2pdf) holding the evidence image upright, EXIF orientation applied.
 
-    Only the header is read up front (:func:`wizard.evidence.images.plan_image`).
-    Images that can be embedded as they are never get decoded; the others
-    are decoded already scaled to MAX_IMAGE_DPI at their printed size
-    (JPEG at 1/2–1/8 scale by libjpeg, PNG strip by strip), within
-    BIND_IMAGE_BUDGET bytes, so that files stored before uploads were
-    normalised cannot make binding slow or memory hungry.
-    """
+    Only the header is read up front (:func:`wizard.evidence.images.plan_image`).  An image that
+    can be embedded as it is (see :func:`_passes_through`) goes to img2pdf untouched, which copies
+    a JPEG's bytes or a PNG's compressed rows into the PDF without decoding them.  The others are
+    decoded already scaled to MAX_IMAGE_DPI at their printed size, within BIND_IMAGE_BUDGET bytes
+    (:func:`wizard.evidence.images.decode_image`), flattened onto white, and encoded once (JPEG
+    inputs as JPEG, PNG inputs as PNG) for img2pdf."""
     plan = plan_image(data, kind, _bind_box())
-    passthrough = _passthrough_xobject(data, kind, plan)
-    if passthrough is not None:
-        return passthrough
+    if _passes_through(kind, plan):
+        try:
+            return img2pdf.convert(data, engine=img2pdf.Engine.internal, rotation=img2pdf.Rotation.none)
+        except _IMG2PDF_ERRORS:
+            pass  # a colour model img2pdf does not embed as it is: decoded below
     img = decode_image(data, plan, BIND_IMAGE_BUDGET, count_colours=False).image
-    # Flatten transparency onto white, then encode: JPEG inputs as JPEG,
-    # PNG inputs losslessly (Flate).
     if img.mode in ("RGBA", "LA"):
         rgba = img.convert("RGBA")
         img = Image.new("RGB", rgba.size, (255, 255, 255))
         img.paste(rgba, mask=rgba.getchannel("A"))
         del rgba
-    w, h = img.size
-    stream = EncodedStreamObject()  # raw, already encoded data in ._data
-    colorspace = "/DeviceRGB" if img.mode == "RGB" else "/DeviceGray"
+    buf = io.BytesIO()
     if kind == "jpeg":
-        buf = io.BytesIO()
-        img.save(buf, "JPEG", quality=JPEG_QUALITY, optimize=False)
-        stream._data = buf.getvalue()
-        flt = "/DCTDecode"
+        img.save(buf, "JPEG", quality=JPEG_QUALITY)
     else:
-        stream._data = zlib.compress(img.tobytes(), 6)
-        flt = "/FlateDecode"
-    stream.update({
-        NameObject("/Filter"): NameObject(flt),
-        NameObject("/ColorSpace"): NameObject(colorspace),
-    })
-    return _finish_image(stream, w, h), w, h
+        img.save(buf, "PNG", compress_level=6)
+    del img
+    return img2pdf.convert(buf.getvalue(), engine=img2pdf.Engine.internal, rotation=img2pdf.Rotation.none)
 
 
-def _passthrough_xobject(data: bytes, kind: str, plan: ImagePlan):
-    """Embed the original compressed data untouched (no decoding) when the
-    image is upright, in a colour model PDF takes as is, and has at most
-    PASSTHROUGH_FACTOR x the pixels needed for MAX_IMAGE_DPI at its printed
-    size; else None."""
-    w, h = plan.width, plan.height
-    if plan.orientation != 1 or w > PASSTHROUGH_FACTOR * _max_pixels_wide(w, h):
-        return None
-    stream = EncodedStreamObject()
-    if kind == "jpeg" and plan.mode in ("RGB", "L") and plan.frames == 1:
-        stream._data = data
-        stream.update({
-            NameObject("/Filter"): NameObject("/DCTDecode"),
-            NameObject("/ColorSpace"): NameObject("/DeviceRGB" if plan.mode == "RGB" else "/DeviceGray"),
-        })
-        return _finish_image(stream, w, h), w, h
-    simple = _png_passthrough(data) if kind == "png" else None
-    if simple is None:
-        return None
-    w, h, colors, idat = simple
-    stream._data = idat
-    stream.update({
-        NameObject("/Filter"): NameObject("/FlateDecode"),
-        NameObject("/ColorSpace"): NameObject("/DeviceRGB" if colors == 3 else "/DeviceGray"),
-        NameObject("/DecodeParms"): DictionaryObject({
-            NameObject("/Predictor"): NumberObject(15),
-            NameObject("/Colors"): NumberObject(colors),
-            NameObject("/BitsPerComponent"): NumberObject(8),
-            NameObject("/Columns"): NumberObject(w),
-        }),
-    })
-    return _finish_image(stream, w, h), w, h
+def _passes_through(kind: str, plan: ImagePlan) -> bool:
+    """Embed the original untouched when the image is upright, in a colour model PDF takes as is
+    (no transparency, a single frame; a PNG img2pdf can copy row data from), and has at most
+    PASSTHROUGH_FACTOR x the pixels needed for MAX_IMAGE_DPI at its printed size."""
+    if plan.orientation != 1 or plan.frames != 1 or plan.transparent:
+        return False
+    if plan.width > PASSTHROUGH_FACTOR * _max_pixels_wide(plan.width, plan.height):
+        return False
+    if kind == "jpeg":
+        return plan.mode in ("RGB", "L")
+    return plan.method == "png-strips" and plan.mode in PASSTHROUGH_PNG_MODES
 
 
 def _bind_box() -> Tuple[int, int]:
@@ -345,60 +266,48 @@ def _max_pixels_wide(w: int, h: int) -> int:
     return int(w * scale / 72 * MAX_IMAGE_DPI) + 1
 
 
-def _finish_image(stream: StreamObject, w: int, h: int) -> StreamObject:
-    stream.update({
-        NameObject("/Type"): NameObject("/XObject"),
-        NameObject("/Subtype"): NameObject("/Image"),
-        NameObject("/Width"): NumberObject(w),
-        NameObject("/Height"): NumberObject(h),
-        NameObject("/BitsPerComponent"): NumberObject(8),
-    })
-    return stream
-
-
 def _num(x: float) -> str:
     return f"{x:.4f}".rstrip("0").rstrip(".") or "0"
 
 
-def _add_image_page(writer: PdfWriter, data: bytes, kind: str):
-    xobj, w, h = _image_xobject(data, kind)
+def _lay_out_image_page(page_pdf: pikepdf.Pdf) -> None:
+    """Make img2pdf's page an A4 portrait page showing the image inside 15 mm margins, aspect
+    ratio kept, centred (drawn by our own content stream)."""
+    page = page_pdf.pages[0]
+    (image,) = [v for v in page.obj.Resources.XObject.values() if v.get("/Subtype") == Name.Image]
+    w, h = int(image.Width), int(image.Height)
     page_w, page_h = A4
     avail_w, avail_h = page_w - 2 * IMAGE_MARGIN, page_h - 2 * IMAGE_MARGIN
     scale = min(avail_w / w, avail_h / h, MAX_UPSCALE)  # keep aspect ratio
     draw_w, draw_h = w * scale, h * scale
-    x = (page_w - draw_w) / 2
-    y = (page_h - draw_h) / 2
-    page = writer.add_blank_page(page_w, page_h)
-    img_ref = writer._add_object(xobj)  # noqa: SLF001
-    content = DecodedStreamObject()
-    content.set_data(
-        f"q {_num(draw_w)} 0 0 {_num(draw_h)} {_num(x)} {_num(y)} cm /Im0 Do Q\n".encode("ascii")
-    )
-    page[NameObject("/Resources")] = DictionaryObject({
-        NameObject("/XObject"): DictionaryObject({NameObject("/Im0"): img_ref}),
-    })
-    page[NameObject("/Contents")] = writer._add_object(content)  # noqa: SLF001
-    return page
+    x, y = (page_w - draw_w) / 2, (page_h - draw_h) / 2
+    for key in ("/CropBox", "/TrimBox", "/BleedBox", "/ArtBox", "/Rotate", "/UserUnit"):
+        if key in page.obj:
+            del page.obj[key]
+    page.obj.MediaBox = Array([0, 0, page_w, page_h])
+    page.obj.Resources = Dictionary(XObject=Dictionary(Im0=image))
+    page.obj.Contents = page_pdf.make_stream(
+        f"q {_num(draw_w)} 0 0 {_num(draw_h)} {_num(x)} {_num(y)} cm /Im0 Do Q\n".encode("ascii"))
 
 
 # --------------------------------------------------------------------------
 # stamping
 # --------------------------------------------------------------------------
 
-def _visible_box(page) -> Tuple[float, float, float, float, int]:
+def _visible_box(page: pikepdf.Page) -> Tuple[float, float, float, float, int]:
     """(x0, y0, x1, y1, rotation) of the visible area in user space."""
-    mb = page.mediabox
-    cb = page.cropbox
-    mx0, mx1 = sorted((float(mb[0]), float(mb[2])))
-    my0, my1 = sorted((float(mb[1]), float(mb[3])))
-    cx0, cx1 = sorted((float(cb[0]), float(cb[2])))
-    cy0, cy1 = sorted((float(cb[1]), float(cb[3])))
+    mb = [float(v) for v in page.mediabox]
+    cb = [float(v) for v in page.cropbox]
+    mx0, mx1 = sorted((mb[0], mb[2]))
+    my0, my1 = sorted((mb[1], mb[3]))
+    cx0, cx1 = sorted((cb[0], cb[2]))
+    cy0, cy1 = sorted((cb[1], cb[3]))
     x0, x1 = max(mx0, cx0), min(mx1, cx1)
     y0, y1 = max(my0, cy0), min(my1, cy1)
     if x1 - x0 < 1 or y1 - y0 < 1:  # crop box outside media box: use media box
         x0, y0, x1, y1 = mx0, my0, mx1, my1
     try:
-        rot = int(page.rotation or 0)
+        rot = int(page.obj.get("/Rotate", 0))
     except (TypeError, ValueError):
         rot = 0
     rot = rot % 360
@@ -468,58 +377,35 @@ def _build_stamp_pdf(sizes: List[Tuple[float, float]], texts: List[str], font: s
     return buf.getvalue()
 
 
-def _attach_form(writer: PdfWriter, page, form_ref: IndirectObject, matrix, q_ref: IndirectObject) -> None:
+def _attach_form(out: pikepdf.Pdf, page: pikepdf.Page, form: pikepdf.Object, matrix, q: pikepdf.Object) -> None:
     """Draw the form XObject on top of *page* without parsing its content:
-    /Contents becomes [q, original…, 'Q q <matrix> cm /EvStamp Do Q']."""
-    res = page.get("/Resources")
-    res = res.get_object() if res is not None else None
-    new_res = DictionaryObject(res) if isinstance(res, DictionaryObject) else DictionaryObject()
+    /Contents becomes [q, original…, 'Q q <matrix> cm /EvStamp Do Q'].  The page gets resource
+    dictionaries of its own (pages may share theirs)."""
+    res = page.obj.get("/Resources")
+    new_res = Dictionary(dict(res.items())) if isinstance(res, Dictionary) else Dictionary()
     xo = new_res.get("/XObject")
-    xo = xo.get_object() if xo is not None else None
-    new_xo = DictionaryObject(xo) if isinstance(xo, DictionaryObject) else DictionaryObject()
+    new_xo = Dictionary(dict(xo.items())) if isinstance(xo, Dictionary) else Dictionary()
     name = "/EvStamp"
     while name in new_xo:
         name += "x"
-    new_xo[NameObject(name)] = form_ref
-    new_res[NameObject("/XObject")] = new_xo
-    page[NameObject("/Resources")] = new_res
-
-    parts = ArrayObject([q_ref])
-    contents = page.raw_get("/Contents") if "/Contents" in page else None
-    if contents is not None:
-        resolved = contents.get_object()
-        if isinstance(resolved, ArrayObject):
-            parts.extend(resolved)
-        elif isinstance(resolved, StreamObject):
-            if isinstance(contents, IndirectObject):
-                parts.append(contents)
-            else:
-                parts.append(writer._add_object(resolved))  # noqa: SLF001
-        _compress_raw_streams(parts)
-    tail = DecodedStreamObject()
-    tail.set_data(
-        ("\nQ q " + " ".join(_num(v) for v in matrix) + f" cm {name} Do Q\n").encode("ascii")
-    )
-    parts.append(writer._add_object(tail))  # noqa: SLF001
-    page[NameObject("/Contents")] = parts
+    new_xo[name] = form
+    new_res.XObject = new_xo
+    page.obj.Resources = new_res
+    contents = page.obj.get("/Contents")
+    parts = [q]
+    if isinstance(contents, Array):
+        parts.extend(contents)
+    elif isinstance(contents, pikepdf.Stream):
+        parts.append(contents)
+    tail = "\nQ q " + " ".join(_num(v) for v in matrix) + f" cm {name} Do Q\n"
+    parts.append(out.make_stream(tail.encode("ascii")))
+    page.obj.Contents = Array(parts)
 
 
-def _compress_raw_streams(parts: Iterable) -> None:
-    """Flate-compress uncompressed content streams in place (cheap: zlib
-    only, no content parsing).  Already filtered streams are left alone."""
-    for ref in parts:
-        s = ref.get_object() if isinstance(ref, IndirectObject) else ref
-        if isinstance(s, StreamObject) and "/Filter" not in s:
-            raw = s._data  # noqa: SLF001
-            if isinstance(raw, (bytes, bytearray)) and len(raw) > 64:
-                s._data = zlib.compress(bytes(raw), 6)  # noqa: SLF001
-                s[NameObject("/Filter")] = NameObject("/FlateDecode")
-                if "/DecodeParms" in s:
-                    del s["/DecodeParms"]
-
-
-def _stamp_pages(writer: PdfWriter, pages: List[Any], first: int, fmt: str, font: str, font_size: float,
-                 watermark: Optional[str] = None) -> None:
+def _stamp_pages(out: pikepdf.Pdf, pages: List[pikepdf.Page], first: int, fmt: str, font: str, font_size: float,
+                 watermark: Optional[str], keep: ExitStack) -> None:
+    """Stamp each page with its running number (and the draft watermark): one reportlab page per
+    evidence page, made a form XObject (pikepdf) and drawn over the page."""
     if not pages:
         return
     boxes = [_visible_box(p) for p in pages]
@@ -528,45 +414,29 @@ def _stamp_pages(writer: PdfWriter, pages: List[Any], first: int, fmt: str, font
         w, h = x1 - x0, y1 - y0
         sizes.append((h, w) if rot in (90, 270) else (w, h))
     texts = [fmt.format(n=first + i) for i in range(len(pages))]
-    overlay = PdfReader(io.BytesIO(_build_stamp_pdf(sizes, texts, font, font_size, watermark)))
-
-    q = DecodedStreamObject()
-    q.set_data(b"q\n")
-    q_ref = writer._add_object(q)  # noqa: SLF001
-    res_cache: Dict[int, Any] = {}
-    for page, ov, (x0, y0, x1, y1, rot), (w, h) in zip(pages, overlay.pages, boxes, sizes):
-        ov_res = ov.raw_get("/Resources")
-        key = id(ov_res.get_object())
-        if isinstance(ov_res, IndirectObject):
-            key = ov_res.idnum
-        if key not in res_cache:
-            res_cache[key] = ov_res.clone(writer)
-        data = ov.get_contents().get_data()
-        form = DecodedStreamObject()
-        form.set_data(data)
-        form.update({
-            NameObject("/Type"): NameObject("/XObject"),
-            NameObject("/Subtype"): NameObject("/Form"),
-            NameObject("/BBox"): RectangleObject([0, 0, w, h]),
-            NameObject("/Resources"): res_cache[key],
-        })
-        form_ref = writer._add_object(form.flate_encode())  # noqa: SLF001
-        _attach_form(writer, page, form_ref, _visible_to_user(x0, y0, x1, y1, rot), q_ref)
+    stamps = keep.enter_context(pikepdf.open(io.BytesIO(_build_stamp_pdf(sizes, texts, font, font_size, watermark))))
+    q = out.make_stream(b"q\n")
+    for page, stamp, (x0, y0, x1, y1, rot) in zip(pages, stamps.pages, boxes):
+        form = out.copy_foreign(stamp.as_form_xobject())
+        _attach_form(out, page, form, _visible_to_user(x0, y0, x1, y1, rot), q)
 
 
 # --------------------------------------------------------------------------
 # merge
 # --------------------------------------------------------------------------
 
-def _open_pdf(data: Union[bytes, BinaryIO], what: str, index: Optional[int]) -> PdfReader:
+def _open_input(source: Any, what: str, index: Optional[int], keep: ExitStack) -> pikepdf.Pdf:
+    """A report, TOC or evidence PDF opened (closed with *keep*); EvidenceMergeError if unreadable."""
     try:
-        reader = PdfReader(io.BytesIO(data) if isinstance(data, bytes) else data, strict=False)
-        if reader.is_encrypted:
+        pdf = keep.enter_context(open_pdf(source))
+        if pdf.is_encrypted:
             raise EvidenceMergeError(f"{what}已加密，无法合并。", index)
-        _ = len(reader.pages)
-        return reader
+        _ = len(pdf.pages)
+        return pdf
     except EvidenceMergeError:
         raise
+    except pikepdf.PasswordError as exc:
+        raise EvidenceMergeError(f"{what}已加密，无法合并。", index) from exc
     except PDF_ERRORS as exc:
         raise EvidenceMergeError(f"{what}不是有效的 PDF 文件，无法合并。", index) from exc
 
@@ -589,13 +459,15 @@ def merge_evidence(
     """Report (optional) + TOC (optional) + every evidence item, as PDF bytes
     (or written to *out*, a binary file, and ``b""`` returned).
 
-    * PDFs are appended page by page and sanitized (no JavaScript, no
-      non-GoTo actions, see :func:`wizard.evidence.sanitise.sanitize_pdf_objects`).
-      The report and TOC are appended with :meth:`PdfWriter.append` (their
-      outlines and links are kept) and are not sanitized.
-    * Images (``kind`` 'png'/'jpeg') get one A4 portrait page each, scaled
-      to fit inside 15 mm margins, aspect ratio kept, centred, EXIF
-      orientation applied.
+    * The report is the document the rest is added to: its outline, links and document
+      information (Title, Author, Subject, Keywords) are kept.  The TOC's pages follow it.
+      Neither is sanitized (we generate them).
+    * Evidence PDFs are sanitized (no JavaScript, no non-GoTo actions, no attachments, see
+      :func:`wizard.evidence.sanitise.sanitize_pdf`), then their pages are copied.  A file
+      given twice (same bytes or same path, *dedupe_objects*) is prepared once and its pages
+      given twice to qpdf, which stores its images and fonts once.
+    * Images (``kind`` 'png'/'jpeg') get one A4 portrait page each, scaled to fit inside
+      15 mm margins, aspect ratio kept, centred, EXIF orientation applied.
     * Every evidence page (not the report or TOC) is stamped at the visible
       bottom right with ``stamp_format.format(n=...)``, n running from
       *stamp_start*.  The default font is Helvetica, which only covers
@@ -604,100 +476,63 @@ def merge_evidence(
       ``ValueError`` is raised.
     * If *add_outline*, bookmarks “佐证材料 › <label>” are added.
     * *watermark* (a draft's “草稿”): drawn over every evidence page, as over the report's.
-    * The report's document information (Title, Author, Subject, Keywords) is kept.
-    * With *out*, memory stays near one evidence file whatever their total:
-      each file is read while it is appended, and its large streams (images,
-      fonts: :data:`SPOOL_MIN_BYTES` and more) wait in an anonymous temporary
-      file until they are copied to *out*.
+    * Memory stays near one evidence file whatever their total: every input is a file (a
+      stored file by its ``path``, the others written to a temporary directory), qpdf puts
+      the pages together reading each file while it writes, and the result is stamped and
+      written out from that file again.
 
     Raises :class:`EvidenceMergeError` when an input is unreadable.
     """
     _check_stamp_font(stamp_format, stamp_font)
-    writer = PdfWriter()
-    with _Spool() if out is not None else _NoSpool() as spool:
-        _append_generated(writer, report_pdf, toc_pdf)
-        appendix = _append_evidence(writer, items, spool)
-        _sanitize_and_stamp(writer, appendix, stamp_start, stamp_format, stamp_font, stamp_font_size, watermark)
-        if add_outline and appendix.starts:
-            _add_outline(writer, appendix.starts, outline_title)
-        return _write(writer, dedupe_objects, out)
+    with ExitStack() as keep:  # every file stays until the result is written
+        work = keep.enter_context(tempfile.TemporaryDirectory(prefix="evidence-"))
+        front = _front_files(report_pdf, toc_pdf, work)
+        appendix = _prepare_evidence(items, dedupe_objects, work)
+        doc = _assemble(front, appendix, work, keep)
+        try:
+            _stamp_pages(doc, appendix.pages(doc), stamp_start, stamp_format, stamp_font, stamp_font_size,
+                         watermark, keep)
+            if add_outline and appendix.starts:
+                _add_outline(doc, [(appendix.first_page + n, label) for n, label in appendix.starts], outline_title)
+            return save_pdf(doc, out)
+        except EvidenceMergeError:
+            raise
+        except PDF_ERRORS as exc:
+            raise EvidenceMergeError("佐证材料中含有无法处理的 PDF 结构，合并失败。") from exc
 
 
 # --------------------------------------------------------------------------
-# large streams wait on disk (merge_evidence(out=...))
+# assembling: every input a file, the pages put together by qpdf
 # --------------------------------------------------------------------------
-
-SPOOL_MIN_BYTES = 64 * 1024
-_COPY_CHUNK = 1024 * 1024
-
-
-class _Spool:
-    """An anonymous temporary file holding the large streams of the evidence."""
-
-    def __enter__(self) -> "_Spool":
-        self.file = tempfile.TemporaryFile()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.file.close()
-
-    def move_out(self, writer: PdfWriter, first_object: int, keep: set) -> None:
-        """Replace each large stream from *first_object* on (but those in *keep*: page contents,
-        which stamping reads) by a :class:`_SpooledStream`."""
-        objects = writer._objects  # noqa: SLF001
-        for idx in range(first_object, len(objects)):
-            obj = objects[idx]
-            if (isinstance(obj, StreamObject) and not isinstance(obj, _SpooledStream) and idx + 1 not in keep
-                    and len(obj._data) >= SPOOL_MIN_BYTES):  # noqa: SLF001
-                objects[idx] = _SpooledStream(obj, self.file)
+#
+# Copying pages between open documents (``pages.extend``) makes qpdf read the copied streams
+# into memory at once: a rendering process would hold every evidence file's images.  qpdf's own
+# page assembly (``--pages``, run through :class:`pikepdf.Job`) reads each input while it writes
+# the result instead, and the result, opened again, is stamped and written out the same way: so
+# memory stays near one file whatever the total.
 
 
-class _NoSpool:
-    def __enter__(self) -> "_NoSpool":
-        return self
+@dataclass
+class _Front:
+    """The report and TOC as files (paths), and how many pages they have together."""
 
-    def __exit__(self, *exc) -> None:
-        pass
-
-    def move_out(self, writer: PdfWriter, first_object: int, keep: set) -> None:
-        pass
-
-
-class _SpooledStream(EncodedStreamObject):
-    """A stream whose bytes wait in the spool file until the PDF is written.  What pypdf hashes
-    (deduplication) is a digest of the bytes, so identical streams are still merged."""
-
-    def __init__(self, source: StreamObject, spool) -> None:
-        super().__init__()
-        self.update(source)
-        self.indirect_reference = source.indirect_reference
-        data = source._data  # noqa: SLF001
-        spool.seek(0, io.SEEK_END)
-        self._spool, self._offset, self._length = spool, spool.tell(), len(data)
-        spool.write(data)
-        self._data = b"%spooled " + hashlib.sha256(data).hexdigest().encode()
-
-    def write_to_stream(self, stream, *args, **kwargs) -> None:
-        self[NameObject("/Length")] = NumberObject(self._length)
-        DictionaryObject.write_to_stream(self, stream)
-        del self["/Length"]
-        stream.write(b"\nstream\n")
-        self._spool.seek(self._offset)
-        left = self._length
-        while left:
-            chunk = self._spool.read(min(left, _COPY_CHUNK))
-            stream.write(chunk)
-            left -= len(chunk)
-        stream.write(b"\nendstream")
+    files: List[str] = field(default_factory=list)
+    report: Optional[str] = None
+    pages: int = 0
 
 
 @dataclass
 class _Appendix:
-    """Evidence added to the writer so far (work in progress of the merge)."""
+    """The evidence as files for qpdf: their paths in order, each item's first page."""
 
-    first_object: int  # index of the first writer object that belongs to the evidence
-    pages: List[Any] = field(default_factory=list)  # evidence pages, to be stamped
-    starts: List[Tuple[int, str]] = field(default_factory=list)  # (first page index, label)
+    files: List[str] = field(default_factory=list)
+    first_page: int = 0  # index of the first evidence page in the assembled document
+    count: int = 0  # evidence pages
+    starts: List[Tuple[int, str]] = field(default_factory=list)  # (page index, label)
+    known: Dict[Any, Tuple[str, int]] = field(default_factory=dict)  # identity -> (path, pages)
+
+    def pages(self, doc: pikepdf.Pdf) -> List[pikepdf.Page]:
+        return [doc.pages[n] for n in range(self.first_page, self.first_page + self.count)]
 
 
 def _check_stamp_font(stamp_format: str, stamp_font: str) -> None:
@@ -714,119 +549,111 @@ def _check_stamp_font(stamp_format: str, stamp_font: str) -> None:
             raise ValueError(f"font {stamp_font!r} is not registered with reportlab") from exc
 
 
-def _append_generated(writer: PdfWriter, report_pdf: Optional[bytes], toc_pdf: Optional[bytes]) -> None:
-    """Append the report and the TOC as they are (outlines and links kept)."""
-    for blob, what in ((report_pdf, "报告正文"), (toc_pdf, "佐证材料目录")):
+def _spill(data: bytes, work: str, name: str) -> str:
+    """*data* written to the file *name* in *work* (a full path is taken as it is)."""
+    path = os.path.join(work, name)
+    with open(path, "wb") as fh:
+        fh.write(data)
+    return path
+
+
+def _front_files(report_pdf: Optional[bytes], toc_pdf: Optional[bytes], work: str) -> _Front:
+    """The report and the TOC, checked (readable, not encrypted) and written to files."""
+    front = _Front()
+    for blob, what, name in ((report_pdf, "报告正文", "report.pdf"), (toc_pdf, "佐证材料目录", "toc.pdf")):
         if blob:
-            reader = _open_pdf(blob, what, None)
-            try:
-                writer.append(reader)
-                if what == "报告正文" and reader.metadata:  # its Title, Author, Subject, Keywords
-                    writer.add_metadata({k: str(v) for k, v in reader.metadata.items()
-                                         if k in ("/Title", "/Author", "/Subject", "/Keywords", "/Creator")})
-            except PDF_ERRORS as exc:
-                raise EvidenceMergeError(f"{what}不是有效的 PDF 文件，无法合并。") from exc
+            with ExitStack() as checking:
+                front.pages += len(_open_input(blob, what, None, checking).pages)
+            front.files.append(_spill(blob, work, name))
+    front.report = front.files[0] if report_pdf else None
+    return front
 
 
-def _append_evidence(writer: PdfWriter, items: Sequence[EvidenceSource], spool: Any) -> _Appendix:
-    """Append every evidence item, remembering its pages and where it starts; each item's large
-    streams go to the spool before the next item is read."""
-    # Objects created from here on belong to the evidence; only those are
-    # sanitized (the report and TOC are generated by us and may legitimately
-    # contain e.g. web links).
-    appendix = _Appendix(first_object=len(writer._objects))  # noqa: SLF001
+def _prepare_evidence(items: Sequence[EvidenceSource], dedupe: bool, work: str) -> _Appendix:
+    """Each evidence item as a file for qpdf: a PDF sanitized (rewritten only when something was
+    removed), an image made into its A4 page.  A file given twice is prepared once."""
+    appendix = _Appendix()
     for i, item in enumerate(items):
         label = item.label or f"第 {i + 1} 份材料"
         what = f"佐证材料“{label}”"
-        first_index, first_object = len(writer.pages), len(writer._objects)  # noqa: SLF001
-        _append_item(writer, item, i, what, appendix.pages)
-        if len(writer.pages) > first_index:
-            appendix.starts.append((first_index, label))
-        spool.move_out(writer, first_object, _content_ids(appendix.pages[-(len(writer.pages) - first_index):]
-                                                          if len(writer.pages) > first_index else []))
+        kind = (item.kind or "").lower()
+        key = item.identity() if dedupe else ("item", i)
+        if key in appendix.known:
+            path, pages = appendix.known[key]
+        elif kind == "pdf":
+            path, pages = _prepare_pdf(item, i, what, work)
+        elif kind in ("png", "jpeg", "jpg"):
+            path, pages = _prepare_image(item, "png" if kind == "png" else "jpeg", i, what, work)
+        else:
+            raise EvidenceMergeError(f"{what}的类型“{item.kind}”不受支持。", i)
+        appendix.known[key] = (path, pages)
+        if pages:
+            appendix.starts.append((appendix.count, label))
+            appendix.files.append(path)
+            appendix.count += pages
     return appendix
 
 
-def _content_ids(pages: List[Any]) -> set:
-    """Object numbers of the pages' content streams."""
-    ids = set()
-    for page in pages:
-        contents = page.raw_get("/Contents") if "/Contents" in page else None
-        refs = contents.get_object() if isinstance(contents, IndirectObject) else contents
-        for ref in (refs if isinstance(refs, ArrayObject) else [contents]):
-            if isinstance(ref, IndirectObject):
-                ids.add(ref.idnum)
-    return ids
-
-
-def _append_item(writer: PdfWriter, item: EvidenceSource, i: int, what: str, pages: List[Any]) -> None:
-    """Append one evidence item (PDF pages or one image page) to *pages*."""
-    kind = (item.kind or "").lower()
-    if kind == "pdf":
-        _append_pdf_item(writer, item, i, what, pages)
-    elif kind in ("png", "jpeg", "jpg"):
-        _append_image_item(writer, item, "png" if kind == "png" else "jpeg", i, what, pages)
-    else:
-        raise EvidenceMergeError(f"{what}的类型“{item.kind}”不受支持。", i)
-
-
-def _append_pdf_item(writer: PdfWriter, item: EvidenceSource, i: int, what: str, pages: List[Any]) -> None:
-    with item.open() as stream:
-        reader = _open_pdf(stream, what, i)
+def _prepare_pdf(item: EvidenceSource, i: int, what: str, work: str) -> Tuple[str, int]:
+    """An evidence PDF checked and sanitized: its own file when nothing was removed, else the
+    sanitized copy (written by qpdf from the open file, not held in memory)."""
+    with ExitStack() as reading:
+        stream = reading.enter_context(item.open())  # a missing file is an OSError for the caller
+        source = _open_input(stream, what, i, reading)
         try:
-            for page in reader.pages:
-                pages.append(writer.add_page(page))
+            pages = len(source.pages)
+            path = os.path.join(work, f"evidence-{i}.pdf")
+            if sanitize_pdf(source) == 0:
+                return (item.path, pages) if item.path and not item.data else (_spill(item.data, work, path), pages)
+            source.save(path)
         except PDF_ERRORS as exc:
             raise EvidenceMergeError(f"{what}不是有效的 PDF 文件，无法合并。", i) from exc
-        finally:
-            # The reader's objects refer to each other (a cycle the garbage collector frees only
-            # later): drop its cache now, so the file's streams leave memory with it.
-            reader.resolved_objects.clear()
+    return path, pages
 
 
-def _append_image_item(
-    writer: PdfWriter, item: EvidenceSource, kind: str, i: int, what: str, pages: List[Any]
-) -> None:
+def _prepare_image(item: EvidenceSource, kind: str, i: int, what: str, work: str) -> Tuple[str, int]:
     with item.open() as stream:  # a missing file is an OSError for the caller, not a bad image
         data = stream.read()
     try:
-        pages.append(_add_image_page(writer, data, kind))
+        with pikepdf.open(io.BytesIO(_image_pdf(data, kind))) as page_pdf:
+            _lay_out_image_page(page_pdf)
+            path = os.path.join(work, f"evidence-{i}.pdf")
+            page_pdf.save(path)
+        return path, 1
     except (ImageTooLarge, Image.DecompressionBombError) as exc:
         raise EvidenceMergeError(f"{what}的图片尺寸过大，无法合并。请删除该文件后重新上传。", i) from exc
-    except (OSError, ValueError, SyntaxError, struct.error, zlib.error) as exc:
+    except _IMAGE_ERRORS as exc:
         raise EvidenceMergeError(f"{what}不是有效的图片文件，无法合并。", i) from exc
 
 
-def _sanitize_and_stamp(
-    writer: PdfWriter, appendix: _Appendix, first: int, fmt: str, font: str, font_size: float,
-    watermark: Optional[str] = None,
-) -> None:
-    """Sanitize the evidence objects, then stamp the evidence pages."""
+def _assemble(front: _Front, appendix: _Appendix, work: str, keep: ExitStack) -> pikepdf.Pdf:
+    """One document: the report (the primary file: its outline, links and document information
+    kept), the TOC's pages, then every evidence file's pages, put together by qpdf."""
+    files = front.files[1:] if front.report else front.files
+    files += appendix.files
+    appendix.first_page = front.pages
+    if not files:
+        return keep.enter_context(pikepdf.open(front.report)) if front.report \
+            else keep.enter_context(pikepdf.new())
+    merged = os.path.join(work, "merged.pdf")
+    pages = ["."] if front.report else []
+    for path in files:
+        pages += [path, "1-z"]
+    job = pikepdf.Job(["qpdf", front.report or "--empty", "--pages"] + pages + ["--", merged])
     try:
-        sanitize_pdf_objects(writer._objects[appendix.first_object:])  # noqa: SLF001
-        _stamp_pages(writer, appendix.pages, first, fmt, font, font_size, watermark)
+        job.run()
+        if job.exit_code not in (0, 3):  # 3: warnings only
+            raise EvidenceMergeError("佐证材料中含有无法处理的 PDF 结构，合并失败。")
+        return keep.enter_context(pikepdf.open(merged))
+    except EvidenceMergeError:
+        raise
     except PDF_ERRORS as exc:
-        if isinstance(exc, EvidenceMergeError):
-            raise
         raise EvidenceMergeError("佐证材料中含有无法处理的 PDF 结构，合并失败。") from exc
 
 
-def _add_outline(writer: PdfWriter, starts: List[Tuple[int, str]], title: str) -> None:
-    """Bookmarks “<title> › <label>” for the evidence items."""
-    parent = writer.add_outline_item(title=title, page_number=starts[0][0])
-    for index, label in starts:
-        writer.add_outline_item(title=label, page_number=index, parent=parent)
-
-
-def _write(writer: PdfWriter, dedupe_objects: bool, out: Optional[BinaryIO] = None) -> bytes:
-    if dedupe_objects:
-        writer.compress_identical_objects(remove_duplicates=True, remove_unreferenced=True)
-    # Objects of removed actions and annotations (and the files behind
-    # attachments) must not stay in the file as orphans.
-    drop_unreachable_objects(writer)
-    if out is not None:
-        writer.write(out)
-        return b""
-    buf = io.BytesIO()
-    writer.write(buf)
-    return buf.getvalue()
+def _add_outline(doc: pikepdf.Pdf, starts: List[Tuple[int, str]], title: str) -> None:
+    """Bookmarks “<title> › <label>” for the evidence items, after the report's own."""
+    with doc.open_outline() as outline:
+        parent = OutlineItem(title, starts[0][0])
+        parent.children.extend(OutlineItem(label, index) for index, label in starts)
+        outline.root.append(parent)

@@ -19,26 +19,23 @@ within a memory budget, also used when evidence is bound), sanitise.py
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
-import logging
 import math
 import re
 import struct
-import threading
 import zlib
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Optional, Tuple
 
+import pikepdf
+from pikepdf import Array, Dictionary
 from PIL import Image, ImageFile, UnidentifiedImageError
-from pypdf import PdfReader
-from pypdf.errors import DependencyError, FileNotDecryptedError
-from pypdf.generic import ArrayObject, BooleanObject, DictionaryObject, IndirectObject, StreamObject
 
 from .images import PNG_MAGIC, ImagePlan, ImageTooLarge, decode_image, plan_image
 from .names import KIND_DEFAULT_EXT, MB, fmt_size, safe_filename, split_ext
-from .sanitise import PDF_ERRORS, resolve, strip_active_content
+from .sanitise import PDF_ERRORS, name_of, open_pdf, strip_active_content
 
 __all__ = [
     "UploadLimits",
@@ -343,110 +340,83 @@ def _has_eof_marker(data: bytes) -> bool:
     return b"%%EOF" in data[-1024:]
 
 
-class _PypdfWarnings(logging.Handler):
-    """Collects pypdf's robustness warnings per thread while a check runs.
-
-    pypdf (strict=False) repairs many defects silently and only logs a
-    warning; some of those mean that content was lost (undecodable streams,
-    missing objects), which we treat as a damaged upload.
-    """
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self._local = threading.local()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        bucket = getattr(self._local, "bucket", None)
-        if bucket is not None:
-            try:
-                bucket.append(record.getMessage())
-            except Exception:  # noqa: BLE001 - never break logging
-                bucket.append(str(record.msg))
-
-    @contextlib.contextmanager
-    def collect(self):
-        previous = getattr(self._local, "bucket", None)
-        bucket: list = []
-        self._local.bucket = bucket
-        try:
-            yield bucket
-        finally:
-            self._local.bucket = previous
-
-
-_PYPDF_WARNINGS = _PypdfWarnings()
-logging.getLogger("pypdf").addHandler(_PYPDF_WARNINGS)
-
-#: pypdf warnings that mean data was lost; anything else (wrong xref
-#: offsets, missing EOL, …) is repaired and tolerated.
-_FATAL_PYPDF_WARNINGS = re.compile(
-    r"while decompressing|decompressing data|not defined|Invalid Elementary Object"
-    r"|Expecting a NameObject|are not a stream or an array|Could not read"
-    r'|Cannot find "/Root"|Unexpected end of stream|Stream has ended unexpectedly',
+#: qpdf warnings that mean data was lost (an object cut short, a stream that does not decode, an
+#: object that is not there); anything else (wrong xref offsets, a missing EOL …) is repaired and
+#: tolerated.
+_FATAL_QPDF_WARNINGS = re.compile(
+    r"expected endstream|recover stream length|error decoding|unable to find|not found in object"
+    r"|unexpected (?:EOF|end)|EOF (?:while|after)|invalid|expected (?:n n obj|dictionary|array)"
+    r"|treating as null|unknown token",
     re.IGNORECASE,
 )
+_REBUILT_XREF = re.compile(r"reconstruct cross-reference table", re.IGNORECASE)
 
 
 def _check_pdf(data: bytes, shown: str, limits: UploadLimits):
     if not _has_eof_marker(data):
         raise _broken_pdf(shown)
-    with _PYPDF_WARNINGS.collect() as warnings_seen:
-        result = _check_pdf_inner(data, shown, limits, warnings_seen)
-    return result
-
-
-def _check_pdf_inner(data: bytes, shown: str, limits: UploadLimits, warnings_seen: list):
-    notes = []
     try:
-        reader = PdfReader(io.BytesIO(data), strict=False)
-        if reader.is_encrypted:
-            # Refused even when the user password is empty: the document
-            # would have to be decrypted and re-written, and "owner
-            # password" restrictions (no printing/copying) are usually
-            # exactly what the reviewers must not be subjected to.
-            raise _encrypted_pdf(shown)
-        pages = reader.pages
-        count = len(pages)
-        if count > limits.max_pdf_pages:
-            raise UploadRejected(
-                f"文件“{shown}”共 {count} 页，超过单个文件 {limits.max_pdf_pages} 页的上限，请拆分后再上传。"
-            )
-        if count == 0:
-            raise UploadRejected(f"文件“{shown}”中没有任何页面，请检查后重新上传。")
-        images = _PdfImageCheck(shown, limits.max_pdf_image_components)
-        for number, page in enumerate(pages, start=1):
-            box = page.mediabox
-            width, height = float(box.width), float(box.height)
-            if not (math.isfinite(width) and math.isfinite(height)) or abs(width) < 1 or abs(height) < 1:
-                raise _broken_pdf(shown)
-            # Resolve (and decode) the content streams: a truncated file
-            # loses objects and pypdf (strict=False) would otherwise return
-            # null objects silently.
-            contents = page.get("/Contents")
-            if contents is not None:
-                resolved = contents.get_object()
-                if resolved is None or type(resolved).__name__ == "NullObject":
-                    raise _broken_pdf(shown)
-                stream = page.get_contents()
-                if stream is not None:
-                    images.check_content(stream.get_data(), number)
-            res = page.get("/Resources")
-            if res is not None and not isinstance(res.get_object(), DictionaryObject):
-                raise _broken_pdf(shown)
-            images.check_page(page, number)
-        if any(_FATAL_PYPDF_WARNINGS.search(w) for w in warnings_seen):
-            raise _broken_pdf(shown)
-        rewritten = strip_active_content(reader, only_if_needed=True)
-        if any(_FATAL_PYPDF_WARNINGS.search(w) for w in warnings_seen):
-            raise _broken_pdf(shown)
+        with open_pdf(data) as pdf:
+            return _check_pdf_inner(data, pdf, shown, limits)
     except UploadRejected:
         raise
+    except pikepdf.PasswordError as exc:
+        raise _encrypted_pdf(shown) from exc
     except MemoryError:
         raise UploadRejected(f"文件“{shown}”结构过于复杂，系统无法处理。请重新导出后再上传。")
     except PDF_ERRORS as exc:
-        if _looks_encrypted_error(exc):
-            raise _encrypted_pdf(shown) from exc
         raise _broken_pdf(shown) from exc
+
+
+def _lost_data(pdf: "pikepdf.Pdf", pages_without_content: int) -> bool:
+    """qpdf repaired the file by losing data: a fatal warning, or a rebuilt cross-reference table
+    with pages whose content went missing."""
+    warnings = pdf.get_warnings()
+    if any(_FATAL_QPDF_WARNINGS.search(w) for w in warnings):
+        return True
+    return pages_without_content > 0 and any(_REBUILT_XREF.search(w) for w in warnings)
+
+
+def _check_pdf_inner(data: bytes, pdf: "pikepdf.Pdf", shown: str, limits: UploadLimits):
+    notes = []
+    if pdf.is_encrypted:
+        # Refused even when the user password is empty: the document
+        # would have to be decrypted and re-written, and "owner
+        # password" restrictions (no printing/copying) are usually
+        # exactly what the reviewers must not be subjected to.
+        raise _encrypted_pdf(shown)
+    count = len(pdf.pages)
+    if count > limits.max_pdf_pages:
+        raise UploadRejected(
+            f"文件“{shown}”共 {count} 页，超过单个文件 {limits.max_pdf_pages} 页的上限，请拆分后再上传。"
+        )
+    if count == 0:
+        raise UploadRejected(f"文件“{shown}”中没有任何页面，请检查后重新上传。")
+    images = _PdfImageCheck(shown, limits.max_pdf_image_components)
+    without_content = 0
+    for number, page in enumerate(pdf.pages, start=1):
+        box = page.mediabox
+        width, height = float(box[2]) - float(box[0]), float(box[3]) - float(box[1])
+        if not (math.isfinite(width) and math.isfinite(height)) or abs(width) < 1 or abs(height) < 1:
+            raise _broken_pdf(shown)
+        # Decode the content streams: a stream that does not decode raises here (qpdf would
+        # otherwise warn and hand back partial data).
+        contents = page.obj.get("/Contents")
+        if contents is None:
+            without_content += 1
+        else:
+            streams = contents if isinstance(contents, Array) else [contents]
+            for stream in streams:
+                if not isinstance(stream, pikepdf.Stream):
+                    raise _broken_pdf(shown)
+                images.check_content(stream.read_bytes(), number)
+        res = page.obj.get("/Resources")
+        if res is not None and not isinstance(res, Dictionary):
+            raise _broken_pdf(shown)
+        images.check_page(page.obj, number)
+    if _lost_data(pdf, without_content):
+        raise _broken_pdf(shown)
+    rewritten = strip_active_content(pdf, only_if_needed=True)
     if rewritten is None:
         return data, count, False, notes
     notes.append("active content (JavaScript/actions) removed")
@@ -477,33 +447,40 @@ _INLINE_CS = re.compile(rb"/(?:CS|ColorSpace)\s*(\[\s*)?(/[^\s/\[\]()<>{}%]+)")
 
 
 def _int_value(obj, default: int = 0) -> int:
-    obj = resolve(obj)
+    """A PDF number as int (pikepdf gives int or Decimal); *default* for anything else."""
+    if isinstance(obj, bool) or not isinstance(obj, (int, float, Decimal)):
+        return default
     try:
-        return int(obj) if obj is not None else default
-    except (TypeError, ValueError):
+        return int(obj)
+    except (TypeError, ValueError, OverflowError, ArithmeticError):
         return default
 
 
 def _colour_components(cs) -> int:
-    cs = resolve(cs)
-    if isinstance(cs, ArrayObject) and len(cs) > 0:
-        family = resolve(cs[0])
+    if isinstance(cs, Array) and len(cs) > 0:
+        family = name_of(cs[0])
         if family == "/ICCBased" and len(cs) > 1:
-            stream = resolve(cs[1])
-            if isinstance(stream, DictionaryObject):
-                return max(1, min(32, _int_value(stream.get("/N"), _UNKNOWN_COMPONENTS)))
+            stream = cs[1]
+            if isinstance(stream, pikepdf.Stream):
+                return max(1, min(32, _int_value(stream.stream_dict.get("/N"), _UNKNOWN_COMPONENTS)))
         if family == "/DeviceN" and len(cs) > 1:
-            names = resolve(cs[1])
-            return max(1, min(32, len(names))) if isinstance(names, ArrayObject) else _UNKNOWN_COMPONENTS
+            names = cs[1]
+            return max(1, min(32, len(names))) if isinstance(names, Array) else _UNKNOWN_COMPONENTS
         return _CS_COMPONENTS.get(str(family), _UNKNOWN_COMPONENTS)
     if cs is None:
         return _UNKNOWN_COMPONENTS
-    return _CS_COMPONENTS.get(str(cs), _UNKNOWN_COMPONENTS)
+    return _CS_COMPONENTS.get(str(name_of(cs)), _UNKNOWN_COMPONENTS)
 
 
 def _image_cost(width: int, height: int, components: int, bpc: int) -> int:
     """Pixels × colour components, 16-bit components counting twice."""
     return max(0, width) * max(0, height) * components * max(1, bpc // 8)
+
+
+def _entries(obj) -> list:
+    """(key, value) pairs of a dictionary or of a stream's dictionary."""
+    d = obj.stream_dict if isinstance(obj, pikepdf.Stream) else obj
+    return list(d.items())
 
 
 class _PdfImageCheck:
@@ -542,57 +519,47 @@ class _PdfImageCheck:
             if _image_cost(w, h, components, bpc) > self.budget:
                 raise self.refuse(number, w, h, components)
 
-    def check_page(self, page, number: int) -> None:
+    def check_page(self, page: Dictionary, number: int) -> None:
         stack = [v for k, v in page.items() if k not in ("/Parent", "/Contents")]
         node = page
         for _ in range(64):  # resources inherited from the page tree
-            node = resolve(node.get("/Parent"))
-            if not isinstance(node, DictionaryObject):
+            node = node.get("/Parent")
+            if not isinstance(node, Dictionary):
                 break
             if "/Resources" in node:
-                stack.append(node.raw_get("/Resources"))
+                stack.append(node.Resources)
         while stack:
             obj = stack.pop()
-            if isinstance(obj, IndirectObject):
-                key = (obj.idnum, obj.generation)
-                if key in self.seen:
+            if not isinstance(obj, pikepdf.Object):
+                continue  # a number, a boolean
+            if obj.is_indirect:
+                if obj.objgen in self.seen:
                     continue
-                self.seen.add(key)
-                obj = resolve(obj)
-            if isinstance(obj, ArrayObject):
+                self.seen.add(obj.objgen)
+            if isinstance(obj, Array):
                 stack.extend(obj)
-            elif isinstance(obj, DictionaryObject):
-                if resolve(obj.get("/Type")) in ("/Page", "/Pages"):
+            elif isinstance(obj, (Dictionary, pikepdf.Stream)):
+                if name_of(obj.get("/Type")) in ("/Page", "/Pages"):
                     continue  # another page (a link target, an annotation's /P)
                 self.check_object(obj, number)
-                stack.extend(v for k, v in obj.items() if k != "/Parent")
+                stack.extend(v for k, v in _entries(obj) if k != "/Parent")
 
-    def check_object(self, obj: DictionaryObject, number: int) -> None:
-        subtype = resolve(obj.get("/Subtype"))
+    def check_object(self, obj, number: int) -> None:
+        subtype = name_of(obj.get("/Subtype"))
         if subtype == "/Image":
             w, h = _int_value(obj.get("/Width")), _int_value(obj.get("/Height"))
-            flag = resolve(obj.get("/ImageMask"))
-            mask = isinstance(flag, BooleanObject) and bool(flag.value)
+            mask = obj.get("/ImageMask") is True
             components = 1 if mask else _colour_components(obj.get("/ColorSpace"))
             bpc = 1 if mask else _int_value(obj.get("/BitsPerComponent"), 8)
             if _image_cost(w, h, components, bpc) > self.budget:
                 raise self.refuse(number, w, h, components)
-        elif isinstance(obj, StreamObject) and (subtype == "/Form" or _int_value(obj.get("/PatternType")) == 1):
-            self.check_content(obj.get_data(), number)  # a form or a tiling pattern: more content
-        procs = resolve(obj.get("/CharProcs"))  # Type 3 font glyphs: more content
-        if isinstance(procs, DictionaryObject):
+        elif isinstance(obj, pikepdf.Stream) and (subtype == "/Form" or _int_value(obj.get("/PatternType")) == 1):
+            self.check_content(obj.read_bytes(), number)  # a form or a tiling pattern: more content
+        procs = obj.get("/CharProcs")  # Type 3 font glyphs: more content
+        if isinstance(procs, Dictionary):
             for proc in procs.values():
-                proc = resolve(proc)
-                if isinstance(proc, StreamObject):
-                    self.check_content(proc.get_data(), number)
-
-
-def _looks_encrypted_error(exc: BaseException) -> bool:
-
-    if isinstance(exc, (FileNotDecryptedError, DependencyError)):
-        return True
-    text = str(exc).lower()
-    return "decrypt" in text or "encrypt" in text or "password" in text
+                if isinstance(proc, pikepdf.Stream):
+                    self.check_content(proc.read_bytes(), number)
 
 
 # --------------------------------------------------------------------------

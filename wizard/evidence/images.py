@@ -17,10 +17,6 @@ from .names import MB
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
-
-
-
-
 # --------------------------------------------------------------------------
 # decoding images within a memory budget
 # --------------------------------------------------------------------------
@@ -28,17 +24,20 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 # Pillow decodes a whole image at once, at 4 bytes per pixel for RGB: a
 # 150 KB PNG of 6300 × 6300 black pixels becomes 159 MB, and every further
 # full-size step (conversion, transparency, resampling) costs as much again.
-# The functions below never hold the full image when it is scaled down:
 #
-# * non-interlaced PNGs are inflated strip by strip (a few MB of rows at a
-#   time), each strip decoded by Pillow as a small PNG of its own;
-# * JPEGs are decoded by libjpeg directly at 1/2, 1/4 or 1/8 scale
-#   (``Image.draft``) when they are at least twice as large as needed;
-# * everything else (interlaced or 16-bit colour PNGs, animated PNGs) is
-#   decoded whole, which the memory estimate accounts for;
-# * the resampling itself (Lanczos) runs on horizontal bands of the output,
-#   each from a window of source rows with enough context rows for the
-#   filter, so the result has no seams.
+# * JPEGs: Pillow's draft mode has libjpeg decode directly at 1/2, 1/4 or 1/8
+#   scale when the image is at least twice as large as needed; Pillow then
+#   resamples the (small) result (:func:`_decode_jpeg`).
+# * Non-interlaced PNGs: Pillow has no way to decode part of a PNG, nor to
+#   decode it scaled, so they are inflated strip by strip here (a few MB of
+#   rows at a time), each strip decoded by Pillow as a small PNG of its own,
+#   and resampled (Lanczos) on horizontal bands of the output, each from a
+#   window of source rows with enough context rows for the filter, so the
+#   result has no seams and equals Pillow's resize of the whole image.  This
+#   is the part a streaming image library (pyvips: libvips decodes and shrinks
+#   PNG and TIFF row by row) would replace; it is not a dependency yet.
+# * Everything else (interlaced or 16-bit colour PNGs, animated PNGs) is
+#   decoded whole, which the memory estimate accounts for.
 #
 # :func:`plan_image` reads only the header and estimates the memory the
 # decode will need (``working_bytes``); :func:`decode_image` refuses to start
@@ -148,6 +147,7 @@ class ImagePlan:
     working_bytes: int
     progressive: bool = False
     frames: int = 1
+    transparent: bool = False  # an alpha channel or a transparent colour
 
     @property
     def needs_resize(self) -> bool:
@@ -214,6 +214,7 @@ def plan_image(data: bytes, kind: str, box: Tuple[int, int]) -> ImagePlan:
         w, h = im.size
         mode = im.mode
         frames = getattr(im, "n_frames", 1)
+        transparent = "transparency" in im.info or mode in ("RGBA", "LA", "PA", "La", "RGBa")
         orientation = _exif_orientation(im, layout)
         target = _fit((w, h), box, orientation)
         tw, th = target
@@ -230,9 +231,13 @@ def plan_image(data: bytes, kind: str, box: Tuple[int, int]) -> ImagePlan:
                 if s > 1 and len(getattr(im, "tile", ())) == 1:
                     method = "jpeg-draft"
                     decoded = (-(-w // s), -(-h // s))
-    working = _working_bytes(method, decoded, target, _pixel_bytes(mode), coefficients,
-                             layout.row_bytes if method == "png-strips" else 0)
-    return ImagePlan(kind, w, h, mode, orientation, target, method, decoded, working, progressive, frames)
+    if kind == "jpeg":
+        working = _jpeg_bytes(decoded, target, _pixel_bytes(mode), coefficients, converted=mode not in ("RGB", "L"))
+    else:
+        working = _working_bytes(method, decoded, target, _pixel_bytes(mode), coefficients,
+                                 layout.row_bytes if method == "png-strips" else 0)
+    return ImagePlan(kind, w, h, mode, orientation, target, method, decoded, working, progressive, frames,
+                     transparent)
 
 
 def _working_bytes(method: str, decoded: Tuple[int, int], target: Tuple[int, int], pixel_bytes: int,
@@ -252,6 +257,16 @@ def _working_bytes(method: str, decoded: Tuple[int, int], target: Tuple[int, int
     bands = (window + rows) * tw * 4 + window * tw * 4 * 3  # narrowed strips held, window and its copies
     out = tw * th * 4 * 3  # the output, un-premultiplied and transposed copies
     return int(decode + bands + out)
+
+
+def _jpeg_bytes(decoded: Tuple[int, int], target: Tuple[int, int], pixel_bytes: int, coefficients: int,
+                converted: bool) -> int:
+    """Estimated peak memory of decoding a JPEG with :func:`_decode_jpeg`: the image as libjpeg
+    decodes it (at most twice the target across, thanks to draft mode), a converted copy (CMYK),
+    the resampler's intermediate image and the result."""
+    (dw, dh), (tw, th) = decoded, target
+    copy = dw * dh * 4 if converted else 0
+    return int(dw * dh * pixel_bytes + coefficients + copy + tw * dh * 4 + tw * th * 4 * 2 + 4 * MB)
 
 
 def _strip_rows(width: int) -> int:
@@ -276,6 +291,8 @@ def decode_image(data: bytes, plan: ImagePlan, budget: int, *, count_colours: bo
     ``few_colours`` is counted for PNGs only (JPEGs give None)."""
     if plan.working_bytes > budget:
         raise ImageTooLarge(plan, budget)
+    if plan.kind == "jpeg":
+        return DecodedImage(_decode_jpeg(data, plan), None)
     counting = count_colours and plan.kind == "png"
     counter = _ColourCounter() if counting else None
     try:
@@ -334,14 +351,26 @@ def _working(strip: "Image.Image") -> "Image.Image":
     return strip.convert("RGB")  # P, CMYK, YCbCr, …
 
 
-def _whole_strips(data: bytes, plan: ImagePlan) -> Iterator[Tuple[int, "Image.Image"]]:
-    """Decode the whole image with Pillow (at reduced scale for JPEG when
-    planned) and hand it out in strips."""
+def _decode_jpeg(data: bytes, plan: ImagePlan) -> "Image.Image":
+    """A JPEG decoded by libjpeg at 1/2 to 1/8 scale when it is that much larger than the target
+    (Pillow's draft mode), then resampled to the target (Lanczos) and turned upright."""
     with Image.open(io.BytesIO(data)) as im:
         if plan.method == "jpeg-draft":
             im.draft(None, plan.target)
             if im.size != plan.decoded_size:  # pragma: no cover - Pillow refused the draft
                 raise ImageTooLarge(plan, 0)
+        im.load()
+        image = _working(im)
+    if image.size != plan.target:
+        image = image.resize(plan.target, Image.Resampling.LANCZOS)
+    if plan.orientation in _ORIENTATION:
+        image = image.transpose(_ORIENTATION[plan.orientation])
+    return image
+
+
+def _whole_strips(data: bytes, plan: ImagePlan) -> Iterator[Tuple[int, "Image.Image"]]:
+    """Decode the whole image with Pillow and hand it out in strips."""
+    with Image.open(io.BytesIO(data)) as im:
         im.load()
         w, h = im.size
         rows = _strip_rows(w)

@@ -1,19 +1,26 @@
 """Removing active content (JavaScript, actions, attachments) from PDFs: at upload and in the
-bound report."""
+bound report.  Built on pikepdf (qpdf): a document is opened, cleaned in place, and saved; qpdf
+writes only the objects still reachable from the catalog, so what was removed (scripts, the
+files behind attachments) is not carried along as an orphan."""
 
 from __future__ import annotations
 
 import io
 import struct
+import warnings
 import zlib
-from typing import Iterable, Optional, Union
+from typing import Iterator, Optional, Union
 
-from pypdf import PdfReader, PdfWriter
-from pypdf.errors import DependencyError, PyPdfError
-from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject
+import pikepdf
+from pikepdf import Array, Dictionary, Name
+
+# Evidence pages are copied without their document's interactive form (/AcroForm): filled fields
+# stay visible as widget annotations (their appearance), minus their actions.  pikepdf warns about
+# that on every copy and save; it is what we want.
+warnings.filterwarnings("ignore", category=pikepdf.PageCopyWarning)
 
 # --------------------------------------------------------------------------
-# PDF active content removal
+# the policy
 # --------------------------------------------------------------------------
 #
 # An action is judged by its /S (the action type) and by where it hangs,
@@ -45,7 +52,7 @@ DANGEROUS_ANNOTS = frozenset(
 )
 
 #: Keys removed from any dictionary in which they appear.
-_REMOVED_KEYS = (
+REMOVED_KEYS = (
     "/AA",  # additional actions (document, page, field and annotation triggers)
     "/JS",  # JavaScript code in an action
     "/JavaScript",  # document level JavaScript name tree (in /Names)
@@ -54,12 +61,17 @@ _REMOVED_KEYS = (
     "/XFA",  # XML forms (can carry scripts) in /AcroForm
 )
 
-#: Everything pypdf (and the libraries below it) is known to raise on
-#: malformed, truncated or hostile input.  ``DependencyError`` is not a
-#: ``PyPdfError`` subclass (raised e.g. for AES without a crypto library).
+#: Keys whose value is an action: annotation, outline item and form field
+#: /A, the catalog's /OpenAction, a link's /PA.  (/Next is handled apart: it
+#: may also hold an array of actions.)
+ACTION_KEYS = ("/A", "/OpenAction", "/PA")
+
+#: Everything pikepdf, qpdf and the libraries below them are known to raise on
+#: malformed, truncated or hostile input (``PasswordError`` is a ``PdfError``).
 PDF_ERRORS = (
-    PyPdfError,
-    DependencyError,
+    pikepdf.PdfError,
+    pikepdf.DataDecodingError,
+    pikepdf.ForeignObjectError,
     ValueError,
     KeyError,
     TypeError,
@@ -71,25 +83,47 @@ PDF_ERRORS = (
     OverflowError,
     UnicodeError,
     LookupError,
+    NotImplementedError,
+    RuntimeError,
     zlib.error,
     struct.error,
     EOFError,
     OSError,
-    NotImplementedError,
 )
 
 
-#: Keys whose value is an action: annotation, outline item and form field
-#: /A, the catalog's /OpenAction, a link's /PA.  (/Next is handled apart: it
-#: may also hold an array of actions.)
-_ACTION_KEYS = ("/A", "/OpenAction", "/PA")
-
-
 def resolve(obj):
+    """*obj* itself (pikepdf follows indirect references on access); None if it cannot be read."""
     try:
-        return obj.get_object() if isinstance(obj, IndirectObject) else obj
+        return None if obj is None or isinstance(obj, pikepdf.Object) and obj.is_null else obj
     except PDF_ERRORS:
         return None
+
+
+def name_of(obj) -> Optional[str]:
+    """``'/Foo'`` for a name object, else None."""
+    return str(obj) if isinstance(obj, Name) else None
+
+
+# --------------------------------------------------------------------------
+# walking a document
+# --------------------------------------------------------------------------
+
+def _containers(pdf: pikepdf.Pdf) -> Iterator[Union[Dictionary, Array]]:
+    """Every dictionary and array of *pdf*: each indirect object (streams by their dictionary)
+    and, inside it, every direct sub-dictionary and sub-array."""
+    for obj in pdf.objects:
+        if isinstance(obj, pikepdf.Stream):
+            stack = [obj.stream_dict]
+        elif isinstance(obj, (Dictionary, Array)):
+            stack = [obj]
+        else:
+            continue
+        while stack:
+            item = stack.pop()
+            yield item
+            values = item.values() if isinstance(item, Dictionary) else item
+            stack.extend(v for v in values if isinstance(v, (Dictionary, Array)) and not v.is_indirect)
 
 
 def _is_bad_action(obj) -> bool:
@@ -97,45 +131,31 @@ def _is_bad_action(obj) -> bool:
     but jump inside the document: any /S other than /GoTo, or JavaScript
     code (/JS) under whatever /S.  /Type is ignored.  A dictionary with
     neither /S nor /JS does nothing and is left alone."""
-    obj = resolve(obj)
-    if not isinstance(obj, DictionaryObject):
+    if not isinstance(obj, Dictionary):
         return False
     if "/JS" in obj:
         return True
-    s = resolve(obj.get("/S"))
-    return s is not None and s not in SAFE_ACTIONS
+    s = obj.get("/S")
+    return s is not None and name_of(s) not in SAFE_ACTIONS
 
 
-def _is_stray_action(obj: DictionaryObject) -> bool:
+def _is_stray_action(d: Dictionary) -> bool:
     """A dictionary found anywhere that is recognisably a dangerous action:
     declared /Type /Action with a non-GoTo /S, or a dangerous /S without a
     /Type of its own (dictionaries such as /StructElem or /Group also use /S,
     with other meanings)."""
-    s = resolve(obj.get("/S"))
+    s = d.get("/S")
     if s is None:
-        return "/JS" in obj
-    typ = resolve(obj.get("/Type"))
-    if typ == "/Action":
-        return s not in SAFE_ACTIONS
-    return typ is None and s in DANGEROUS_ACTIONS
-
-
-def _iter_containers(roots: Iterable) -> Iterable:
-    """Yield every dictionary/array reachable from *roots* without following
-    indirect references (the roots are all indirect objects of a writer)."""
-    stack = [r for r in roots if isinstance(r, (DictionaryObject, ArrayObject))]
-    while stack:
-        obj = stack.pop()
-        yield obj
-        values = obj.values() if isinstance(obj, DictionaryObject) else obj
-        for v in values:
-            if isinstance(v, (DictionaryObject, ArrayObject)):
-                stack.append(v)
+        return "/JS" in d
+    typ = d.get("/Type")
+    if name_of(typ) == "/Action":
+        return name_of(s) not in SAFE_ACTIONS
+    return typ is None and name_of(s) in DANGEROUS_ACTIONS
 
 
 class _Removed:
-    """Counts what was removed and remembers the removed action
-    dictionaries, which are emptied at the end."""
+    """Counts what was removed and remembers the removed action dictionaries,
+    which are emptied at the end (an orphan keeps no script text)."""
 
     def __init__(self) -> None:
         self.count = 0
@@ -145,89 +165,72 @@ class _Removed:
         """Record *obj* if it is a bad action; returns whether it was."""
         if not _is_bad_action(obj):
             return False
-        self.actions.append(resolve(obj))
+        self.actions.append(obj)
         self.count += 1
         return True
 
 
-def _drop_removed_keys(d: DictionaryObject, removed: _Removed) -> None:
-    for key in _REMOVED_KEYS:
+def _drop_keys(d: Dictionary, removed: _Removed) -> None:
+    for key in REMOVED_KEYS:
         if key in d:
             del d[key]
             removed.count += 1
 
 
-def _drop_bad_actions(d: DictionaryObject, removed: _Removed) -> None:
+def _drop_bad_actions(d: Dictionary, removed: _Removed) -> None:
     """Remove /A, /OpenAction and /PA when they hold a bad action."""
-    for key in _ACTION_KEYS:
+    for key in ACTION_KEYS:
         if key in d and removed.action(d[key]):
             del d[key]
 
 
-def _trim_next(d: DictionaryObject, removed: _Removed) -> None:
+def _trim_next(d: Dictionary, removed: _Removed) -> None:
     """Remove bad actions from an action's /Next (one action or an array)."""
-    if "/Next" not in d:
+    nxt = d.get("/Next")
+    if nxt is None:
         return
-    nxt = d["/Next"]
-    items = resolve(nxt)
-    if isinstance(items, ArrayObject):
-        keep = [x for x in items if not removed.action(x)]
-        if len(keep) == len(items):
+    if isinstance(nxt, Array):
+        keep = [x for x in nxt if not removed.action(x)]
+        if len(keep) == len(nxt):
             return
         if keep:
-            d[NameObject("/Next")] = ArrayObject(keep)
+            d.Next = Array(keep)
         else:
             del d["/Next"]
     elif removed.action(nxt):
         del d["/Next"]
 
 
-def _keep_annotation(annot: DictionaryObject, removed: _Removed) -> bool:
+def _keep_annotation(annot: Dictionary, removed: _Removed) -> bool:
     """Strip an annotation's actions; False if it must go altogether: a
     multimedia/attachment annotation, or a link left without any action or
     destination (it existed only to run the action).  Widgets and other
     annotations stay, minus their actions."""
-    if annot.get("/Subtype") in DANGEROUS_ANNOTS:
+    subtype = name_of(annot.get("/Subtype"))
+    if subtype in DANGEROUS_ANNOTS:
         removed.count += 1
         return False
-    _drop_removed_keys(annot, removed)
+    _drop_keys(annot, removed)
     _drop_bad_actions(annot, removed)
-    return not (annot.get("/Subtype") == "/Link" and "/A" not in annot and "/Dest" not in annot)
+    return not (subtype == "/Link" and "/A" not in annot and "/Dest" not in annot)
 
 
-def _clean_annotations(d: DictionaryObject, removed: _Removed) -> None:
-    if "/Annots" not in d:
+def _clean_annotations(d: Dictionary, removed: _Removed) -> None:
+    annots = d.get("/Annots")
+    if not isinstance(annots, Array):
         return
-    annots = resolve(d["/Annots"])
-    if not isinstance(annots, ArrayObject):
-        return
-    keep = []
-    for ref in annots:
-        annot = resolve(ref)
-        if isinstance(annot, DictionaryObject) and _keep_annotation(annot, removed):
-            keep.append(ref)
+    keep = [a for a in annots if isinstance(a, Dictionary) and _keep_annotation(a, removed)]
     if len(keep) == len(annots):
         return
     if keep:
-        annots[:] = keep
+        d.Annots = Array(keep)
     else:
         del d["/Annots"]
 
 
-def _clean_container(d: DictionaryObject, removed: _Removed) -> None:
-    _drop_removed_keys(d, removed)
-    _drop_bad_actions(d, removed)
-    _trim_next(d, removed)
-    _clean_annotations(d, removed)
-
-
-def sanitize_pdf_objects(objects: Iterable, root: Optional[DictionaryObject] = None) -> int:
-    """Remove active content from a set of PDF objects **in place**.
-
-    *objects* should be all indirect objects of a ``PdfWriter``
-    (``writer._objects``) – direct sub-dictionaries are visited too.  Returns
-    the number of *dangerous* items removed (plain ``/OpenAction`` jumps are
-    removed from *root* as well but are not counted).
+def sanitize_pdf(pdf: pikepdf.Pdf) -> int:
+    """Remove active content from *pdf* **in place**; returns the number of
+    dangerous items removed.
 
     Removed: ``/AA`` (document, page, field and annotation additional
     actions), ``/JS``, the ``/JavaScript`` and ``/EmbeddedFiles`` name trees,
@@ -236,92 +239,66 @@ def sanitize_pdf_objects(objects: Iterable, root: Optional[DictionaryObject] = N
     widgets, fields, the catalog) whatever its ``/Type`` says, link
     annotations left without any action or destination, and multimedia /
     file attachment annotations.  Internal ``/GoTo`` links and ``/Dest``
-    links are kept.
+    links are kept.  A remaining ``/OpenAction`` (a plain jump) is dropped too,
+    uncounted, so that the document opens on its first page.
     """
-    containers = list(_iter_containers(o for o in objects if o is not None))
-    dicts = [c for c in containers if isinstance(c, DictionaryObject)]
+    dicts = [c for c in _containers(pdf) if isinstance(c, Dictionary)]
     removed = _Removed()
     stray = [d for d in dicts if _is_stray_action(d)]
     for d in dicts:
-        _clean_container(d, removed)
-    if root is not None and "/OpenAction" in root:
-        # Remaining open actions are plain GoTo jumps: harmless, but we drop
-        # them too so the rewritten document opens on page 1.
+        _drop_keys(d, removed)
+        _drop_bad_actions(d, removed)
+        _trim_next(d, removed)
+        _clean_annotations(d, removed)
+    root = pdf.Root
+    if "/OpenAction" in root:
         del root["/OpenAction"]
-    # Neutralise the (now unreferenced) action dictionaries themselves so no
-    # script text survives even if an orphan object is written out.
+    names = root.get("/Names")
+    if isinstance(names, Dictionary) and len(names.keys()) == 0:
+        del root["/Names"]
     for action in removed.actions + stray:
-        if isinstance(action, DictionaryObject):
-            action.clear()
+        if isinstance(action, Dictionary):
+            for key in list(action.keys()):
+                del action[key]
     return removed.count
 
 
-def strip_active_content(
-    reader_or_bytes: Union[PdfReader, bytes, bytearray],
-    *,
-    only_if_needed: bool = False,
-) -> Optional[bytes]:
+def open_pdf(source) -> pikepdf.Pdf:
+    """*source* (bytes, a binary file or a path) opened with pikepdf; PDF_ERRORS on bad input."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        source = io.BytesIO(bytes(source))
+    return pikepdf.open(source)
+
+
+def save_pdf(pdf: pikepdf.Pdf, out=None) -> bytes:
+    """*pdf* written (compressed, object streams) to *out*, or returned as bytes."""
+    target = out if out is not None else io.BytesIO()
+    pdf.save(target, compress_streams=True, object_stream_mode=pikepdf.ObjectStreamMode.generate)
+    return b"" if out is not None else target.getvalue()
+
+
+def strip_active_content(source, *, only_if_needed: bool = False) -> Optional[bytes]:
     """Return the PDF re-written without JavaScript and non-GoTo actions.
 
-    Accepts a ``PdfReader`` or the PDF bytes.  With ``only_if_needed=True``
-    returns ``None`` when nothing dangerous was found (the caller keeps the
-    original bytes, e.g. to preserve digital signatures); otherwise the
-    document is always re-written.  Errors from pypdf propagate (callers
-    wrap them; :func:`inspect_upload` turns them into UploadRejected).
+    *source*: the PDF's bytes, a ``pikepdf.Pdf``, or any reader object with a
+    binary ``stream`` attribute (for instance a pypdf ``PdfReader``).  With
+    ``only_if_needed=True`` returns ``None`` when nothing dangerous was found
+    (the caller keeps the original bytes, e.g. to preserve digital
+    signatures); otherwise the document is always re-written.  Errors from
+    pikepdf propagate (callers wrap them; :func:`inspect_upload` turns them
+    into UploadRejected).
     """
-    if isinstance(reader_or_bytes, (bytes, bytearray, memoryview)):
-        reader = PdfReader(io.BytesIO(bytes(reader_or_bytes)), strict=False)
-    else:
-        reader = reader_or_bytes
-    writer = PdfWriter(clone_from=reader)
-    objects = writer._objects  # noqa: SLF001 - pypdf has no public iterator
-    root = writer._root_object  # noqa: SLF001
-    removed = sanitize_pdf_objects(objects, root=None)
-    if only_if_needed and removed == 0:
+    if isinstance(source, pikepdf.Pdf):
+        return _strip(source, only_if_needed)
+    if not isinstance(source, (bytes, bytearray, memoryview)):
+        stream = source.stream
+        stream.seek(0)
+        source = stream.read()
+    with open_pdf(source) as pdf:
+        return _strip(pdf, only_if_needed)
+
+
+def _strip(pdf: pikepdf.Pdf, only_if_needed: bool) -> Optional[bytes]:
+    if sanitize_pdf(pdf) == 0 and only_if_needed:
         return None
-    if "/OpenAction" in root:
-        del root["/OpenAction"]
-    if "/Names" in root:
-        names = resolve(root["/Names"])
-        if isinstance(names, DictionaryObject) and len(names) == 0:
-            del root["/Names"]
-    # Drop objects that became unreachable (the removed scripts, actions,
-    # attachments …).
-    drop_unreachable_objects(writer)
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
-
-
-def drop_unreachable_objects(writer: PdfWriter) -> int:
-    """Remove every object of *writer* that cannot be reached from the
-    catalog or the document information; returns how many were removed.
-
-    (pypdf's ``compress_identical_objects(remove_unreferenced=True)`` keeps
-    an object that is referenced only by other orphans, e.g. the file behind
-    a removed attachment.)
-    """
-    objects = writer._objects  # noqa: SLF001 - pypdf has no public iterator
-    reachable: set = set()
-    stack: list = []
-    for root in (writer._root_object, getattr(writer, "_info", None)):  # noqa: SLF001
-        ref = getattr(root, "indirect_reference", None)
-        stack.append(ref if isinstance(ref, IndirectObject) and ref.pdf is writer else root)
-    while stack:
-        obj = stack.pop()
-        if isinstance(obj, IndirectObject):
-            if obj.pdf is not writer or obj.idnum in reachable:
-                continue
-            reachable.add(obj.idnum)
-            obj = objects[obj.idnum - 1] if 0 < obj.idnum <= len(objects) else None
-        if isinstance(obj, DictionaryObject):
-            stack.extend(obj.values())
-        elif isinstance(obj, ArrayObject):
-            stack.extend(obj)
-    removed = 0
-    for index, obj in enumerate(objects):
-        if obj is not None and index + 1 not in reachable:
-            objects[index] = None
-            removed += 1
-    return removed
-
+    return save_pdf(pdf)

@@ -25,7 +25,6 @@ from ..report.checks import problem
 from ..report.definition import COUNTY_SCAN, COUNTY_SCAN_LABEL, EVIDENCE_REF, get_report
 from ..report.numbers import to_decimal
 from ..workflow.states import STATES
-from .binding import format_page_refs
 from .checks import (
     DEFAULT_MAX_IMAGE_DECODE_BYTES,
     DEFAULT_MAX_PDF_IMAGE_COMPONENTS,
@@ -34,6 +33,9 @@ from .checks import (
     inspect_upload,
     total_limit_check,
 )
+from .diskfull import MESSAGE as STORAGE_FULL_MESSAGE
+from .diskfull import is_storage_full, report_storage_full
+from .pagerefs import format_page_refs
 
 DECLARATION_SCAN = "declaration_scan"
 _REF_PREFIX, _, _REF_SUFFIX = EVIDENCE_REF.partition("{pages}")
@@ -55,7 +57,7 @@ def slots(round_: str) -> tuple[Slot, ...]:
         for section in step.sections:
             for f in section.fields:
                 if f.evidence or f.kind_of.uploads:
-                    number = section.number if f.kind != "evidence" or f.key == "org_documents" else ""
+                    number = "" if f.web_only else section.number  # the system's own slots: no number
                     out.append(Slot(f.key, f"{number} {f.name}".strip(), step.key, f))
     out.append(Slot(COUNTY_SCAN, COUNTY_SCAN_LABEL, None))
     return tuple(out)
@@ -160,6 +162,11 @@ class EvidenceLocked(UploadRejected):
     """The report was submitted (or moved on) while the request was under way."""
 
 
+class StorageFull(UploadRejected):
+    """No space left to store the file (issue #22, item 12): the views show it as they show any
+    refused upload (文件未上传：…), the rest of the form is saved, the administrators are told."""
+
+
 def _lock_editable(submission_id: int, round_: str) -> None:
     """Lock the submission row and check the round is still being written; a submit waits for
     this transaction, so a file can never slip in after the snapshot."""
@@ -201,8 +208,11 @@ def store(submission, round_: str, slot_key: str, filename: str, data: bytes, us
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except OSError:
+    except OSError as exc:
         _unlink(tmp)
+        if is_storage_full(exc):
+            report_storage_full(f"storing evidence file {filename!r} in {folder}", exc)
+            raise StorageFull(STORAGE_FULL_MESSAGE) from exc
         raise
     row = EvidenceFile(submission_id=submission.id, round=round_, slot=slot_key, position=position,
                        original_name=checked.safe_name, stored_name=stored, kind=checked.kind, size=checked.size,

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field as dataclass_field
 from io import BytesIO
 
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.worksheet.datavalidation import DataValidation
 
@@ -44,7 +44,7 @@ from ..models import (
 )
 from ..text import clean_text
 from .excel import put
-from .xlsx_checks import WorkbookRefused, check_file
+from .xlsx_checks import Bounds, WorkbookRefused, check_file, read_in_process
 
 SHEET = "账号"
 LISTS = "列表"
@@ -73,6 +73,9 @@ CATEGORY_WORDS = {label: key for key, label in EXPERT_CATEGORY_LABELS.items()}
 ACTION_NEW, ACTION_CHANGE = "新建", "修改"
 MAX_ROWS = 5_000
 MAX_READ_ROWS = 20_000  # rows read, empty or not
+MAX_EXTRA_SHEETS = 5  # sheets beyond the workbook's three (a user's own notes)
+FACTOR = 4  # how many times over what the workbook needs (columns, formats)
+ROW_TEXT = 1_000  # a row's columns at their lengths (姓名 128, 邮箱 254, 工作单位 128, 用户名 64, …)
 FIRST_ROW = 2
 USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{2,63}")
 AUDIT_ACTION = "accounts_imported"
@@ -227,39 +230,37 @@ def _text(value) -> str:
     return clean_text(str(value)).strip()
 
 
+def bounds() -> Bounds:
+    """What an account workbook may hold (exports/xlsx_checks.py counts it before openpyxl reads
+    it): its three sheets and MAX_EXTRA_SHEETS of the user's own; MAX_READ_ROWS rows; the 账号
+    sheet full (MAX_ROWS rows of COLUMNS) and as much again for the lists, notes and the user's
+    columns (FACTOR times the columns); every column at its length (ROW_TEXT); one format per
+    cell of the header and of a row of each role and action, FACTOR times over."""
+    full = (MAX_ROWS + 1) * len(COLUMNS)
+    return Bounds(sheets=3 + MAX_EXTRA_SHEETS, cells=2 * full, extent=2 * full + MAX_READ_ROWS, rows=MAX_READ_ROWS,
+                  columns=FACTOR * len(COLUMNS), text=2 * (MAX_ROWS + 1) * ROW_TEXT,
+                  formats=FACTOR * len(COLUMNS) * (1 + 2 * len(ROLE_WORDS)), kind=WHAT)
+
+
 def read_rows(data: bytes) -> list[tuple[int, dict]]:
-    """The filled rows of the 账号 sheet: (row number, {column key: text})."""
-    broken = WorkbookRefused("文件内容已损坏或格式不正确（无法解析其中的 XML），请在 Excel 中重新保存后上传。")
-    try:
-        wb = load_workbook(BytesIO(data), read_only=True, data_only=True, keep_links=False)
-    except Exception:  # openpyxl raises many kinds for a broken file
-        raise broken from None
-    try:
-        return _sheet_rows(wb)
-    except WorkbookRefused:
-        raise
-    except Exception:  # a sheet's XML is parsed while it is read
-        raise broken from None
-    finally:
-        wb.close()
-
-
-def _sheet_rows(wb) -> list[tuple[int, dict]]:
-    if SHEET not in wb.sheetnames:
+    """The filled rows of the 账号 sheet: (row number, {column key: text}), read by openpyxl in a
+    short-lived process (exports/xlsx_checks.read_in_process)."""
+    job = {"sheet": SHEET, "columns": len(COLUMNS), "max_read_rows": MAX_READ_ROWS, "max_rows": MAX_ROWS}
+    read = read_in_process("accounts", data, job, WHAT)
+    if read.get("missing"):
         raise WorkbookRefused(f"工作簿中没有“{SHEET}”工作表：请使用从本系统下载的{WHAT}。")
-    rows = wb[SHEET].iter_rows(min_row=1, max_col=len(COLUMNS), values_only=True)
-    header = tuple(_text(v) for v in next(rows, ()))
+    header = tuple(_text(v) for v in read["header"])
     if header[:len(HEADERS)] != HEADERS:
         raise WorkbookRefused(f"“{SHEET}”工作表的第 1 行（表头）与{WHAT}不一致：请使用从本系统下载的{WHAT}，不要增删或移动列。")
+    if read["stopped"] == "read":  # openpyxl yields every empty row up to the last
+        raise WorkbookRefused(f"“{SHEET}”工作表的行数远多于{WHAT}所能容纳的（有内容或格式的行过多），已拒绝。")
     out = []
-    for number, values in enumerate(rows, start=FIRST_ROW):
-        if number > MAX_READ_ROWS:  # openpyxl yields every empty row up to the last: a tiny file can reach row 1,048,576
-            raise WorkbookRefused(f"“{SHEET}”工作表的行数远多于{WHAT}所能容纳的（有内容或格式的行过多），已拒绝。")
+    for number, values in read["rows"]:
         cells = {key: _text(v) for (key, _, _), v in zip(COLUMNS, values)}
         if any(cells.values()):
             out.append((number, cells))
-            if len(out) > MAX_ROWS:
-                raise WorkbookRefused(f"一次最多导入 {MAX_ROWS} 个账号，请分成几个文件。")
+    if len(out) > MAX_ROWS or read["stopped"] == "rows":
+        raise WorkbookRefused(f"一次最多导入 {MAX_ROWS} 个账号，请分成几个文件。")
     return out
 
 
@@ -363,7 +364,7 @@ def _differences(user: User, row: AccountRow) -> list[str]:
 
 def preview_import(data: bytes, max_bytes: int) -> Preview:
     """Check the file as the report template's is, then every row; nothing is changed."""
-    check_file(data, max_bytes, WHAT)
+    check_file(data, max_bytes, WHAT, bounds())
     lookup, seen, problems, rows = Lookup(), {}, [], []
     for number, cells in read_rows(data):
         row = check_row(lookup, number, cells, seen, problems)

@@ -41,12 +41,12 @@ from ..report.model import ROUND_LABELS, ROUNDS
 from ..report.numbers import growth
 from ..report.view import effective_answers
 from ..workflow.states import STATES, state_label
-from .excel import BOLD, Formula, append_row, save_workbook
+from .excel import BOLD, append_row, save_workbook
 
 SUMMARY_SHEET, NOTES_SHEET, KEY_SHEET = "汇总", "说明", "主要指标"
 CLUSTER_COLUMN = "集群名称"
 # the county's opinion (一、's last box), named as the definition names it, and the day it was given
-OPINION_COLUMN = next(f.label for f in get_report("preliminary").fields if f.kind == "opinion").rstrip("：")
+OPINION_COLUMN = next(f.label for f in get_report("preliminary").fields if f.kind_of.county_writes).rstrip("：")
 OPINION_DATE = "意见日期"
 FIXED_COLUMNS = ("序号", CLUSTER_COLUMN, "申报类别", "所在市州", "所在县市区", "状态", OPINION_COLUMN, OPINION_DATE)
 TITLE_COLUMNS = 2  # 序号 and 集群名称: printed at the left of every page of 汇总

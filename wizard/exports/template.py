@@ -1,9 +1,10 @@
 """The applicant's Excel template (填报模板): the report of one round as a workbook to fill offline.
 
 One sheet per wizard step that has something to type, with the labels, units and years of the
-form (everything read from the report definition and the step forms the kinds build: a field is
-laid out by the WTForms field its kind builds, so the template offers exactly what the form
-does), the current answers filled in, the 增幅 cells as formulas in locked cells, data validation
+form (everything read from the report definition; a field is laid out as its kind says:
+``template_layout`` and ``template_input`` in report/kinds.py, which tests hold to the form field
+the kind builds, so the template offers exactly what the form does), the current answers filled
+in, the 增幅 cells as formulas in locked cells, data validation
 (级别 lists, numbers, text lengths, the row limit of each table as its fixed number of rows), and
 a very hidden sheet that says which report, round, edition, submission and definition version
 the workbook belongs to (``template_import`` refuses any other).
@@ -28,12 +29,14 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
-from wtforms import BooleanField, FieldList, FormField, StringField, TextAreaField
 
 from ..models import Submission
 from ..report.definition import ATTACHMENTS, INDICATOR_HEADER, LEVELS, get_report
 from ..report.inputs import value_labels
-from ..report.kinds import DECIMAL_FORMAT, INTEGER_FORMAT, PERCENT_FORMAT, STORED_DECIMAL, STORED_INTEGER
+from ..report.kinds import (
+    DECIMAL_FORMAT, GRID, INTEGER_FORMAT, LEVEL, LINE, NARRATIVE, NUMBER, PERCENT_FORMAT, STORED_DECIMAL,
+    STORED_INTEGER, TABLE, TICK,
+)
 from ..report.model import ROUND_LABELS, fill_years
 from ..report.numbers import MAX_DECIMALS, MAX_MAGNITUDE
 from ..report.schema import report_schema
@@ -55,8 +58,8 @@ GROWTH_CELL_FORMAT = "0.00"
 TEXT_FORMAT = "@"
 LARGEST = float(MAX_MAGNITUDE) - 10 ** -MAX_DECIMALS
 
-# --- what an input cell is (read from the WTForms field the kind builds) ----------------------
-TEXT, LONGTEXT, NUMBER, LEVEL, AGREE = "text", "longtext", "number", "level", "agree"
+# --- what an input cell is (the kind says: report/kinds.py) ------------------------------------
+TEXT, LONGTEXT, AGREE = LINE, NARRATIVE, TICK  # a line of text, a narrative, the declaration's tick
 
 
 @dataclass(frozen=True)
@@ -115,21 +118,10 @@ class SheetPlan:
 
 # --- the layout ---------------------------------------------------------------------------------
 
-def input_of(field, years) -> str | None:
-    """What the form's input for this field is: None when the applicant types nothing."""
-    unbound = field.kind_of.build(field, years)
-    cls = getattr(unbound, "field_class", None)
-    if cls is None:
-        return None
-    if issubclass(cls, BooleanField):
-        return AGREE
-    if issubclass(cls, TextAreaField):
-        return LONGTEXT
-    if issubclass(cls, FieldList):
-        return "table"
-    if issubclass(cls, FormField):
-        return "values"
-    return TEXT if issubclass(cls, StringField) else None
+def input_of(field) -> str | None:
+    """How the template lays the field out (its kind's ``template_layout``): None when the
+    applicant types nothing."""
+    return field.kind_of.template_layout
 
 
 def definition_version(round_: str, category: str | None, years: dict) -> str:
@@ -146,7 +138,7 @@ def _plans(round_: str, category: str | None, years_key: tuple) -> tuple:
     report = get_report(round_)
     plans, part = [], None
     for step in report.steps:
-        sections = [(s, [(f, input_of(f, years)) for f in s.fields if f.applies_to(category)]) for s in step.sections]
+        sections = [(s, [(f, input_of(f)) for f in s.fields if f.applies_to(category)]) for s in step.sections]
         sections = [(s, [(f, i) for f, i in fields if i]) for s, fields in sections]
         if not any(fields for _, fields in sections):
             continue
@@ -181,25 +173,22 @@ def plan_section(plan: SheetPlan, section, fields, years) -> None:
         plan.add(note_row(section.note))
     i = 0
     while i < len(fields):
-        kind = fields[i][1]
+        layout = fields[i][1]
         run = [f for f, _ in _run(fields, i)]
         i += len(run)
-        if kind == "values":
+        if layout == GRID:
             values_rows(plan, section, run, years)
-        elif kind == "table":
-            for f in run:
-                table_rows(plan, section, f, years)
         else:
             for f in run:
-                single_row(plan, section, f, kind, years)
+                (table_rows if layout == TABLE else single_row)(plan, section, f, years)
 
 
 def _run(fields, start):
-    """The fields from ``start`` with the same input as the first (one grid, one group of rows)."""
-    kind = fields[start][1]
+    """The fields from ``start`` with the same layout as the first (one grid, one group of rows)."""
+    layout = fields[start][1]
     out = []
     for f, k in fields[start:]:
-        if k != kind:
+        if k != layout:
             break
         out.append((f, k))
     return out
@@ -217,7 +206,7 @@ def note_row(text: str) -> PlanRow:
                    height=min(LINE_HEIGHT * wrapped_lines(text, width) + 4, MAX_ROW_HEIGHT))
 
 
-def single_row(plan: SheetPlan, section, f, kind: str, years) -> None:
+def single_row(plan: SheetPlan, section, f, years) -> None:
     """A text, phone, narrative or tick box: the label, then the value across the row
     (a narrative: its guidance above, the value in a tall cell below)."""
     label = fill_years(f.label, years).rstrip("：:")
@@ -225,7 +214,8 @@ def single_row(plan: SheetPlan, section, f, kind: str, years) -> None:
         label = f"{f.group}：{label}"
     if f.note:
         label = f"{label}\n{f.note}"
-    if kind == LONGTEXT:
+    cell = f.kind_of.template_input
+    if cell == LONGTEXT:
         if section.title != f.label:
             plan.add(PlanRow(cells={LABEL_COLUMN: label}, style="head", merges=[(LABEL_COLUMN, LAST_COLUMN)]))
         if f.guidance:
@@ -233,7 +223,7 @@ def single_row(plan: SheetPlan, section, f, kind: str, years) -> None:
         slot = Slot(f, (), LABEL_COLUMN, LONGTEXT, max_length=f.hard_max_chars, label=f.name)
         plan.add(PlanRow(key=f"f:{f.key}", slots=[slot], spans={LABEL_COLUMN: LAST_COLUMN}))
         return
-    slot = Slot(f, (), FIRST_VALUE_COLUMN, kind, max_length=f.max_length if kind == TEXT else 0,
+    slot = Slot(f, (), FIRST_VALUE_COLUMN, cell, max_length=f.max_length if cell == TEXT else 0,
                 label=f.grouped(f.name))
     plan.add(PlanRow(key=f"f:{f.key}", cells={LABEL_COLUMN: label}, slots=[slot],
                      spans={FIRST_VALUE_COLUMN: LAST_COLUMN}, height=30 if f.note else None))
@@ -314,9 +304,9 @@ def table_rows(plan: SheetPlan, section, f, years) -> None:
             head.cells[col] = label
             if lower is not None:
                 head.merges.append((col, col))
-        kind = NUMBER if c.kind == "number" else LEVEL if c.kind == "level" else TEXT
-        slots.append(Slot(f, (c.key,), col, kind, c.integer, c.signed, c.percent,
-                          max_length=c.max_length if kind == TEXT else 0,
+        cell = f.kind_of.template_cell(c)
+        slots.append(Slot(f, (c.key,), col, cell, c.integer, c.signed, c.percent,
+                          max_length=c.max_length if cell == TEXT else 0,
                           label=f"{c.group}{label}" if c.group else label))
     plan.table_rows[f.key] = f.max_rows
     for _ in range(f.max_rows):

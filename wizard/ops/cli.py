@@ -11,6 +11,7 @@ from ..access import current_edition
 from ..accounts import bind_account
 from ..exports.template_import import PENDING_FOLDER, sweep_pending
 from ..extensions import db
+from ..mail import deliver_outbox
 from ..models import (
     EXPERT_CATEGORY_LABELS,
     MIN_PASSWORD_LENGTH,
@@ -24,14 +25,17 @@ from ..models import (
 from ..params import MAX_ID
 from ..pdf.report import report_pdf
 from ..report.model import ROUND_LABELS
-from ..report.schema import report_schema
+from ..report.schema import DEFAULT_YEARS, report_schema
 from ..report.service import save_answers, validate_answers, without_blanks
 from ..workflow.snapshots import latest_snapshot
 from ..workflow.states import FINAL, ROUNDS, current_round, state_label
+from .dbcheck import database_problem, guard_commands
 from .backup import BackupError, create_backup, restore_backup, signature_valid, signing_key
-from .maintenance import format_size, remove_partial_files
+from .maintenance import format_size, remove_partial_files, tidy_pdf_cache
+from .orphans import remove_orphan_files
 from .seed import DEMO_ACCOUNTS, DEMO_EXPERTS, DEMO_PASSWORD, seed_all, seed_demo
 from .accounts_cli import accounts_group
+from .render_cli import render_worker_cmd
 
 
 def init_app(app):
@@ -39,6 +43,13 @@ def init_app(app):
                 backup_cmd, restore_cmd, cleanup_cmd):
         app.cli.add_command(cmd)
     app.cli.add_command(accounts_group)
+    app.cli.add_command(render_worker_cmd)  # the PDF rendering service (wizard/ops/render_cli.py)
+    # every command but schema (and Flask-Migrate's db, Flask's routes and shell) first checks that
+    # the database is reachable and migrated, and says in Chinese what to run if not (issue #22, 13)
+    guard_commands(c for name, c in app.cli.commands.items() if name not in NO_DATABASE_COMMANDS)
+
+#: commands that work without the database (the others check it first)
+NO_DATABASE_COMMANDS = frozenset({"schema", "db", "routes", "shell", "render-worker"})
 
 
 @click.command("seed")
@@ -119,8 +130,14 @@ def create_user_cmd(username, role, cluster_name, region_name, employer, categor
 def schema_cmd(round_):
     """Print the report definition as JSON (format: docs/report-format.md)."""
 
-    edition = current_edition()
-    years = edition.years if edition else None
+    problem = database_problem()
+    edition = None if problem else current_edition()
+    if edition is None:
+        years = DEFAULT_YEARS
+        click.echo(f"（未读取数据库中的当届竞赛，按默认年份输出：数据年度 {years['y1']}、{years['y2']}，"
+                   f"目标年度 {years['t1']}–{years['t3']}。）", err=True)
+    else:
+        years = edition.years
     click.echo(json.dumps(report_schema(round_, years), ensure_ascii=False, indent=2))
 
 
@@ -295,10 +312,13 @@ def restore_cmd(source, force, key_file, trust_unsigned):
 @click.command("cleanup")
 @click.option("--older-than", "minutes", type=click.IntRange(min=0), default=10, show_default=True,
               help="只删除至少这么多分钟未修改的临时文件（正在写入的文件不受影响）")
+@click.option("--orphans-older-than", "orphan_minutes", type=click.IntRange(min=0), default=60, show_default=True,
+              help="删除没有任何记录引用、且至少这么多分钟未修改的佐证材料文件（中断的上传或删除留下的）")
 @with_appcontext
-def cleanup_cmd(minutes):
+def cleanup_cmd(minutes, orphan_minutes):
     """Remove the temporary files that interrupted uploads and PDF renderings left behind
-    (*.part in the uploads folder and the PDF cache, *.pdf.<pid>.tmp in the PDF cache)."""
+    (*.part in the uploads folder and the PDF cache, *.pdf.<pid>.tmp in the PDF cache), and
+    send the e-mail a crash after a commit left in the outbox."""
 
     count, size = remove_partial_files(current_app, older_than=timedelta(minutes=minutes))
     pending = os.path.join(current_app.instance_path, PENDING_FOLDER)
@@ -306,8 +326,26 @@ def cleanup_cmd(minutes):
         kept = sweep_pending(pending)
         if kept:
             click.echo(f"已删除 {kept} 个超过一小时未确认导入的 Excel 填报模板文件。")
+    _report_orphans(remove_orphan_files(current_app, older_than=timedelta(minutes=orphan_minutes)))
+    cached, cache_size = tidy_pdf_cache(current_app)  # older drafts, then the size bound (wizard/pdf/cache.py)
+    if cached:
+        click.echo(f"PDF 缓存：已删除 {cached} 个旧的草稿或最久未用的 PDF，释放 {format_size(cache_size)}（{cache_size} 字节）。")
     folders = f"上传目录 {current_app.config['UPLOAD_FOLDER']}、PDF 缓存目录 {current_app.config['PDF_CACHE_FOLDER']}"
     if count:
         click.echo(f"已删除 {count} 个中断写入留下的临时文件，共 {format_size(size)}（{size} 字节）；检查了{folders}。")
     else:
         click.echo(f"没有需要清理的临时文件（检查了{folders}）。")
+    sent, failed = deliver_outbox()
+    if sent or failed:
+        click.echo(f"已发送 {sent} 封此前未发出的通知邮件" + (f"，{failed} 封仍未能发送（稍后重试）。" if failed else "。"))
+
+
+def _report_orphans(orphans) -> None:
+    """One line per evidence file removed because no row referenced it (issue #22, item 9)."""
+    if not orphans:
+        return
+    size = sum(o.size for o in orphans)
+    click.echo(f"已删除 {len(orphans)} 个没有任何记录引用的佐证材料文件（中断的上传或删除留下的），"
+               f"共 {format_size(size)}（{size} 字节）：")
+    for o in orphans:
+        click.echo(f"  {o.name}  {format_size(o.size)}，{o.age_minutes} 分钟未修改")

@@ -20,13 +20,15 @@ import stat
 import time
 from datetime import timedelta
 
+from ..pdf import cache as pdf_cache
+
 PARTIAL_SUFFIX = ".part"
 PDF_CACHE_TEMP = re.compile(r"\.(pdf|failed)\.\d+\.tmp\Z")  # wizard/pdf/jobs.py: f"{path}.{os.getpid()}.tmp"
 DEFAULT_AGE = timedelta(minutes=10)
 
 
-def _is_partial(name: str, pdf_cache: bool) -> bool:
-    return name.endswith(PARTIAL_SUFFIX) or (pdf_cache and PDF_CACHE_TEMP.search(name) is not None)
+def _is_partial(name: str, in_pdf_cache: bool) -> bool:
+    return name.endswith(PARTIAL_SUFFIX) or (in_pdf_cache and PDF_CACHE_TEMP.search(name) is not None)
 
 
 def _folders(app) -> list[tuple[str, bool]]:
@@ -56,11 +58,11 @@ def _remove_stale(name: str, dir_fd: int, cutoff: float) -> int | None:
     return st.st_size
 
 
-def _sweep(folder: str, pdf_cache: bool, cutoff: float, logger) -> tuple[int, int]:
+def _sweep(folder: str, in_pdf_cache: bool, cutoff: float, logger) -> tuple[int, int]:
     count = size = 0
     for root, _dirs, files, dir_fd in os.fwalk(folder, follow_symlinks=False):
         for name in files:
-            if not _is_partial(name, pdf_cache):
+            if not _is_partial(name, in_pdf_cache):
                 continue
             try:
                 removed = _remove_stale(name, dir_fd, cutoff)
@@ -80,8 +82,8 @@ def remove_partial_files(app, older_than: timedelta = DEFAULT_AGE) -> tuple[int,
     Returns (files removed, bytes freed)."""
     cutoff = time.time() - older_than.total_seconds()
     count = size = 0
-    for folder, pdf_cache in _folders(app):
-        n, b = _sweep(folder, pdf_cache, cutoff, app.logger)
+    for folder, in_pdf_cache in _folders(app):
+        n, b = _sweep(folder, in_pdf_cache, cutoff, app.logger)
         count += n
         size += b
     return count, size
@@ -94,3 +96,15 @@ def format_size(size: int) -> str:
     if size < 1024 * 1024:
         return f"{size / 1024:.1f} KB"
     return f"{size / (1024 * 1024):.1f} MB"
+
+
+def tidy_pdf_cache(app) -> tuple[int, int]:
+    """The PDF cache's rules (wizard/pdf/cache.py): only the newest draft per submission and round,
+    the whole within PDF_CACHE_MAX_BYTES (least recently used out first).  (files, bytes) freed."""
+    folder = app.config.get("PDF_CACHE_FOLDER")
+    if not folder or not os.path.isdir(folder):
+        return 0, 0
+    freed = pdf_cache.tidy(folder, int(app.config["PDF_CACHE_MAX_BYTES"]))
+    if freed.files:
+        app.logger.info("PDF cache: removed %d files (%d bytes)", freed.files, freed.bytes)
+    return freed.files, freed.bytes

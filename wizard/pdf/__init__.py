@@ -1,10 +1,7 @@
 """PDF generation: HTML (rendered by Jinja) -> PDF bytes with Chinese support.
 
-See :mod:`wizard.pdf.engine` and docs/pdf-engine.md.
+See :mod:`wizard.pdf.engine` and docs/pdf-engine.md.  Importing this package does not load the
+engine (xhtml2pdf, ReportLab): page workers import :mod:`wizard.pdf.report` and
+:mod:`wizard.pdf.queue` only; the report PDFs are rendered by the render consumers.  Import
+the engine's names from :mod:`wizard.pdf.engine` and :mod:`wizard.pdf.fonts`.
 """
-
-from .engine import PdfRenderError, font_status, render_pdf
-from .fonts import FontStatus, find_cjk_font, register_cjk_fonts
-
-__all__ = ["FontStatus", "PdfRenderError", "find_cjk_font", "font_status",
-           "register_cjk_fonts", "render_pdf"]

@@ -1,7 +1,7 @@
 """Fixes for xhtml2pdf's CJK line breaking (``-pdf-word-wrap: CJK``).
 
 xhtml2pdf 0.2.28 ships its own copy of ReportLab's paragraph code in
-``xhtml2pdf/reportlab_paragraph.py``. Its CJK path has four defects, all of
+``xhtml2pdf/reportlab_paragraph.py``. Its CJK path has five defects, all of
 which the engine hits with long Chinese narratives; :func:`apply` replaces
 three module-level functions/methods there (nothing else is touched):
 
@@ -47,6 +47,12 @@ three module-level functions/methods there (nothing else is touched):
 
 4. **``<br/>`` ignored** in CJK paragraphs (the forced break was skipped with
    ``continue``). The new splitter ends the line there.
+
+5. **A character alone on the last line** (孤字): a list cell's name one character
+   longer than its full lines printed that character alone under them, which reads
+   as a misprint. The splitter moves the last break back (up to four characters, at
+   a position the 禁则 allow) so that the last line of a paragraph holds at least two
+   characters; closing punctuation rides with the character before it.
 
 Lines are built as xhtml2pdf's ``makeCJKParaLine`` builds them (same
 fragments, texts, ascent/descent -- a test compares the two), without one Python
@@ -212,6 +218,42 @@ def _hang(chars, owner, is_br, i, n) -> int:
     return i
 
 
+#: how many characters the line above may give to a character left alone on the last line
+_ORPHAN_PULL = 4
+
+
+def _counted(chars, start, end) -> int:
+    """Characters of chars[start:end] that count as text: closing punctuation rides with the
+    character before it (a last line "料。" is still one character alone), spaces do not count."""
+    return sum(1 for ch in chars[start:end] if ch and not _is_space(ch) and ch not in CANNOT_START)
+
+
+def _no_orphans(lines, chars, widths, is_br, owner) -> None:
+    """避免孤字: a paragraph's last line (the text's end, or before a ``<br/>``) never holds one
+    character alone under a full line; the line above gives it characters (at most _ORPHAN_PULL,
+    at a break the 禁则 allow, keeping at least two on the line above).  Changes ``lines`` (a list
+    of (start, end, width)) in place."""
+    fuzz = rp._FUZZ
+    for k in range(1, len(lines)):
+        start, end, width = lines[k]
+        ends_paragraph = k == len(lines) - 1 or is_br[owner[end - 1]]
+        prev_start, prev_end, prev_width = lines[k - 1]
+        if not ends_paragraph or prev_end != start or is_br[owner[prev_end - 1]]:
+            continue  # not a paragraph's last line, or the line above ended at a <br/>
+        if _counted(chars, start, end) != 1:
+            continue
+        for b in range(start - 1, max(prev_start + 1, start - _ORPHAN_PULL) - 1, -1):
+            if _counted(chars, prev_start, b) < 2 or _counted(chars, b, end) < 2:
+                continue
+            if not _break_ok(chars[b - 1], chars[b], soft=True):
+                continue
+            if sum(widths[b:end]) > width + fuzz:
+                break  # the last line cannot take more
+            lines[k - 1] = (prev_start, b, prev_width)
+            lines[k] = (b, end, width)
+            break
+
+
 def cjk_frag_split(frags, maxWidths, calcBounds, encoding="utf8"):
     """Break fragments into lines character by character, obeying 禁则.
 
@@ -221,7 +263,7 @@ def cjk_frag_split(frags, maxWidths, calcBounds, encoding="utf8"):
     chars, owner, widths = _glyphs(frags)
     build = _LineBuilder(frags, chars, owner, widths, calcBounds)
     is_br = [hasattr(f, "lineBreak") for f in frags]
-    lines = []
+    lines = []  # (start, end, width) of each line; built into FragLines at the end
     start = 0
     used = 0.0
     max_width = maxWidths[0]
@@ -236,7 +278,7 @@ def cjk_frag_split(frags, maxWidths, calcBounds, encoding="utf8"):
     i, n = 0, len(chars)
     while i < n:
         if is_br[owner[i]]:  # <br/>: forced break after it
-            lines.append(build.line(start, i + 1, max_width))
+            lines.append((start, i + 1, max_width))
             max_width = next_width()
             start, used, i = i + 1, 0.0, i + 1
             continue
@@ -259,7 +301,7 @@ def cjk_frag_split(frags, maxWidths, calcBounds, encoding="utf8"):
                 # let up to _MAX_HANG characters overflow the margin rather
                 # than break a rule; failing that, break where the line is full.
                 brk = _hang(chars, owner, is_br, i, n)
-            lines.append(build.line(start, brk, max_width))
+            lines.append((start, brk, max_width))
             max_width = next_width()
             start = brk
             if brk > i:  # the overflowing characters went on this line
@@ -268,8 +310,9 @@ def cjk_frag_split(frags, maxWidths, calcBounds, encoding="utf8"):
             used = sum(widths[start:i + 1])
         i += 1
     if start < n:
-        lines.append(build.line(start, n, max_width))
-    return rp.ParaLines(kind=1, lines=lines)
+        lines.append((start, n, max_width))
+    _no_orphans(lines, chars, widths, is_br, owner)
+    return rp.ParaLines(kind=1, lines=[build.line(a, b, w) for a, b, w in lines])
 
 
 def break_lines_cjk(self, width):

@@ -12,7 +12,7 @@ from flask import current_app, render_template
 from ..report.definition import get_report
 from ..report.model import Report, Section
 from ..report.view import effective_answers
-from .engine import render_pdf
+from .inline import render_pdf
 
 # The names printed above the declaration (field keys of the definition; labels come from it):
 # the cluster's registered name, then the promotion organisation and the park as typed.

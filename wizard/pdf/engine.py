@@ -99,7 +99,7 @@ from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
 import xhtml2pdf.default
-from pypdf import PdfReader
+import pikepdf
 from xhtml2pdf import files as x2p_files
 from xhtml2pdf import pisa
 from reportlab import rl_config
@@ -389,7 +389,6 @@ def render_pdf(
     font_path: str | os.PathLike | None = None,
     static_url_path: str = "/static",
     watermark: str | None = None,
-    page_count: int | None = None,
 ) -> bytes:
     """Render ``html`` to PDF bytes.
 
@@ -402,10 +401,8 @@ def render_pdf(
     :param font_path: explicit Chinese TrueType font (config ``PDF_FONT_PATH``).
     :param static_url_path: URL prefix that maps to ``static_root``.
     :param watermark: text drawn over every page (the 草稿 of a draft); None: none.
-    :param page_count: the number of pages the document probably has (the last render's).
-        ``<pdf:pagecount/>`` makes xhtml2pdf lay the document out twice (the first pass
-        counts the pages); with a guess it is printed as that number and the document is laid
-        out once, and kept if it has that many pages (else rendered again the usual way).
+    A document that prints ``<pdf:pagecount/>`` in a static frame (the page footer's 第 x 页
+    共 y 页) is laid out once and the frame stamped onto the finished pages (``_render_stamped``).
     :returns: the PDF as bytes.
     :raises PdfRenderError: on any failure (too deeply nested or too large
         documents, render time limit, xhtml2pdf/ReportLab errors, recursion).
@@ -416,19 +413,49 @@ def render_pdf(
     _check_source(html)
     status = register_cjk_fonts(font_path)
     _register_family(status)
-    if page_count and _PAGE_COUNT.search(html):
-        pdf = _render(_PAGE_COUNT.sub(str(int(page_count)), html), status, static_root, static_url_path, watermark)
-        if count_pages(pdf) == page_count:
-            return pdf
-        log.info("PDF page count guess %d was wrong: laid out again", page_count)
+    if _PAGE_COUNT.search(html):
+        stamped = _render_stamped(html, status, static_root, static_url_path, watermark)
+        if stamped is not None:
+            return stamped
     return _render(html, status, static_root, static_url_path, watermark)
 
 
 _PAGE_COUNT = re.compile(r"<pdf:pagecount\s*/?>(\s*</pdf:pagecount>)?", re.IGNORECASE)
+#: A static frame's content (``<div id="page-footer">…</div>``, no <div> inside) that prints 共 N 页.
+_COUNTING_FRAME = re.compile(r"(<div\b[^>]*>)((?:(?!</?div\b).)*?<pdf:pagecount\b(?:(?!</?div\b).)*?)(</div>)",
+                             re.IGNORECASE | re.DOTALL)
+_BODY = re.compile(r"(<body\b[^>]*>).*(</body>)", re.IGNORECASE | re.DOTALL)
 
 
-def count_pages(pdf: bytes) -> int:
-    return len(PdfReader(io.BytesIO(pdf)).pages)
+def _render_stamped(html: str, status: FontStatus, static_root, static_url_path: str,
+                    watermark: str | None) -> bytes | None:
+    """One layout pass for a document that prints 共 N 页: the document is laid out once with the
+    frames that count pages left empty; then those frames alone (the same CSS, so the same places
+    and type) are rendered onto as many empty pages, with N written in, and laid under the finished
+    pages with pikepdf (the frames' room is blank there; a watermark stays the last thing drawn).
+    ``<pdf:pagecount/>`` would make xhtml2pdf lay the whole document out twice
+    (the first pass only counts).  None: the document is not of that shape (a 共 N 页 outside a
+    frame's <div>, no <body>): laid out the usual way."""
+    frames = _COUNTING_FRAME.findall(html)
+    emptied = _COUNTING_FRAME.sub(lambda m: m.group(1) + "&nbsp;" + m.group(3), html)
+    if not frames or _PAGE_COUNT.search(emptied) or not _BODY.search(html):
+        return None
+    pdf = _render(emptied, status, static_root, static_url_path, watermark)
+    with pikepdf.open(io.BytesIO(pdf)) as doc:
+        pages = len(doc.pages)
+        frames_html = "".join(start + _PAGE_COUNT.sub(str(pages), inner) + end for start, inner, end in frames)
+        blank = "<p>&nbsp;</p>" + "<pdf:nextpage/><p>&nbsp;</p>" * (pages - 1)
+        stamp_html = _BODY.sub(lambda m: m.group(1) + frames_html + blank + m.group(2), emptied, count=1)
+        stamps = _render(stamp_html, status, static_root, static_url_path, None)
+        with pikepdf.open(io.BytesIO(stamps)) as over:
+            if len(over.pages) != pages:  # cannot happen with frames of one line; never print a wrong count
+                log.warning("page stamps: %d pages for %d; laid out again", len(over.pages), pages)
+                return None
+            for page, stamp in zip(doc.pages, over.pages):
+                page.add_underlay(stamp)  # under the page: the watermark stays the last thing drawn
+            out = io.BytesIO()
+            doc.save(out)
+    return out.getvalue()
 
 
 def _render(html: str, status: FontStatus, static_root, static_url_path: str, watermark: str | None) -> bytes:

@@ -15,7 +15,7 @@ from flask import current_app, has_request_context, render_template, request
 
 from ..accounts import NEW_PASSWORD_MIN_LENGTH, PASSWORD_RULES, one_time_expires_at
 from ..models import ROLE_EXPERT, EXPERT_CATEGORY_LABELS, local_now, to_local
-from .engine import render_pdf
+from .inline import render_pdf
 
 DEFAULT_ADDRESS = "http://127.0.0.1:5000/"
 

@@ -4,12 +4,13 @@ in print layout, with running header, page numbers, a verification code and a
 stamped with its appendix page number.
 
 The request does the database work: it names the cache file and, when the file is
-missing, makes the HTML and lists the evidence paths (a :class:`~wizard.pdf.jobs.RenderJob`);
-a rendering process of :mod:`wizard.pdf.pool` renders it.  Cache files are named
-(docs/pdf-engine.md):
+missing, makes the HTML and lists the evidence paths (a :class:`~wizard.pdf.jobs.RenderJob`)
+and puts it on the render queue (:mod:`wizard.pdf.queue`); a render consumer renders it.  This
+module never imports the PDF engine.  Cache files are named (docs/pdf-engine.md):
 
-* a draft: by a hash of the answers, the opinion, the state, the evidence files and the
-  templates' stamp, as it is edited;
+* a draft: ``draft-<submission>-<round>-<h>``, ``h`` a hash of the answers, the opinion, the
+  state, the evidence files and the templates' stamp, as it is edited (only the newest draft
+  of a submission and round is kept: wizard/pdf/cache.py);
 * a submitted report: ``report-<snapshot digest>-t<TEMPLATE_VERSION>-<h>``, rendered once from
   the frozen snapshot (``h``: the county's opinion and scan, the cluster's name, the years);
 * a snapshot: ``snapshot-<digest>-t<TEMPLATE_VERSION>-<h>``.
@@ -20,6 +21,7 @@ import glob
 import hashlib
 import json
 import os
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -33,14 +35,16 @@ from ..report.definition import (ATTACHMENTS, BLANK_AUTHOR, CODE_LABEL, CORNER_H
 from ..report.view import opinion_for
 from ..workflow.snapshots import answers_digest, evidence_manifest, latest_snapshot
 from ..workflow.states import STATES
-from .engine import PdfRenderError
-from .jobs import CachePaths, Evidence, RenderJob, bind, cache_paths
-from .pool import FAILED, READY, Outcome, obtain
+from .jobs import GENERIC_FAILURE, CachePaths, Evidence, RenderJob, cache_paths, read_failure
+from .queue import Outcome, default_url, obtain, open_queue, slot_of
+from .worker import RenderProcess
 
 #: Names the stored PDF of a submitted report: raise it when the printed layout changes.
-TEMPLATE_VERSION = "4"
-#: How long report_pdf (the CLI, the blank template) waits for a render before it gives up.
-SYNC_WAIT_SECONDS = 600
+TEMPLATE_VERSION = "5"
+
+
+class ReportPdfError(RuntimeError):
+    """A report PDF rendered for the CLI failed; the message is the Chinese sentence."""
 
 
 def _template_stamp() -> str:
@@ -64,9 +68,19 @@ def verification_code(submission, round_) -> tuple[str, bool]:
     return digest[:12].upper(), False
 
 
+#: Handwriting on the blank template (issue 23, item 16): a Chinese character written by pen
+#: needs a square of about 8 mm, on ruled rows 8 mm apart.  A narrative's box gets ruled rows for
+#: its limit (field.max_chars) at this density: a row across the box (about 16.6 cm) holds 20
+#: characters, so 2,500 characters take 125 rows, about four and a half A4 pages.  A narrative
+#: the form sets no limit for gets rows for ``unlimited`` characters (a page) and says that more
+#: pages may be attached.
+HANDWRITING = {"row_cm": 0.8, "per_row": 20, "unlimited": 600, "more": "（篇幅不限，不够可另附页，注明所续栏目）"}
+
+
 def paper_of(round_: str) -> dict:
     """What only the printed report carries (templates/print/report.html reads it as ``paper``)."""
-    return {"attachment": ATTACHMENTS[round_], "issuer": BLANK_AUTHOR, "corners": CORNER_HEADERS}
+    return {"attachment": ATTACHMENTS[round_], "issuer": BLANK_AUTHOR, "corners": CORNER_HEADERS,
+            "hand": HANDWRITING}
 
 
 def is_draft(submission, round_) -> bool:
@@ -94,6 +108,7 @@ class Prepared:
 
     paths: CachePaths
     make_job: Callable[[], RenderJob]
+    slot: str  # a draft's submission and round; the key for every other PDF (wizard/pdf/queue.py)
 
 
 def _digest(src) -> str:
@@ -110,47 +125,45 @@ def evidence_stamp(submission, code: str | None) -> str:
 
 
 def _job(key: str, html: str, round_: str | None, evidence=(), draft: bool = False,
-         hint: str | None = None, stamp: str = EVIDENCE_STAMP) -> RenderJob:
-    """``hint``: the report whose last page count is kept (the submission and round), so that its
-    next render is laid out once (engine.render_pdf's ``page_count``).  ``stamp``: the foot of
-    each evidence page (:func:`evidence_stamp`); a draft's evidence pages carry the watermark too."""
+         stamp: str = EVIDENCE_STAMP, slot: str | None = None) -> RenderJob:
+    """``stamp``: the foot of each evidence page (:func:`evidence_stamp`); a draft's evidence
+    pages carry the watermark too."""
     config = current_app.config
     return RenderJob(key=key, folder=config["PDF_CACHE_FOLDER"], html=html, static_root=current_app.static_folder,
                      font_path=config.get("PDF_FONT_PATH"), watermark=DRAFT_WATERMARK if draft else None,
                      evidence=tuple(evidence), stamp_format=stamp,
-                     outline_title=get_report(round_ or "preliminary").parts["evidence"], pages_hint=hint)
-
-
-def _hint(submission, round_) -> str:
-    return f"pages-{submission.id}-{round_}" if submission is not None else f"pages-blank-{round_}"
+                     outline_title=get_report(round_ or "preliminary").parts["evidence"],
+                     slot=slot, draft_prefix=f"{slot}-" if slot else None)
 
 
 def _evidence(rows) -> list[Evidence]:
     return [Evidence(path_of(r), r.kind, r.original_name) for r in rows]
 
 
-def _prepared(key: str, make_job) -> Prepared:
-    return Prepared(cache_paths(current_app.config["PDF_CACHE_FOLDER"], key), make_job)
+def _prepared(key: str, make_job, slot: str | None = None) -> Prepared:
+    folder = current_app.config["PDF_CACHE_FOLDER"]
+    return Prepared(cache_paths(folder, key), make_job, slot_of(folder, slot or key))
 
 
 def report_request(submission=None, round_="preliminary", blank=False, years=None) -> Prepared:
     """The report PDF of a round (or the blank template): cache paths and job."""
     if blank or submission is None:
         key = _digest({"blank": round_, "years": years, "template": _template_stamp()})
-        return _prepared(key, lambda: _job(key, report_html(None, round_, True, years), round_,
-                                           hint=_hint(None, round_)))
+        return _prepared(key, lambda: _job(key, report_html(None, round_, True, years), round_))
     snap = latest_snapshot(submission, round_)
     if snap is not None and not is_draft(submission, round_):
         return _submitted_request(submission, round_, snap)
-    key = _digest({"id": submission.id, "round": round_, "state": submission.state,
+    slot = f"draft-{submission.id}-{round_}"
+    key = slot + "-" + _digest({"id": submission.id, "round": round_, "state": submission.state,
                    "answers": submission.answers_for(round_), "opinions": submission.opinions,
                    "evidence": manifest(submission, round_), "name": submission.cluster.name,
                    "category": submission.cluster.category, "years": submission.edition.years,
                    "template": _template_stamp()})
     draft = is_draft(submission, round_)
     return _prepared(key, lambda: _job(key, report_html(submission, round_), round_,
-                                       _evidence(files_of(submission, round_)), draft, _hint(submission, round_),
-                                       evidence_stamp(submission, verification_code(submission, round_)[0])))
+                                       _evidence(files_of(submission, round_)), draft,
+                                       evidence_stamp(submission, verification_code(submission, round_)[0]),
+                                       slot), slot)
 
 
 def _submitted_request(submission, round_, snap) -> Prepared:
@@ -167,7 +180,7 @@ def _submitted_request(submission, round_, snap) -> Prepared:
                                sub=submission, blank=False, years=submission.edition.years, draft=False,
                                code=snap.code, paper=paper_of(round_), opinion=opinion_for(submission, round_),
                                ev=appendix(submission, round_, links=False))
-        return _job(key, html, round_, _evidence(rows), hint=_hint(submission, round_),
+        return _job(key, html, round_, _evidence(rows),
                     stamp=evidence_stamp(submission, snap.code))
     return _prepared(key, make_job)
 
@@ -183,45 +196,55 @@ def snapshot_request(snapshot, submission) -> Prepared:
 
     def make_job():
         rows = files_of(submission, round_) if same_files else []
-        return _job(key, snapshot_html(snapshot, submission), round_, _evidence(rows), hint=_hint(submission, round_),
+        return _job(key, snapshot_html(snapshot, submission), round_, _evidence(rows),
                     stamp=evidence_stamp(submission, snapshot.code))
     return _prepared(key, make_job)
 
 
+def render_queue():
+    """This app's render queue (RENDER_QUEUE_URL; by default a SQLite file under instance/)."""
+    config = current_app.config
+    return open_queue(config.get("RENDER_QUEUE_URL") or default_url(current_app.instance_path),
+                      config["RENDER_ORPHAN_SECONDS"])
+
+
 def fetch(prepared: Prepared, wait: float, retry: bool = False) -> Outcome:
-    """The PDF if it is stored; else its render started (once) and awaited ``wait`` seconds."""
-    return obtain(prepared.paths, prepared.make_job, wait, retry=retry,
-                  size=current_app.config["RENDER_PROCESSES"], before_wait=db.session.commit)
+    """The PDF if it is stored; else its render queued (once) and awaited ``wait`` seconds."""
+    return obtain(render_queue(), prepared.paths, prepared.slot, prepared.make_job, wait, retry=retry,
+                  before_wait=db.session.commit)
 
 
 def report_pdf(submission=None, round_="preliminary", blank=False, years=None) -> bytes:
-    """PDF bytes, from the cache or rendered by the pool, waiting for it (the CLI, the blank
-    template and scripts; web pages use :func:`fetch` with a short wait)."""
-    return _bytes(fetch(report_request(submission, round_, blank, years), SYNC_WAIT_SECONDS, retry=True))
+    """PDF bytes, from the cache or rendered now in a render process of this command's own (the
+    CLI and scripts: no consumer needed; web pages use :func:`fetch`)."""
+    return _render_now(report_request(submission, round_, blank, years))
 
 
 def snapshot_pdf(snapshot, submission) -> bytes:
-    """The report as it was submitted (a snapshot), as PDF bytes, waiting for the render."""
-    return _bytes(fetch(snapshot_request(snapshot, submission), SYNC_WAIT_SECONDS, retry=True))
+    """The report as it was submitted (a snapshot), as PDF bytes, rendered now if not stored."""
+    return _render_now(snapshot_request(snapshot, submission))
 
 
-def _bytes(outcome: Outcome) -> bytes:
-    if outcome.state == FAILED:
-        raise PdfRenderError(outcome.message)
-    if outcome.state != READY:
-        raise PdfRenderError("报告 PDF 生成超时。")
-    with open(outcome.path, "rb") as fh:
+def _render_now(prepared: Prepared) -> bytes:
+    paths = prepared.paths
+    if not os.path.exists(paths.pdf):
+        renderer = RenderProcess()
+        try:
+            outcome = renderer.run(prepared.make_job(), time.monotonic() + current_app.config["RENDER_TIME_LIMIT"],
+                                   lambda force=False: True)
+        finally:
+            renderer.stop()
+        if outcome[0] != "ok":
+            raise ReportPdfError(read_failure(paths.failed) or GENERIC_FAILURE)
+    with open(paths.pdf, "rb") as fh:
         return fh.read()
 
 
-def bind_evidence(report: bytes, submission, round_) -> bytes:
-    """The report followed by every evidence file, each page stamped 佐证材料第 N 页 (in this
-    process: benchmarks and scripts)."""
-    rows = files_of(submission, round_)
-    if not rows:
-        return report
-    return bind(report, _job("-", "", round_, _evidence(rows), is_draft(submission, round_),
-                             stamp=evidence_stamp(submission, verification_code(submission, round_)[0])))
+def evidence_job(submission, round_) -> RenderJob:
+    """The job that binds every evidence file after a report (benchmarks and scripts:
+    ``wizard.pdf.render.bind(pdf, evidence_job(...))``)."""
+    return _job("-", "", round_, _evidence(files_of(submission, round_)), is_draft(submission, round_),
+                stamp=evidence_stamp(submission, verification_code(submission, round_)[0]))
 
 
 def snapshot_html(snapshot, submission) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import current_app, render_template
 
 from ..review.sheets import ExpertSheet, RankingSheet
-from .engine import render_pdf
+from .inline import render_pdf
 
 
 def num(value) -> str:

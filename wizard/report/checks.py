@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from ..workflow.states import FINAL
 from .definition import get_report
-from .model import ROUNDS, fill_years
+from .model import fill_years
 from .numbers import count_chars, to_decimal
 from .view import effective_answers
 
 NOT_STARTED, IN_PROGRESS, COMPLETE, ERROR = "not-started", "in-progress", "complete", "error"
 OPTIONAL = "optional"  # a step of files only (佐证材料): nothing it holds blocks submitting
-FINAL_ROUND = ROUNDS[1]
 CARRIED_MARK = "沿用初赛内容，请按决赛要求修改"
 #: The reserved key of a round's answers that keeps values typed but refused by the form's
 #: checks: ``{field key: {"posted": [[name, value], ...], "errors": [message, ...]}}``.  A save
@@ -128,7 +128,7 @@ def report_problems(round_, answers, category, years, carried=()) -> list:
 
 def carried_of(submission, round_) -> list[str]:
     """The texts of this round still as carried over from the preliminary report (final round only)."""
-    return list(submission.carried_texts or []) if round_ == FINAL_ROUND else []
+    return list(submission.carried_texts or []) if round_ == FINAL else []
 
 
 def submit_problems(submission, round_) -> list:

@@ -7,7 +7,7 @@ years) are filled from the competition edition.
 """
 from functools import lru_cache
 
-from .model import BOTH, FINAL, PRELIMINARY, Column, Field, Report, Section, Step, Variant, resolve
+from .model import BOTH, PRELIMINARY_ONLY, Column, Field, Report, Section, Step, Variant, resolve
 
 TITLES = {
     "preliminary": "湖南省产业集群竞赛参赛报告（初赛）",
@@ -285,42 +285,42 @@ STEPS = (
         Section("org_name", "org", None, layout="form", fields=(
             Field("promo_org_name", "集群促进组织名称", "text", default_from="org_unit"),
         )),
-        Section("org_basic", "org", "基本情况", number="4.1", layout="narrative", rounds=PRELIMINARY, fields=(
-            Field("org_basic", "基本情况", "longtext", rounds=PRELIMINARY,
+        Section("org_basic", "org", "基本情况", number="4.1", layout="narrative", rounds=PRELIMINARY_ONLY, fields=(
+            Field("org_basic", "基本情况", "longtext", rounds=PRELIMINARY_ONLY,
                   guidance="重点介绍集群促进组织组建方式及组织架构、主要负责人简历和工作业绩及其他专业技术人员情况等。"),
         )),
         Section("org_operation", "org", "集群发展促进组织运营情况", number="4.2", layout="narrative", fields=(
             Field("org_operation", "集群发展促进组织运营情况", "longtext", max_chars=1000,
                   guidance="重点介绍集群促进组织在推进集群发展方面已开展的工作等，1000字以内。"),
         )),
-        Section("org_documents", "org", "相关佐证资料", number="4.3", layout="evidence", rounds=PRELIMINARY, fields=(
-            Field("org_documents", "相关佐证资料", "evidence", rounds=PRELIMINARY,
+        Section("org_documents", "org", "相关佐证资料", number="4.3", layout="evidence", rounds=PRELIMINARY_ONLY, fields=(
+            Field("org_documents", "相关佐证资料", "evidence", rounds=PRELIMINARY_ONLY,
                   guidance="包括机构成立批文或注册登记执照复印件、固定的办公场所证明、机构负责人相关资历证书等佐证材料。"),
         )),
     )),
     Step("plan", "实施方案", (
-        Section("plan_lead", "plan", None, layout="form", rounds=PRELIMINARY, fields=(
-            Field("lead_unit", "编制牵头单位", "text", rounds=PRELIMINARY, note="（集群所在地县以上人民政府）"),
+        Section("plan_lead", "plan", None, layout="form", rounds=PRELIMINARY_ONLY, fields=(
+            Field("lead_unit", "编制牵头单位", "text", rounds=PRELIMINARY_ONLY, note="（集群所在地县以上人民政府）"),
         )),
-        Section("targets", "plan", "未来三年集群主要经济指标发展目标", number="5.1", layout="targets", rounds=PRELIMINARY, fields=(
-            _t("target_output", "集群总产值（亿元）", rounds=PRELIMINARY),
-            _t("target_leading_revenue", "集群主导产业营业收入（亿元）", rounds=PRELIMINARY),
-            _t("target_leading_enterprises", "集群主导产业规模工业企业数（个）", rounds=PRELIMINARY),
-            _t("target_leading_profit", "集群主导产业利润（亿元）", rounds=PRELIMINARY, signed=True),
-            _t("target_leading_tax", "集群主导产业上交税金（亿元）", rounds=PRELIMINARY),
+        Section("targets", "plan", "未来三年集群主要经济指标发展目标", number="5.1", layout="targets", rounds=PRELIMINARY_ONLY, fields=(
+            _t("target_output", "集群总产值（亿元）", rounds=PRELIMINARY_ONLY),
+            _t("target_leading_revenue", "集群主导产业营业收入（亿元）", rounds=PRELIMINARY_ONLY),
+            _t("target_leading_enterprises", "集群主导产业规模工业企业数（个）", rounds=PRELIMINARY_ONLY),
+            _t("target_leading_profit", "集群主导产业利润（亿元）", rounds=PRELIMINARY_ONLY, signed=True),
+            _t("target_leading_tax", "集群主导产业上交税金（亿元）", rounds=PRELIMINARY_ONLY),
         )),
-        Section("plan", "plan", "培育发展省级产业集群实施方案", number="5.2", layout="plan", rounds=PRELIMINARY,
+        Section("plan", "plan", "培育发展省级产业集群实施方案", number="5.2", layout="plan", rounds=PRELIMINARY_ONLY,
                 note=PLAN_INTRO, fields=(
-            Field("plan_background", "第一部分：培育背景", "longtext", rounds=PRELIMINARY,
+            Field("plan_background", "第一部分：培育背景", "longtext", rounds=PRELIMINARY_ONLY,
                   guidance="明确实施范围，分析背景和意义。"),
-            Field("plan_foundation", "第二部分：基础条件", "longtext", rounds=PRELIMINARY,
+            Field("plan_foundation", "第二部分：基础条件", "longtext", rounds=PRELIMINARY_ONLY,
                   guidance="分析集群的基础条件、优势和特色，对标对表国际、国内先进水平找出集群发展的差距。"),
-            Field("plan_goals", "第三部分：发展思路和目标", "longtext", rounds=PRELIMINARY,
+            Field("plan_goals", "第三部分：发展思路和目标", "longtext", rounds=PRELIMINARY_ONLY,
                   guidance="根据制造业强省建设“十四五”发展规划，结合本地区实际提出发展的思路、培育原则、发展定位和主要目标。"),
-            Field("plan_paths", "第四部分：培育发展路径", "longtext", rounds=PRELIMINARY,
+            Field("plan_paths", "第四部分：培育发展路径", "longtext", rounds=PRELIMINARY_ONLY,
                   guidance="重点阐明推动集群产业发展、加快技术创新、促进要素集聚、深化开放合作、推动重点项目建设的主要任务和做法"
                            "（列出重点项目清单及实施时间表）。"),
-            Field("plan_safeguards", "第五部分：保障措施", "longtext", rounds=PRELIMINARY,
+            Field("plan_safeguards", "第五部分：保障措施", "longtext", rounds=PRELIMINARY_ONLY,
                   guidance="提出培育发展集群的工作机制和保证措施，年度计划，任务分工及进度安排。"),
         )),
     )),
@@ -373,4 +373,4 @@ def get_report(round_: str = "preliminary") -> Report:
     return Report(round_, TITLES[round_], PARTS[round_], tuple(steps))
 
 
-__all__ = ["get_report", "BOTH", "FINAL", "PRELIMINARY"]
+__all__ = ["get_report", "BOTH", "PRELIMINARY_ONLY"]

@@ -22,7 +22,17 @@ kind object.  Every other module of the report asks the kind and never tests the
 - ``excel_sheet`` / ``excel_headers`` / ``excel_cells`` / ``excel_rows``: how a field becomes
   columns of the summary workbook's 汇总 sheet, or rows of a sheet of its own (tables, the 5.1
   targets); cells are (value, number format) pairs, numbers as numbers (exports/summary.py
-  writes every one through exports/excel.put).
+  writes every one through exports/excel.put);
+- ``template_layout`` / ``template_input``: how the applicant's Excel template lays the field out
+  (exports/template.py): a labelled cell of its own (``SINGLE``, typed as ``template_input``), a
+  row of a grid of numbers (``GRID``), a table of its row limit (``TABLE``), or not at all (None);
+- ``growth_attrs``: the data attributes of the wizard's live 增幅 cell (static/js/wizard.js);
+  ``shares_row``: on the read-only basic-information table the field shares the row of the field
+  before it in its group (电话); ``county_writes``: the county writes it, not the applicant;
+  ``has_rows``: rows the applicant adds and removes (a table).
+
+No module outside this one compares a kind's name or the class of the form field a kind builds
+(tests/architecture/test_kind_dispatch.py): it asks the kind.
 
 The kinds register themselves in ``model.KINDS`` (the package imports this module first),
 so ``Field.kind_of`` finds them.
@@ -39,7 +49,7 @@ from wtforms.validators import Length
 from .definition import GROWTH_HEADER, INDICATOR_HEADER, PARK_GROWTH_HEADER
 from .inputs import LevelField, MaxChars, NumberInput, PhoneInput, RowList, row_indices, text_filter, value_labels
 from .model import KINDS, fill_years
-from .numbers import change, count_chars, excel_number_format, to_decimal, typed_decimal
+from .numbers import MAX_DECIMALS, MAX_MAGNITUDE, change, count_chars, excel_number_format, to_decimal, typed_decimal
 
 MISSING, ERROR = "missing", "error"  # what a submit-rule problem is (checks.problem's kind)
 EMPTY_VALUES = (None, "", [], {}, False)
@@ -56,6 +66,12 @@ AMOUNT_UNITS = frozenset({"亿元", "万元"})  # with the counts (个, 人): wh
 # what typed_decimal stores (no exponent, at most 4 decimals, below MAX_MAGNITUDE): read directly
 STORED_INTEGER = re.compile(r"-?[0-9]{1,12}")
 STORED_DECIMAL = re.compile(r"-?[0-9]{1,12}\.[0-9]{1,4}")
+
+# --- the applicant's Excel template (exports/template.py): how a kind's field is laid out -------
+SINGLE, GRID, TABLE = "single", "grid", "table"  # a labelled cell · a row of numbers · a table
+# what an input cell is typed as: a SINGLE field's (template_input), a GRID's (numbers), a
+# TABLE's (TableKind.template_cell: by the column's kind)
+LINE, NARRATIVE, TICK, NUMBER, LEVEL = "line", "narrative", "tick", "number", "level"
 
 
 class ExcelColumn(NamedTuple):
@@ -87,6 +103,21 @@ def number_cell(stored, fmt: str) -> tuple:
     return (int(value) if value == value.to_integral_value() else float(value)), excel_number_format(stored, fmt)
 
 
+def at_most(n: int) -> Length:
+    """At most ``n`` characters, counted as the server counts them (code points), and checked by the
+    server alone: no HTML ``maxlength``, which browsers count in UTF-16 units (a rare character such
+    as 𠀀 counts two, so a 200-character name stopped at 100) and enforce by cutting what is typed
+    or pasted.  A longer text is refused on saving with this message and kept as typed."""
+    rule = Length(max=n, message=f"最多 {n} 个字符。")
+    rule.field_flags = {}  # WTForms would render maxlength="n"
+    return rule
+
+
+def raw_pairs(wtf_field) -> list[list[str]]:
+    """[name, value] for each raw value a single input posted."""
+    return [[wtf_field.name, str(v)] for v in (wtf_field.raw_data or [])]
+
+
 def text_cell(value) -> tuple:
     """A text cell; None (an empty cell) when blank."""
     return (None if value in (None, "") else str(value)), None
@@ -113,6 +144,11 @@ class Kind:
     splits_total = False  # each year: a total ({y}_total) and the cluster's part of it ({y}_cluster)
     value_keys: tuple[str, ...] = ()  # the numbers of one row
     partial = ""  # the partial's name when the kind shares another kind's
+    shares_row = False  # read-only basic-information table: on the row of the field before it (电话)
+    has_rows = False  # rows the applicant adds and removes (添加一行 / 删除, with JavaScript off too)
+    county_writes = False  # the county's opinion: written when it reviews, not by the applicant
+    template_layout: str | None = None  # the Excel template: SINGLE | GRID | TABLE | None (not in it)
+    template_input: str | None = None  # a SINGLE cell: LINE | NARRATIVE | TICK
 
     @property
     def template(self) -> str:
@@ -139,6 +175,11 @@ class Kind:
     def post(self, field, value, formdata) -> None:
         """A stored answer → what the web form would post (``formdata``: a MultiDict), for import."""
         formdata.add(field.key, str(value))
+
+    def posted(self, wtf_field) -> list[list[str]]:
+        """What the page posted for the field, as [name, value] pairs in the page's order: the raw
+        text of every input (a table row removed with 删除 is not among them)."""
+        return raw_pairs(wtf_field)
 
     def unknown_parts(self, field, value) -> list[str]:
         """What inside an imported value this kind does not know (a misspelt key), as
@@ -219,10 +260,11 @@ class TextKind(Kind):
     name = "text"
     one_line = True
     excel_column = True
+    template_layout, template_input = SINGLE, LINE
 
     def build(self, field, years):
         return StringField(fill_years(field.label, years),
-                           validators=[Length(max=field.max_length, message=f"最多 {field.max_length} 个字符。")],
+                           validators=[at_most(field.max_length)],
                            filters=[text_filter()])
 
     def answer(self, field, wtf_field):
@@ -239,6 +281,7 @@ class PhoneKind(TextKind):
 
     name = "phone"
     partial = "text"
+    shares_row = True
 
     def build(self, field, years):
         return PhoneInput(fill_years(field.label, years))
@@ -249,6 +292,7 @@ class LongTextKind(Kind):
 
     name = "longtext"
     excel_column = True
+    template_layout, template_input = SINGLE, NARRATIVE
 
     def build(self, field, years):
         return TextAreaField(fill_years(field.label, years), validators=[MaxChars(field.hard_max_chars)],
@@ -278,12 +322,16 @@ class ValuesKind(Kind):
 
     grid_row = True
     has_unit = True
+    template_layout = GRID
 
     def build(self, field, years):
         labels = value_labels(field, years)
         attrs = {k: NumberInput(labels[k], integer=field.integer, signed=field.signed, percent=field.percent)
                  for k in self.value_keys}
         return FormField(type(f"{field.key}_values", (Form,), attrs), label=fill_years(field.label, years))
+
+    def posted(self, wtf_field):
+        return [pair for sub in wtf_field.form for pair in raw_pairs(sub)]
 
     def unknown_parts(self, field, value):
         return [f"“{k}”" for k in value if k not in self.value_keys] if isinstance(value, dict) else []
@@ -310,6 +358,13 @@ class ValuesKind(Kind):
         if field.required and missing:
             return [(f"请填写“{name}”的全部数值。", MISSING)]
         return []
+
+    @staticmethod
+    def growth_attrs(field) -> dict:
+        """The data attributes of the wizard's live 增幅 cell (static/js/wizard.js, behaviour b):
+        the mode and the parser's limits from numbers.py, so the page shows what the report prints."""
+        return {"data-growth": "", "data-mode": field.growth_mode, "data-max-decimals": MAX_DECIMALS,
+                "data-max-magnitude": format(MAX_MAGNITUDE, "f")}
 
     def schema(self, field, section, years):
         return {"values": list(self.value_keys),
@@ -389,12 +444,19 @@ class TableKind(Kind):
     """Rows of ``field.columns`` (a list of {column key: value}); empty rows are not stored."""
 
     name = "table"
+    template_layout = TABLE
+    has_rows = True
 
     def build(self, field, years):
         attrs = {c.key: self.cell_input(c, years) for c in field.columns}
         row = type(f"{field.key}_row", (Form,), attrs)
         return RowList(FormField(row), label=fill_years(field.label, years), min_entries=1,
                        max_entries=field.max_rows)
+
+    @staticmethod
+    def template_cell(col) -> str:
+        """What a column's cells are typed as in the Excel template: NUMBER, LEVEL or LINE."""
+        return NUMBER if col.kind == "number" else LEVEL if col.kind == "level" else LINE
 
     @staticmethod
     def cell_input(col, years):
@@ -404,7 +466,7 @@ class TableKind(Kind):
             return NumberInput(label, integer=col.integer, signed=col.signed, percent=col.percent)
         if col.kind == "level":
             return LevelField(label)
-        return StringField(label, validators=[Length(max=col.max_length, message=f"最多 {col.max_length} 个字符。")],
+        return StringField(label, validators=[at_most(col.max_length)],
                            filters=[text_filter()])
 
     def form_errors(self, field, formdata):
@@ -426,6 +488,9 @@ class TableKind(Kind):
             if v != "":
                 row[col.key] = v
         return row or None
+
+    def posted(self, wtf_field):
+        return [pair for entry in wtf_field.entries for sub in entry.form for pair in raw_pairs(sub)]
 
     def unknown_parts(self, field, value):
         keys = {c.key for c in field.columns}
@@ -518,6 +583,7 @@ class AgreeKind(Kind):
 
     name = "agree"
     excel_column = True
+    template_layout, template_input = SINGLE, TICK
 
     def build(self, field, years):
         return BooleanField(fill_years(field.label, years))
@@ -548,6 +614,7 @@ class OpinionKind(Kind):
 
     name = "opinion"
     answerable = False
+    county_writes = True
 
 
 class EvidenceKind(Kind):

@@ -9,11 +9,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-ROUNDS = ("preliminary", "final")
-ROUND_LABELS = {"preliminary": "初赛", "final": "决赛"}
+# The rounds are the workflow's (workflow/states.py defines them once); ROUNDS and ROUND_LABELS
+# are imported from here too by the report's readers.
+from ..workflow.states import FINAL, PRELIMINARY, ROUND_LABELS, ROUNDS  # noqa: F401
+
+#: the rounds whose report shows a step, section or field (``rounds=``)
 BOTH = frozenset(ROUNDS)
-PRELIMINARY = frozenset({"preliminary"})
-FINAL = frozenset({"final"})
+PRELIMINARY_ONLY = frozenset({PRELIMINARY})
+FINAL_ONLY = frozenset({FINAL})
 
 EVIDENCE_MARK = "需提供佐证材料"
 SME_ONLY_MARK = "仅中小企业特色产业集群填报"

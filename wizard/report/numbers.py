@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 
 MAX_MAGNITUDE = Decimal("1e12")
 MAX_DECIMALS = 4
@@ -142,16 +142,28 @@ def to_decimal(stored) -> Decimal | None:
         return None
 
 
+# Enough digits that a quotient of two parsed numbers (at most 16 significant digits each) is
+# rounded to two decimals as its exact value would be: the browser (static/js/wizard.js) computes
+# the same figures exactly, and tests/browser/test_rules_pairs.py holds the two together.
+GROWTH_PRECISION = 60
+
+
 def _two(value: Decimal) -> Decimal:
-    return value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    """Two decimals, half away from zero; a result that rounds to zero has no sign (0.00, not -0.00)."""
+    out = value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return out.copy_abs() if out == 0 else out
 
 
 def growth(first, second) -> str:
-    """增幅（%）: (second − first) / first × 100, two decimals; — when first is 0 or blank."""
+    """增幅（%）: (second − first) / |first| × 100, two decimals; — when first is 0 or blank.
+    Relative to the base's absolute value, so that a signed figure (利润总额) that rises grows:
+    −100 → −50 is +50.00."""
     a, b = to_decimal(first), to_decimal(second)
     if a is None or b is None or a == 0:
         return "—"
-    return format(_two((b - a) / abs(a) * 100), "f")
+    with localcontext() as ctx:
+        ctx.prec = GROWTH_PRECISION
+        return format(_two((b - a) / abs(a) * 100), "f")
 
 
 def points(first, second) -> str:
@@ -159,7 +171,9 @@ def points(first, second) -> str:
     a, b = to_decimal(first), to_decimal(second)
     if a is None or b is None:
         return "—"
-    diff = _two(b - a)
+    with localcontext() as ctx:
+        ctx.prec = GROWTH_PRECISION
+        diff = _two(b - a)
     sign = "+" if diff > 0 else ""
     return f"{sign}{format(diff, 'f')}个百分点"
 

@@ -13,12 +13,9 @@ from ..extensions import db
 from ..models import Submission, utcnow
 from .checks import TYPED, qualified_name, typed_entries
 from .definition import get_report
-from .model import ROUNDS
+from ..workflow.states import FINAL, PRELIMINARY
 from .forms import form_to_answers, make_step_form
 from .numbers import count_chars
-
-
-PRELIMINARY, FINAL = ROUNDS
 
 
 
@@ -102,9 +99,9 @@ def save_answers(submission: Submission, round_: str, new_values: dict, expected
         db.session.rollback()
         db.session.refresh(submission)
         raise StaleSave(submission.answers_for(round_), submission.version)
-    db.session.commit()
-    db.session.refresh(submission)
-    return submission.version
+    db.session.commit()  # the row is read again only if the caller looks at it (an autosave does not)
+    db.session.expire(submission)
+    return expected_version + 1  # the UPDATE matched version = expected and set it one higher
 
 
 def answer_digest(value) -> str:

@@ -26,11 +26,11 @@ from ..exports.accounts import (
 from ..extensions import db
 from ..models import ROLE_ADMIN, ROLE_LABELS, Cluster, Region, User, local_now
 from ..params import clean_param, parse_int
-from ..pdf.engine import PdfRenderError
+from ..pdf.inline import PdfError
 from ..pdf.letters import letter_for, letters_filename, letters_pdf
 from ..web.http import content_disposition
+from ..web.lists import pinyin_key
 from ..web.security import audit, client_address, require_role
-from .results import pinyin_key
 
 bp = Blueprint("accounts", __name__, url_prefix="/admin/accounts")
 bp.before_request(require_role(ROLE_ADMIN))
@@ -114,7 +114,7 @@ def letters_page(issued, title: str, changed: int = 0):
     try:
         pdf = letters_pdf([letter_for(u, p) for u, p in issued])
         href = "data:application/pdf;base64," + base64.b64encode(pdf).decode("ascii")
-    except PdfRenderError:
+    except PdfError:
         current_app.logger.exception("Account letters could not be rendered")
         error = "账号通知书 PDF 生成失败。账号已处理；请对这些账号再次“重置密码”以生成新的账号通知书。"
     return render_template("admin/letters.html", title=title, users=users, href=href, error=error, changed=changed,

@@ -29,19 +29,12 @@ from ..models import (
 from ..params import choice_id, parse_page
 from ..pdf.status import font_status_message
 from ..web.forms import AppForm
+from ..web.lists import back_args, list_filters, list_query, pinyin_key, pinyin_page, selected_submissions
 from ..web.security import audit, client_address, require_role
 from ..workflow.moves import apply_move
 from ..workflow.states import MOVES, MOVES_BY_KEY, STATES, MoveRefused, state_label
-from .results import (
-    admin_extras,
-    back_args,
-    list_filters,
-    list_query,
-    pinyin_key,
-    pinyin_page,
-    selected_submissions,
-)
 from .accounts import ACCOUNT_STATUSES, BULK_ACTIONS, account_filters, filtered_accounts, letters_page
+from .deadlines import admin_extras
 from .shared import submission_page
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")

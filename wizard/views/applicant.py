@@ -4,7 +4,6 @@ import json
 from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
-from wtforms import FieldList
 
 from ..access import own_submission
 from ..evidence import storage as evidence
@@ -13,7 +12,7 @@ from ..evidence.storage import appendix
 from ..extensions import db
 from ..models import ROLE_APPLICANT, HistoryEntry, Submission, local_now
 from ..params import parse_id, parse_version
-from ..pdf import PdfRenderError
+from ..pdf.inline import PdfError
 from ..pdf.declaration import declaration_filename, declaration_pdf, declaration_step_key
 from ..report.checks import (
     CARRIED_MARK,
@@ -25,19 +24,21 @@ from ..report.checks import (
 )
 from ..report.compare import step_changes
 from ..report.definition import get_report
-from ..report.forms import form_to_answers, make_step_form, split_answers
+from ..report.forms import form_to_answers, make_shown_form, make_step_form, split_answers
 from ..report.service import StaleSave, answer_digest, answers_to_formdata, save_answers, step_digests
 from ..report.view import effective_answers, step_defaults
+from ..web.deadline_lock import readonly_message, refuse_writes_after_deadline, writable_round
 from ..web.security import client_address, require_role
 from ..workflow.deadlines import deadline_text, effective_deadline
 from ..workflow.moves import apply_move
 from ..workflow.readiness import missing_files_by_step, review_lists, review_problems, step_states
 from ..workflow.snapshots import latest_snapshot
-from ..workflow.states import STATES, MoveRefused, current_round, submit_move
+from ..workflow.states import MoveRefused, current_round, submit_move
 from .shared import pdf_response, send_report_pdf, send_snapshot_pdf
 
 bp = Blueprint("applicant", __name__, url_prefix="/applicant")
 bp.before_request(require_role(ROLE_APPLICANT))
+bp.before_request(refuse_writes_after_deadline)  # past the deadline the report is read-only (issue #22, 7)
 
 
 def _submission(editable_only: bool = False) -> Submission:
@@ -48,7 +49,7 @@ def _submission(editable_only: bool = False) -> Submission:
 
 
 def _editable_round(sub):
-    return STATES[sub.state].editable_round
+    return writable_round(sub)  # the state's editable round, unless its deadline has passed
 
 
 @bp.route("/")
@@ -96,7 +97,8 @@ def _row_edit(form):
     """Add or remove a table row when JavaScript is off (buttons named add_row/remove_row)."""
     add = request.form.get("add_row")
     remove = request.form.get("remove_row")
-    if add and isinstance(form._fields.get(add), FieldList):
+    tables = {f.key for f in form._definition_fields if f.kind_of.has_rows and f.key in form._fields}
+    if add in tables:
         fl = form[add]
         if len(fl.entries) < fl.max_entries:
             fl.append_entry()
@@ -105,7 +107,7 @@ def _row_edit(form):
         return True
     if remove and "-" in remove:
         key, _, idx = remove.rpartition("-")
-        if isinstance(form._fields.get(key), FieldList):
+        if key in tables:
             fl = form[key]
             fl.entries = [e for e in fl.entries if e.name != f"{key}-{idx}"]
             if not fl.entries:
@@ -242,7 +244,7 @@ def step(step_key):
     if round_ is None:
         if request.method == "POST":
             return _refuse_readonly()
-        flash("报告已提交，当前为只读。", "info")
+        flash(readonly_message(sub), "info")
         return redirect(url_for("applicant.review"))
     report = get_report(round_)
     step = report.step(step_key) or abort(404)
@@ -254,7 +256,8 @@ def step(step_key):
         form.version.data = str(sub.version)
         return _render_step(sub, round_, step, form)
 
-    form = make_step_form(round_, step.key, category, years, formdata=request.form)
+    form = make_step_form(round_, step.key, category, years, formdata=request.form,
+                          only=_named_fields(step, request.form) if fetch else None)
     if g.get("csrf_failed"):
         return _render_step(sub, round_, step, form, 400)
     touched, notes = (None, []) if fetch else _evidence_actions(sub, round_, step)
@@ -292,6 +295,28 @@ def step(step_key):
         g.saved_ok = True
         return _render_step(sub, round_, step, form)
     return _after_save(report, step, touched)
+
+
+def _named_fields(step, formdata) -> frozenset | None:
+    """The fields an autosave sent (``fields``: their keys, comma-separated; static/js/wizard.js
+    sends the fields changed since its last save): only these are validated and saved.  None:
+    the whole step was sent (no ``fields``)."""
+    if "fields" not in formdata:
+        return None
+    keys = set(formdata.get("fields", "").split(","))
+    return frozenset(f.key for f in step.fields if f.key in keys)
+
+
+def _with_stored(sub, round_, step, md, named) -> MultiDict:
+    """A partial post (an autosave stashed when the login expired) made whole: the named fields
+    as posted, every other field of the step as stored, so nothing unsent is saved blank."""
+    stored = step_defaults(step, sub, sub.answers_for(round_))
+    full = answers_to_formdata(round_, step.key, {k: v for k, v in stored.items() if k not in named})
+    for name, value in md.items(multi=True):
+        key = name.split("-", 1)[0]
+        if name != "fields" and (key in named or step_field(step, key) is None):
+            full.add(name, value)
+    return full
 
 
 def _keep_theirs(step, values: dict, typed: dict) -> None:
@@ -338,7 +363,7 @@ def _shown_form(sub, round_, step):
     answers = step_defaults(step, sub, sub.answers_for(round_))
     typed = {k: v for k, v in typed_entries(answers).items() if step_field(step, k)}
     if not typed:
-        return make_step_form(round_, step.key, category, years, answers=answers)
+        return make_shown_form(round_, step.key, category, years, answers)
     md = answers_to_formdata(round_, step.key, {k: v for k, v in answers.items() if k not in typed})
     for entry in typed.values():
         for name, value in entry.get("posted") or []:
@@ -398,8 +423,11 @@ def resume_pending(pending):
     if report is None or report.step(step_key) is None:
         flash("报告当前不可编辑，登录前填写的内容未能保存。", "warning")
         return redirect(url_for("applicant.tasks"))
-    form = make_step_form(round_, step_key, sub.cluster.category, sub.edition.years, formdata=md, meta={"csrf": False})
     step = report.step(step_key)
+    named = _named_fields(step, md)
+    if named is not None:  # an autosave (the fields it changed): the step's other fields as stored
+        md = _with_stored(sub, round_, step, md, named)
+    form = make_step_form(round_, step_key, sub.cluster.category, sub.edition.years, formdata=md, meta={"csrf": False})
     values, typed = split_answers(form) if not form.validate() else (form_to_answers(form), {})
     try:
         version = save_answers(sub, round_, values, parse_version(md.get("version"), blank=0), typed=typed)
@@ -505,7 +533,7 @@ def declaration():
     round_ = current_round(sub)
     try:
         pdf = declaration_pdf(sub, round_)
-    except PdfRenderError:
+    except PdfError:
         current_app.logger.exception("declaration PDF failed for submission %s", sub.id)
         abort(500)
     return pdf_response(pdf, declaration_filename(sub, round_))

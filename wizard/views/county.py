@@ -8,9 +8,9 @@ from ..extensions import db
 from ..models import ROLE_COUNTY, Cluster, HistoryEntry, Snapshot, Submission
 from ..report.compare import compare_files, compare_submissions
 from ..report.model import ROUND_LABELS, ROUNDS
+from ..web.downloads import summary_download
 from ..web.security import require_role
 from ..workflow.states import MOVES, MOVES_BY_KEY, RETURN, current_round, states_waiting_for
-from .results import summary_download
 from .shared import submission_page
 
 bp = Blueprint("county", __name__, url_prefix="/county")

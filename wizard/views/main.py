@@ -11,7 +11,7 @@ from ..web.security import client_address
 from ..workflow.moves import apply_move
 from ..workflow.states import DECIDE, MOVES_BY_KEY, ROUNDS, UNDO, MoveRefused, current_round
 from .county import county_extras
-from .results import admin_extras
+from .deadlines import admin_extras
 from .shared import home_for, send_blank_pdf, send_report_pdf, submission_page
 
 bp = Blueprint("main", __name__)

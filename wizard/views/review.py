@@ -5,7 +5,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from wtforms import SelectField, StringField
 
-from ..access import current_edition
+from ..access import edition_or_404
 from ..extensions import db
 from ..models import CATEGORY_LABELS, ROLE_ADMIN, RankingSnapshot, ReviewAssignment, Submission, User, local_now
 from ..params import ParamError, parse_datetime, parse_id, parse_int
@@ -29,9 +29,8 @@ from ..review.scheme import (
 )
 from ..web.forms import AppForm
 from ..web.security import client_address, require_role
-from ..workflow.deadlines import past_deadline_error
+from ..workflow.deadlines import DATETIME_FORMATS, past_deadline_error
 from ..workflow.states import ROUNDS, scoring_state, state_label
-from .results import DATETIME_FORMATS
 
 bp = Blueprint("review", __name__, url_prefix="/admin/review")
 # an unknown round matches no route (the <round:…> converter): a 404 for everyone, like an out-of-range id
@@ -39,19 +38,6 @@ bp.before_request(require_role(ROLE_ADMIN))
 
 
 MAX_DIMENSIONS = 30
-
-
-def _round(round_: str) -> str:
-    if round_ not in ROUNDS:
-        abort(404)
-    return round_
-
-
-def _edition():
-    edition = current_edition()
-    if edition is None:
-        abort(404)
-    return edition
 
 
 def progress_label(assignment) -> str:
@@ -66,7 +52,7 @@ def _actor() -> User:
 def index():
     """Both rounds at a glance: the scheme, the reports in the scoring state, assigned and
     submitted, the reports short of experts; links to each page."""
-    edition = _edition()
+    edition = edition_or_404()
     rounds = []
     for round_ in ROUNDS:
         scheme, board = scheme_or_default(edition, round_), assign.board(edition, round_)
@@ -133,7 +119,7 @@ def scheme(round_):
     """The round's 评分细则: dimensions (name, maximum, guidance; rows added and removed), the
     method, the panel size, the experts' deadline.  Frozen once the round's first score is
     submitted: the page says why and since when, and only the panel and deadline change."""
-    edition, round_ = _edition(), _round(round_)
+    edition = edition_or_404()
     sch = scheme_for(edition, round_) if request.method == "POST" else scheme_or_default(edition, round_)
     frozen = frozen_message(sch)
     form = SchemeForm(data={"method": sch.method, "panel_size": str(sch.panel_size),
@@ -193,7 +179,7 @@ def _row_total(rows) -> str:
 def board(round_):
     """Per report and per expert: assigned and submitted; 需补派专家; the automatic assignment
     and the reminders."""
-    edition, round_ = _edition(), _round(round_)
+    edition = edition_or_404()
     data = assign.board(edition, round_)
     return render_template("review/board.html", edition=edition, round_=round_, label=ROUND_LABELS[round_],
                            board=data, state=state_label(scoring_state(round_)), categories=CATEGORY_LABELS,
@@ -203,7 +189,7 @@ def board(round_):
 @bp.route("/<round:round_>/assign", methods=["POST"])
 def auto_assign(round_):
     """Assign automatically: every report of the round gets its panel (kept assignments stay)."""
-    edition, round_ = _edition(), _round(round_)
+    edition = edition_or_404()
     panel = parse_int(request.form.get("panel_size", ""), lo=1, hi=PANEL_MAX)
     if panel is None:
         flash(f"每份报告的评审专家人数应为 1–{PANEL_MAX} 之间的整数。", "error")
@@ -216,7 +202,7 @@ def auto_assign(round_):
 @bp.route("/<round:round_>/remind", methods=["POST"])
 def remind(round_):
     """Remind the experts with unfinished reports (all, or the one of ``expert_id``)."""
-    edition, round_ = _edition(), _round(round_)
+    edition = edition_or_404()
     one = parse_id(request.form.get("expert_id", "")) if request.form.get("expert_id") else None
     reminded = assign.remind(edition, round_, _actor(), {one} if one else None, client_address())
     if reminded:
@@ -231,7 +217,7 @@ def remind(round_):
 
 def _report(round_: str, submission_id: int) -> Submission:
     sub = db.session.get(Submission, submission_id)
-    if sub is None or sub.edition_id != _edition().id:
+    if sub is None or sub.edition_id != edition_or_404().id:
         abort(404)
     return sub
 
@@ -253,7 +239,7 @@ def score_table(sub: Submission, round_: str, dimensions: list[dict]) -> dict:
 def report(round_, submission_id):
     """One report: its experts (progress, 回避, withdrawn scores), the manual add and remove,
     and the submitted scores side by side with their spread."""
-    edition, round_ = _edition(), _round(round_)
+    edition = edition_or_404()
     sub = _report(round_, submission_id)
     sch = scheme_or_default(edition, round_)
     rows = assign.round_assignments([sub.id], round_)
@@ -270,7 +256,6 @@ def report(round_, submission_id):
 @bp.route("/<round:round_>/reports/<int:submission_id>/add", methods=["POST"])
 def add_expert(round_, submission_id):
     """Assign one more expert to the report by hand (refused for a conflicted one, with why)."""
-    round_ = _round(round_)
     sub = _report(round_, submission_id)
     expert_id = parse_id(request.form.get("expert_id", ""))
     expert = db.session.get(User, expert_id) if expert_id else None
@@ -290,7 +275,6 @@ def add_expert(round_, submission_id):
 @bp.route("/<round:round_>/reports/<int:submission_id>/remove", methods=["POST"])
 def remove_expert(round_, submission_id):
     """Take an expert off the report; submitted scores are withdrawn, with the reason required."""
-    round_ = _round(round_)
     sub = _report(round_, submission_id)
     assignment_id = parse_id(request.form.get("assignment_id", ""))
     row = db.session.get(ReviewAssignment, assignment_id) if assignment_id else None
@@ -330,7 +314,7 @@ def _ticks(ranking, cuts: dict[str, int], round_: str) -> set[int]:
 def _ranking_page(round_: str, cuts: dict[str, int], ticked: set[int] | None = None, *, error: str | None = None,
                   move_key: str = "", comment: str = "", status: int = 200):
     """The ranking page; ``ticked``: the rows ticked (default: what 选前 N 名 of ``cuts`` ticks)."""
-    edition = _edition()
+    edition = edition_or_404()
     if stored_scheme(edition, round_) is None and not assign.any_assigned(edition, round_):  # a GET stores nothing
         return render_template("review/ranking_empty.html", edition=edition, round_=round_,
                                label=ROUND_LABELS[round_], state=scoring_state(round_)), status
@@ -349,18 +333,17 @@ def _ranking_page(round_: str, cuts: dict[str, int], ticked: set[int] | None = N
 def ranking(round_):
     """The round's ranking per category with every column and flag; ``top_<category>=N`` (the
     选前 N 名 helper, a plain GET form) ticks the first N of a category and draws its cut line."""
-    return _ranking_page(_round(round_), _cuts(request.args))
+    return _ranking_page(round_, _cuts(request.args))
 
 
 @bp.route("/<round:round_>/advance", methods=["POST"])
 def advance(round_):
     """Apply the chosen move of the round to the ticked reports, from a frozen ranking; refused
     as a whole (the page again with the ticks and the reason as typed) when it cannot be."""
-    round_ = _round(round_)
     ids = [i for i in (parse_id(raw) for raw in request.form.getlist("ids")[:1000]) if i]
     cuts, move_key, comment = _cuts(request.form), request.form.get("move", ""), request.form.get("comment", "")
     try:
-        result = advancing.advance(_edition(), round_, move_key, ids, _actor(), comment=comment,
+        result = advancing.advance(edition_or_404(), round_, move_key, ids, _actor(), comment=comment,
                                    seen=request.form.get("seen", ""), address=client_address())
     except advancing.AdvanceRefused as refused:
         db.session.rollback()

@@ -1,6 +1,7 @@
 """What several role blueprints show the same way: each role's home page, a submission's page
-(county and administrator), and the report PDF download (rendered by the pool of
-wizard/pdf/pool.py, never in this worker; docs/pdf-engine.md)."""
+(county and administrator), and the report PDF download (queued on wizard/pdf/queue.py and
+rendered by a render consumer, never in this worker, which never imports the PDF engine;
+docs/pdf-engine.md)."""
 import os
 
 from flask import Response, current_app, render_template, request, send_file, url_for
@@ -9,7 +10,7 @@ from flask_login import current_user
 from ..evidence.storage import appendix
 from ..extensions import db
 from ..models import HistoryEntry
-from ..pdf.pool import FAILED, READY
+from ..pdf.queue import FAILED, READY
 from ..pdf.report import fetch, pdf_filename, report_request, snapshot_filename, snapshot_request
 from ..report.definition import COUNTY_SCAN_LABEL, get_report
 from ..report.view import effective_answers
@@ -33,7 +34,7 @@ def home_for(user) -> str:
 
 def submission_page(sub, move_error=None, typed=None, status=200, extras=None):
     """The read-only report of a submission with its moves and history (county and admin pages);
-    ``extras``: what only administrators see (snapshots, the deadline form), see results.admin_extras."""
+    ``extras``: what only administrators see (snapshots, the deadline form), see deadlines.admin_extras."""
     round_ = current_round(sub)
     answers = effective_answers(sub, round_)
     problems, warnings = review_lists(sub, round_, answers)
@@ -71,7 +72,7 @@ def send_blank_pdf(round_, years):
 
 def _send_pdf(prepared, filename: str, sub=None, what: str = ""):
     """The stored PDF (its download audited: ``what`` is the round or the snapshot); else its
-    render is started or awaited for PDF_WAIT_SECONDS, then a page that says it is being made
+    render is queued or awaited for PDF_WAIT_SECONDS, then a page that says it is being made
     (202, refreshing itself) or that it failed (503, with a link that tries again)."""
     wait = float(current_app.config["PDF_WAIT_SECONDS"])
     outcome = fetch(prepared, wait, retry=request.args.get("retry") == "1")

@@ -9,18 +9,17 @@ review/results.py, the documents from pdf/review.py and exports/review.py."""
 from flask import Blueprint, abort, current_app, request
 from flask_login import current_user
 
-from ..access import current_edition
+from ..access import edition_or_404
 from ..exports.review import review_filename, review_xlsx
 from ..extensions import db
 from ..models import CATEGORY_LABELS, ROLE_ADMIN, ROLE_EXPERT, User, local_now
 from ..params import parse_int
-from ..pdf import PdfRenderError
+from ..pdf.inline import PdfError
 from ..pdf import review as paper
 from ..review.results import round_ranking
 from ..review.sheets import expert_sheet, ranking_sheet
+from ..web.downloads import xlsx_response
 from ..web.security import audit, require_role
-from ..workflow.states import ROUNDS
-from .results import xlsx_response
 from .shared import pdf_response
 
 bp = Blueprint("sheets", __name__, url_prefix="/review")
@@ -29,19 +28,6 @@ bp.before_request(require_role(ROLE_ADMIN, ROLE_EXPERT))
 
 
 MAX_CUT = 1000
-
-
-def _round(round_: str) -> str:
-    if round_ not in ROUNDS:
-        abort(404)
-    return round_
-
-
-def _edition():
-    edition = current_edition()
-    if edition is None:
-        abort(404)
-    return edition
 
 
 def _admin_only() -> None:
@@ -62,7 +48,7 @@ def _expert(expert_id: int) -> User:
 def _rendered(render, sheet) -> bytes:
     try:
         return render(sheet)
-    except PdfRenderError:
+    except PdfError:
         current_app.logger.exception("review PDF failed")
         abort(500)
 
@@ -70,9 +56,8 @@ def _rendered(render, sheet) -> bytes:
 @bp.route("/<round:round_>/experts/<int:expert_id>/score-sheet.pdf")
 def score_sheet_pdf(round_, expert_id):
     """专家评分表: the expert's scores and comments for each report assigned in the round, to sign."""
-    round_ = _round(round_)
     expert = _expert(expert_id)
-    edition = _edition()
+    edition = edition_or_404()
     sheet = expert_sheet(edition, round_, expert)  # reads only: a download stores nothing but its audit row
     pdf = _rendered(paper.score_sheet_pdf, sheet)
     audit("export", f"score-sheet-{round_}.pdf", f"edition={edition.id}; expert={expert.username}; "
@@ -84,10 +69,9 @@ def score_sheet_pdf(round_, expert_id):
 def ranking_pdf(round_, category):
     """评审结果汇总表 of a round and category (``?cut=N``: the top N advance; flags the ranges across it)."""
     _admin_only()
-    round_ = _round(round_)
     if category not in CATEGORY_LABELS:
         abort(404)
-    edition = _edition()
+    edition = edition_or_404()
     sheet = ranking_sheet(edition, round_, category, parse_int(request.args.get("cut"), None, hi=MAX_CUT))
     pdf = _rendered(paper.ranking_pdf, sheet)
     audit("export", f"ranking-{round_}-{category}.pdf",
@@ -99,8 +83,7 @@ def ranking_pdf(round_, category):
 def scores_xlsx(round_):
     """The round's workbook: the raw scores (expert × report × dimension) and the ranking per category."""
     _admin_only()
-    round_ = _round(round_)
-    edition = _edition()
+    edition = edition_or_404()
     ranking = round_ranking(edition, round_)
     now = local_now()
     data = review_xlsx(ranking, now)

@@ -25,11 +25,13 @@ from ..models import ROLE_APPLICANT, Submission, local_now
 from ..report.definition import ATTACHMENTS, get_report
 from ..report.service import StaleSave
 from ..web.http import content_disposition
+from ..web.deadline_lock import readonly_message, refuse_writes_after_deadline, writable_round
 from ..web.security import audit, client_address, require_role
 from ..workflow.states import STATES, current_round
 
 bp = Blueprint("workbook", __name__, url_prefix="/applicant/workbook")
 bp.before_request(require_role(ROLE_APPLICANT))
+bp.before_request(refuse_writes_after_deadline)  # past the deadline the report is read-only (issue #22, 7)
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 READ_ONLY = "报告已提交或当前状态不允许修改，不能导入填报模板。"
@@ -74,9 +76,9 @@ def download():
 def upload_page():
     """Choose the filled template to upload."""
     sub = _own()
-    round_ = STATES[sub.state].editable_round
+    round_ = writable_round(sub)
     if round_ is None:
-        flash(READ_ONLY, "info")
+        flash(readonly_message(sub), "info")
         return redirect(url_for("applicant.tasks"))
     return _page(sub, round_)
 
@@ -102,7 +104,7 @@ def upload():
         preview = preview_import(data, sub, round_, _max_bytes())
     except TemplateRefused as refused:
         return _page(sub, round_, 422, str(refused))
-    token = save_pending(_folder(), data, current_user.id, sub, round_) if preview.can_apply else None
+    token = save_pending(_folder(), preview, current_user.id, sub) if preview.can_apply else None
     return render_template("workbook/preview.html", sub=sub, report=get_report(round_), preview=preview,
                            token=token, filename=request.files["file"].filename), 422 if preview.problems else 200
 
@@ -116,24 +118,16 @@ def confirm():
     if round_ is None:
         discard_pending(_folder(), token)
         abort(409, description=READ_ONLY)
-    kept = load_pending(_folder(), token, current_user.id, sub)
-    if kept is None:
+    preview = load_pending(_folder(), token, current_user.id, sub)  # the preview's answers: the file is not read again
+    if preview is None:
         flash("预览已失效或不存在（超过 1 小时未确认、已经导入，或之后又上传了新的文件）。请重新上传填报模板。", "warning")
         return redirect(url_for("workbook.upload_page"))
-    data, meta = kept
-    if meta.get("round") != round_ or meta.get("version") != sub.version:
+    if preview.round != round_ or preview.version != sub.version:
         discard_pending(_folder(), token)
         flash("预览之后报告已被修改（其他窗口或他人保存了报告），本次导入未执行。请重新上传填报模板，核对改动后再确认。", "warning")
         return redirect(url_for("workbook.upload_page"))
     try:
-        preview = preview_import(data, sub, round_, _max_bytes())
-        if not preview.can_apply:
-            raise TemplateRefused("填报模板有需要修改的问题，或没有任何改动，未导入。")
         changed = apply_import(sub, preview, current_user._get_current_object(), client_address())
-    except TemplateRefused as refused:
-        discard_pending(_folder(), token)
-        flash(str(refused), "error")
-        return redirect(url_for("workbook.upload_page"))
     except StaleSave:
         discard_pending(_folder(), token)
         flash("预览之后报告已被修改（其他窗口或他人保存了报告），本次导入未执行。请重新上传填报模板。", "warning")

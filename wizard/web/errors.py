@@ -8,6 +8,10 @@ from werkzeug.exceptions import HTTPException
 
 from ..evidence.names import file_size
 from ..extensions import db
+from .storage_full import JSON_MESSAGE as STORAGE_FULL_JSON
+from .storage_full import STATUS as STORAGE_FULL
+from .storage_full import TITLE as STORAGE_FULL_TITLE
+from .storage_full import is_storage_full, storage_full_message
 
 MESSAGES = {
     400: ("请求无效", "提交的内容无法处理，请返回上一页重试。"),
@@ -18,6 +22,7 @@ MESSAGES = {
     413: ("文件过大", "上传的内容超过大小限制。"),
     429: ("尝试次数过多", "请稍后再试。"),
     500: ("系统错误", "系统处理请求时出错，已记录。请稍后重试或联系管理员。"),
+    STORAGE_FULL: (STORAGE_FULL_TITLE, "服务器的存储空间已满，本次操作未能完成。系统已通知管理员，请等管理员处理后再试。"),
     503: ("系统暂时无法使用", "系统暂时无法连接数据库，本次操作未执行、未保存。请稍后重试；如多次出现，请联系管理员。"),
 }
 #: what a save that reached a database that is away answers (the wizard's script keeps the typed
@@ -66,7 +71,7 @@ def unreachable(exc) -> bool:
 def _database_away(exc):
     """The database cannot be reached (stopped, restarting, locked too long): a Chinese 503 that
     needs no database, never Flask's English 500."""
-    if not unreachable(exc):
+    if is_storage_full(exc) or not unreachable(exc):  # SQLite's "database or disk is full" is no outage
         return _server_error(exc)
     current_app.logger.error("Database unavailable on %s %s: %s", request.method, request.path, exc)
     try:
@@ -109,7 +114,22 @@ def _is_chinese(text) -> bool:
     return isinstance(text, str) and any("\u4e00" <= ch <= "\u9fff" for ch in text)
 
 
+def storage_full_response(exc=None):
+    """The server's storage is full (issue #22, item 12): say so, and that the administrators have
+    been told (an error-level log line at most once an hour), never "please retry"."""
+    try:
+        db.session.rollback()
+    except Exception:  # the connection is gone too: nothing to roll back
+        current_app.logger.debug("rollback after a full disk failed", exc_info=True)
+    message = storage_full_message(f"{request.method} {request.path}", exc)
+    if wants_json():
+        return {"ok": False, "error": STORAGE_FULL_JSON}, STORAGE_FULL
+    return error_page(STORAGE_FULL, message)
+
+
 def _server_error(exc):
+    if is_storage_full(exc):
+        return storage_full_response(exc)
     current_app.logger.exception("Unhandled error on %s %s", request.method, request.path)
     try:
 

@@ -17,6 +17,7 @@ from ..auditlog import record, record_at_once
 from ..dbsetup import SAFE_METHODS
 from ..extensions import csrf, db, login_manager
 from ..models import LoginAttempt, User, utcnow
+from . import deadline_lock
 from .pending import SESSION_USER_KEY, stash_owner, stash_pending_save
 
 
@@ -176,9 +177,9 @@ def _stash_or_refuse() -> None:
     owner = stash_owner()
     if owner is None:
         raise CSRFError("登录已过期且无法确认本次提交来自您本人，内容未暂存。")
-    if address_throttled():
-        raise CSRFError("尝试次数过多，内容未暂存。")
-    record_attempt("", success=False)  # a stash counts against this address's login throttle
+    # A stash is not a failed login (issue #22, item 6): counting each autosave after the expiry
+    # locked the user, and everyone behind the same address, out of the login that saves it.
+    # What bounds stashes is pending.py: one row per user, capped in size, a valid token required.
     if stash_pending_save(owner):
         flash("登录已过期。您刚才填写的内容已暂存，重新登录后将自动保存。", "warning")
     else:
@@ -252,3 +253,4 @@ def init_app(app):
     app.before_request(_new_password_first)
     app.after_request(_headers)
     app.after_request(_no_session_for_cookieless_changes)
+    deadline_lock.init_app(app)  # the read-only notice of a report past its deadline

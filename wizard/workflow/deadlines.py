@@ -14,6 +14,8 @@ from .states import STATES, MoveRefused, round_of, state_label
 
 #: how far ahead the example in a deadline field's hint lies
 EXAMPLE_DAYS = 14
+#: the ways a deadline may be typed (the datetime-local field's, by hand, a date alone)
+DATETIME_FORMATS = ("%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d")
 
 
 def effective_deadline(submission: Submission, round_: str) -> datetime | None:

@@ -4,7 +4,8 @@ A move is a conditional UPDATE ... WHERE state = expected AND version = expected
 when no row changes, the move was refused (stale page, double click, someone else
 was faster) and nothing is written.  ``apply_move`` is a pipeline: resolve the move,
 check it, collect the row's new values (one hook per move kind), update, record
-(history, snapshot, notifications, audit), commit.  Every move writes one history
+(history, snapshot, notifications, audit), commit, then send the e-mail the move queued
+(side effects outside the database come after the commit).  Every move writes one history
 row and notifies who must act next.
 """
 from __future__ import annotations
@@ -12,12 +13,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from flask import current_app
 from sqlalchemy import update
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..auditlog import record
 from ..evidence import storage as evidence
 from ..evidence.checks import UploadRejected
 from ..extensions import db
+from ..mail import deliver_outbox
 from ..models import ROLE_ADMIN, HistoryEntry, RankingSnapshot, Submission, User, to_local, utcnow
 from ..report.definition import get_report
 from ..report.service import carried_texts
@@ -29,7 +33,6 @@ from .snapshots import freeze
 from .states import (
     APPROVE,
     FINAL,
-    MOVES,
     MOVES_BY_KEY,
     PRELIMINARY,
     RETURN,
@@ -38,6 +41,7 @@ from .states import (
     UNDO,
     Move,
     MoveRefused,
+    moves_from,
     state_label,
 )
 
@@ -59,6 +63,7 @@ class _Moving:
     stored: list = field(default_factory=list)  # files written by this move: removed again if it fails
     submitted_answers: dict | None = None
     ranking: RankingSnapshot | None = None  # the frozen ranking a move decided from the experts' scores
+    mail: list = field(default_factory=list)  # OutboxMail rows of this move: sent after the commit
 
     @property
     def round(self) -> str:
@@ -67,7 +72,7 @@ class _Moving:
 
 def moves_for(submission: Submission, role: str) -> list[Move]:
     """The moves this role may offer on this submission now (guards are checked on POST)."""
-    moves = [m for m in MOVES if m.source == submission.state and m.role == role]
+    moves = moves_from(submission.state, role)
     if role == ROLE_ADMIN and last_undoable(submission) is not None:
         moves.append(UNDO)
     return moves
@@ -111,6 +116,7 @@ def apply_move(submission: Submission, move_key: str, actor: User, *, comment: s
     entry = _record(m, address)
     _commit(m)
     db.session.refresh(submission)
+    _send_mail(m)
     return entry
 
 
@@ -237,7 +243,9 @@ def _record(m: _Moving, address: str) -> HistoryEntry:
         scans = [f for f in evidence.files_of(sub, m.round) if f.slot == evidence.DECLARATION_SCAN]
         entry.evidence = scans[-1] if scans else None
         freeze(sub, m.round, m.submitted_answers, m.actor.id, m.now)
-    notify(sub, move, m.target, m.actor, m.comment)
+    mail = notify(sub, move, m.target, m.actor, m.comment)
+    if mail is not None:
+        m.mail.append(mail)
     record(m.actor, "move", f"submission:{sub.id}",
            f"{move.label}（{move.key}）：{state_label(m.source)} → {state_label(m.target)}"
            + (f"；依据评审排名快照 {m.ranking.code}" if m.ranking is not None else ""), address)
@@ -251,6 +259,18 @@ def _commit(m: _Moving) -> None:
         db.session.rollback()
         evidence.discard_files(m.stored)
         raise
+
+
+def _send_mail(m: _Moving) -> None:
+    """The move's e-mail, after its commit.  A failure here does not undo the move: the rows
+    stay unsent and ``flask cleanup`` sends them."""
+    if not m.mail:
+        return
+    try:
+        deliver_outbox([row.id for row in m.mail])
+    except SQLAlchemyError:
+        db.session.rollback()
+        current_app.logger.warning("E-mail of a move left in the outbox", exc_info=True)
 
 
 def prefill_final(submission: Submission) -> dict:

@@ -1,9 +1,10 @@
-"""Who is told about a move: in-app messages, and e-mail when configured."""
+"""Who is told about a move: in-app messages, and e-mail when configured (queued in the move's
+transaction, sent after its commit: wizard/mail.py)."""
 from __future__ import annotations
 
 from ..extensions import db
-from ..mail import send_mail
-from ..models import ROLE_APPLICANT, ROLE_COUNTY, Message, Submission, User
+from ..mail import queue_mail
+from ..models import ROLE_APPLICANT, ROLE_COUNTY, Message, OutboxMail, Submission, User
 from .deadlines import effective_deadline
 from .states import RETURN, STATES, Move, state_label
 
@@ -37,9 +38,11 @@ def message_text(submission: Submission, move: Move, target: str) -> str:
     return text
 
 
-def notify(submission: Submission, move: Move, target: str, actor: User, comment: str | None = None) -> None:
+def notify(submission: Submission, move: Move, target: str, actor: User,
+           comment: str | None = None) -> OutboxMail | None:
     """Tell whoever acts next (and the applicant, when someone else moved); the move's comment
-    (退回意见, 审核意见, 原因) is part of the message: it says what to fix."""
+    (退回意见, 审核意见, 原因) is part of the message: it says what to fix.  Everything is added to
+    the move's transaction; the e-mail (returned) is sent after the commit."""
     text = message_text(submission, move, target)
     if comment and move.comment_label:
         text += f"\n{move.comment_label}：{comment}"
@@ -50,4 +53,4 @@ def notify(submission: Submission, move: Move, target: str, actor: User, comment
     for user in people:
         if user.id != actor.id:
             db.session.add(Message(user_id=user.id, submission_id=submission.id, text=text))
-    send_mail([u.email for u in people if u.email], text)
+    return queue_mail([u.email for u in people if u.email], text)

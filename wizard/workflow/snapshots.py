@@ -6,8 +6,10 @@ import json
 
 from ..evidence.storage import manifest
 from ..extensions import db
-from ..models import Snapshot, Submission
-from ..report.definition import COUNTY_SCAN
+from ..models import Snapshot, Submission, to_local
+from ..report.definition import CODE_LABEL, COUNTY_SCAN
+from ..report.model import ROUND_LABELS
+from ..report.view import effective_answers
 
 
 def answers_digest(answers: dict, evidence: list) -> str:
@@ -20,6 +22,28 @@ def latest_snapshot(submission: Submission, round_: str) -> Snapshot | None:
     return db.session.execute(
         db.select(Snapshot).filter_by(submission_id=submission.id, round=round_).order_by(Snapshot.id.desc()).limit(1)
     ).scalar_one_or_none()
+
+
+def snapshots_of(submission: Submission) -> list[Snapshot]:
+    """Every snapshot of the submission, the latest first."""
+    return db.session.execute(
+        db.select(Snapshot).filter_by(submission_id=submission.id).order_by(Snapshot.id.desc())
+    ).scalars().all()
+
+
+def snapshot_label(snap: Snapshot) -> str:
+    """初赛提交快照 2026-05-01 10:00 校验码 … (its time in Beijing time)."""
+    return f"{ROUND_LABELS[snap.round]}提交快照 {to_local(snap.created_at):%Y-%m-%d %H:%M} {CODE_LABEL} {snap.code}"
+
+
+def round_source(submission: Submission, round_: str) -> tuple[str, dict, bool]:
+    """What a comparison shows of a round, (label, answers, exists): its latest snapshot, else
+    the current answers (a draft)."""
+    snap = latest_snapshot(submission, round_)
+    if snap is not None:
+        return snapshot_label(snap), snap.answers, True
+    return (f"{ROUND_LABELS[round_]}当前草稿（未提交）", effective_answers(submission, round_),
+            bool(submission.answers_for(round_)))
 
 
 def evidence_manifest(submission: Submission, round_: str) -> list:

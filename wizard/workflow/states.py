@@ -11,8 +11,10 @@ from dataclasses import dataclass
 
 from ..roles import ROLE_ADMIN, ROLE_APPLICANT, ROLE_COUNTY
 
+#: the competition's two rounds (初赛 with 附件1, 决赛 with 附件2): defined here only
 PRELIMINARY, FINAL = "preliminary", "final"
 ROUNDS = (PRELIMINARY, FINAL)
+ROUND_LABELS = {PRELIMINARY: "初赛", FINAL: "决赛"}
 
 # Move kinds: what a move does besides changing the state (moves.py has a hook per kind).
 SUBMIT, APPROVE, RETURN, ADVANCE, DECIDE = "submit", "approve", "return", "advance", "decide"
@@ -27,6 +29,7 @@ class State:
     next_actor: str = ROLE_APPLICANT  # who is told to act when a submission reaches this state
     approved: bool = True  # False: the round is back before the county's approval (its opinion goes)
     scored: bool = False  # experts (评审专家) score this round's report while a submission is in this state
+    tone: str = "grey"  # its badge's colours: a .tone-<name> of static/css/app.css, each state its own
 
     @property
     def editable_round(self) -> str | None:
@@ -34,22 +37,22 @@ class State:
 
     @property
     def badge(self) -> str:
-        """The CSS class of this state's badge (static/css/app.css styles one per state)."""
-        return f"state-{self.key}"
+        """The CSS class of this state's badge: its tone (static/css/app.css styles each tone)."""
+        return f"tone-{self.tone}"
 
 
 STATES = {s.key: s for s in (
-    State("draft", "草稿", PRELIMINARY, editable=True, approved=False),
-    State("submitted", "待县级审核", PRELIMINARY, next_actor=ROLE_COUNTY, approved=False),
-    State("county_approved", "县级已审核", PRELIMINARY, next_actor=ROLE_ADMIN),
-    State("preliminary", "初赛", PRELIMINARY, scored=True),
-    State("eliminated", "初赛未胜出", PRELIMINARY),
-    State("finalist", "入围决赛", FINAL, editable=True, approved=False),
-    State("final_submitted", "决赛报告待县级审核", FINAL, next_actor=ROLE_COUNTY, approved=False),
-    State("final_approved", "决赛报告县级已审核", FINAL, next_actor=ROLE_ADMIN),
-    State("final", "决赛", FINAL, scored=True),
-    State("awarded", "认定为培育对象", FINAL),
-    State("not_awarded", "未认定", FINAL),
+    State("draft", "草稿", PRELIMINARY, editable=True, approved=False, tone="grey"),
+    State("submitted", "待县级审核", PRELIMINARY, next_actor=ROLE_COUNTY, approved=False, tone="blue"),
+    State("county_approved", "县级已审核", PRELIMINARY, next_actor=ROLE_ADMIN, tone="teal"),
+    State("preliminary", "初赛", PRELIMINARY, scored=True, tone="purple"),
+    State("eliminated", "初赛未胜出", PRELIMINARY, tone="slate"),
+    State("finalist", "入围决赛", FINAL, editable=True, approved=False, tone="amber"),
+    State("final_submitted", "决赛报告待县级审核", FINAL, next_actor=ROLE_COUNTY, approved=False, tone="blue-outline"),
+    State("final_approved", "决赛报告县级已审核", FINAL, next_actor=ROLE_ADMIN, tone="teal-outline"),
+    State("final", "决赛", FINAL, scored=True, tone="green"),
+    State("awarded", "认定为培育对象", FINAL, tone="red"),
+    State("not_awarded", "未认定", FINAL, tone="grey-outline"),
 )}
 
 
@@ -140,6 +143,8 @@ def states_waiting_for(role: str) -> tuple[str, ...]:
 
 
 def moves_from(state: str, role: str) -> list[Move]:
+    """The table's moves out of ``state`` that ``role`` makes (the offer on a page, the moves
+    after a scored round)."""
     return [m for m in MOVES if m.source == state and m.role == role]
 
 
