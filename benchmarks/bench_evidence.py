@@ -96,10 +96,10 @@ def main() -> int:
     limits = UploadLimits()
     for i in range(args.pdfs):
         checked = inspect_upload(text_pdf(args.pages, 100 + i, f"Evidence {i + 1}"), f"材料{i + 1}.pdf", limits)
-        items.append(EvidenceSource.from_checked(checked, group_key=f"ind-{i % 4}"))
+        items.append(EvidenceSource(checked.data, checked.kind, checked.safe_name, group_key=f"ind-{i % 4}", page_count=checked.page_count))
     for i in range(args.photos):
         checked = inspect_upload(photo_jpeg(200 + i), f"照片{i + 1}.jpg", limits)
-        items.append(EvidenceSource.from_checked(checked, group_key="photos"))
+        items.append(EvidenceSource(checked.data, checked.kind, checked.safe_name, group_key="photos", page_count=checked.page_count))
     gen_s = time.perf_counter() - t
 
     evidence_pages = sum(it.page_count for it in items)

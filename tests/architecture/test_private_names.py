@@ -43,7 +43,6 @@ PUBLIC_UNDERSCORE = {"_replace", "_asdict", "_fields", "_make", "_field_defaults
 PENDING = {
     ("wizard/pdf/engine.py", "_pagesize"): "reads reportlab Canvas's page size",
     ("wizard/pdf/engine.py", "_makeCanvas"): "wraps xhtml2pdf's PmlBaseDoc._makeCanvas",
-    ("wizard/report/inputs.py", "_extract_indices"): "overrides WTForms FieldList._extract_indices",
 }
 #: Private names of pypdf and Pillow that the evidence code once used: flagged wherever they appear.
 KNOWN_OFFENDERS = {"_objects", "_add_object", "_data", "_root_object", "_info", "_get_object", "_ID",

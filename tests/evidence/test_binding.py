@@ -357,7 +357,7 @@ def test_large_images_are_downsampled():
 
 def test_images_from_inspect_upload():
     checked = inspect_upload(image_bytes((300, 300), **JPEG), "证明.jpg")
-    out = merge_evidence(None, None, [EvidenceSource.from_checked(checked, group_key="g")], stamp_start=9)
+    out = merge_evidence(None, None, [EvidenceSource(checked.data, checked.kind, checked.safe_name, group_key="g", page_count=checked.page_count)], stamp_start=9)
     assert stamps(read(out).pages[0]) == [9]
 
 

@@ -64,7 +64,7 @@ def test_accepts_pdf():
 
     assert res.sha256 == hashlib.sha256(data).hexdigest() == res.original_sha256
     assert res.width is None and res.height is None
-    assert res.mime_type == "application/pdf"
+    assert res.kind == "pdf"
 
 
 def test_accepts_png_and_uppercase_extension():

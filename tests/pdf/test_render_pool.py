@@ -11,15 +11,14 @@ import time
 import pytest
 from pypdf import PdfReader
 
-from factories import ALLOY, AuthActions, attach, submission_of, submitted
-from fill import complete_answers
+from factories import ALLOY, AuthActions, submission_of, submitted
+from rendering import LONG, cached, fill_alloy, pages_of, renders, text_of, until
 from wizard.extensions import db
 from wizard.models import EvidenceFile
-from wizard.pdf.queue import results_of, slot_of, under_way
+from wizard.pdf.queue import slot_of, under_way
 from wizard.pdf.report import TEMPLATE_VERSION, render_queue
 from wizard.workflow.snapshots import latest_snapshot
 
-LONG = 180  # seconds a test lets a render take on a busy machine (never a timing assertion)
 
 
 @pytest.fixture
@@ -29,39 +28,16 @@ def waiting(app):
     return app
 
 
-def cached(app, suffix=".pdf"):
-    folder = app.config["PDF_CACHE_FOLDER"]
-    return sorted(n for n in os.listdir(folder) if n.endswith(suffix)) if os.path.isdir(folder) else []
 
 
-def renders(app, key=None):
-    """The renders the consumer recorded into this test's cache folder (of ``key``)."""
-    with app.app_context():
-        return results_of(render_queue(), app.config["PDF_CACHE_FOLDER"], key)
 
 
-def pages_of(pdf: bytes) -> int:
-    return len(PdfReader(io.BytesIO(pdf)).pages)
 
 
-def text_of(pdf: bytes) -> str:
-    return "".join((p.extract_text() or "") for p in PdfReader(io.BytesIO(pdf)).pages).replace(" ", "")
 
 
-def fill_alloy(app, evidence=0):
-    with app.app_context():
-        sub = submission_of(ALLOY)
-        sub.preliminary_answers = complete_answers("preliminary")
-        db.session.commit()
-        for i in range(evidence):
-            attach(sub, "listed_enterprises", name=f"证明{i}.pdf", pages=2)
 
 
-def until(condition, seconds=LONG):
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def test_the_report_is_rendered_in_another_process(waiting, client, auth, people):

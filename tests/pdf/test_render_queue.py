@@ -4,7 +4,6 @@ leaves no process behind and its job is tried once more, then reported as failed
 one applicant's "edit, request the PDF, hang up" cannot hold back another's PDF by more than one
 render; the cache keeps one draft per submission and round, within its size; and the queue works
 on Redis, shared by processes.  (test_render_pool.py holds the promises kept from the pool.)"""
-import io
 import json
 import os
 import signal
@@ -15,49 +14,28 @@ import time
 from pathlib import Path
 
 import pytest
-from pypdf import PdfReader
 
-from factories import ALLOY, LINXIANG, PASSWORD, AuthActions, attach, submission_of
+from factories import ALLOY, LINXIANG, PASSWORD, AuthActions, submission_of
 from fill import complete_answers
+from rendering import LONG, cached, fill_alloy, renders, text_of, until
 from wizard.extensions import db
 from wizard.pdf import cache
-from wizard.pdf.queue import ATTEMPTS, results_of, slot_of
+from wizard.pdf.queue import ATTEMPTS, slot_of
 from wizard.pdf.report import render_queue
 
 ROOT = Path(__file__).resolve().parents[2]
-LONG = 180  # seconds a test lets a render take on a busy machine (never a timing assertion)
 URL = "/applicant/report.pdf"
 ENGINE = ("xhtml2pdf", "reportlab", "wizard.pdf.engine", "wizard.pdf.render", "wizard.evidence.binding")
 
 
-def cached(app, suffix=".pdf"):
-    folder = app.config["PDF_CACHE_FOLDER"]
-    return sorted(n for n in os.listdir(folder) if n.endswith(suffix)) if os.path.isdir(folder) else []
 
 
-def renders(app):
-    with app.app_context():
-        return results_of(render_queue(), app.config["PDF_CACHE_FOLDER"])
 
 
-def text_of(pdf: bytes) -> str:
-    return "".join((p.extract_text() or "") for p in PdfReader(io.BytesIO(pdf)).pages).replace(" ", "")
 
 
-def fill_alloy(app, evidence=0):
-    with app.app_context():
-        sub = submission_of(ALLOY)
-        sub.preliminary_answers = complete_answers("preliminary")
-        db.session.commit()
-        for i in range(evidence):
-            attach(sub, "listed_enterprises", name=f"证明{i}.pdf", pages=2)
 
 
-def until(condition, seconds=LONG):
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def alive(pid):
@@ -129,14 +107,16 @@ def test_a_consumer_killed_mid_render_leaves_nothing_and_its_job_is_retried_once
     auth.login("applicant-a")
     slot = draft_slot(app)
     assert client.get(URL).status_code == 202  # queued; no consumer yet
+    dead = None  # the render process of the consumer killed last: its record stays until found silent
     for attempt in range(1, ATTEMPTS + 1):
         consumer = own_queue()
-        until(lambda: (running(app, slot) or {}).get("pid") is not None)
+        until(lambda: (running(app, slot) or {}).get("pid") not in (None, dead))
         record = running(app, slot)
         assert record["attempt"] == attempt
         consumer.send_signal(signal.SIGKILL)  # mid-render: the render process is importing or rendering
         consumer.wait()
         until(lambda: not alive(record["pid"]), 30)  # died with its consumer, not re-parented
+        dead = record["pid"]
         assert cached(app) == [] and cached(app, ".tmp") == []
         page = client.get(URL)  # what the applicant sees meanwhile
         assert page.status_code in (202, 503)

@@ -3,7 +3,6 @@ preview, confirm), every refused kind of file, problems pointing to sheet and ce
 stored on refusal or with problems, stale previews, read-only reports and CSRF."""
 import os
 import re
-import zipfile
 from io import BytesIO
 
 import pytest
@@ -12,6 +11,7 @@ from openpyxl import Workbook, load_workbook
 from builders import image_bytes
 from factories import ALLOY, LINXIANG, csrf_from, submission_of
 from fill import complete_answers
+from security.xlsx_hostile import rezip
 from wizard.exports.template import template_xlsx
 from wizard.extensions import db
 from wizard.models import AuditEntry, HistoryEntry, local_now
@@ -200,22 +200,6 @@ def test_too_many_table_rows_stray_cells_and_unknown_sheets(client, auth, app, a
 
 
 # --- refused files ----------------------------------------------------------------------------
-
-def rezip(data, *, drop=(), add=(), replace=None):
-    """The template's zip rebuilt: parts dropped, added (name, bytes) or edited (name → fn)."""
-    out = BytesIO()
-    with zipfile.ZipFile(BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            if info.filename in drop:
-                continue
-            content = src.read(info)
-            if replace and info.filename in replace:
-                content = replace[info.filename](content)
-            dst.writestr(info.filename, content)
-        for name, content in add:
-            dst.writestr(name, content)
-    return out.getvalue()
-
 
 def ole(*streams):
     """The start of an OLE compound file (what .xls and encrypted Office files are)."""

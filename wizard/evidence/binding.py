@@ -104,16 +104,6 @@ class EvidenceSource:
             return ("path", os.path.realpath(self.path))
         return ("data", hashlib.sha256(self.data).digest())
 
-    @classmethod
-    def from_checked(cls, checked: Any, *, label: Optional[str] = None, group_key: Hashable = None) -> "EvidenceSource":
-        return cls(
-            data=checked.data,
-            kind=checked.kind,
-            label=label if label is not None else checked.safe_name,
-            group_key=group_key,
-            page_count=checked.page_count,
-        )
-
 
 @dataclass(frozen=True)
 class PlannedItem:

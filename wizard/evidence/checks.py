@@ -150,10 +150,6 @@ class CheckedFile:
     notes: tuple = ()  # informational remarks (English, for logs)
     normalised: bool = False
 
-    @property
-    def mime_type(self) -> str:
-        return {"pdf": "application/pdf", "png": "image/png", "jpeg": "image/jpeg"}[self.kind]
-
 
 # --------------------------------------------------------------------------
 # content sniffing

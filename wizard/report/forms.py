@@ -12,6 +12,7 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField
 
 from .definition import get_report
+from .inputs import numbered_rows_only
 from .view import error_messages
 
 
@@ -35,7 +36,8 @@ def step_form_class(round_: str, step_key: str, category: str | None, years_key:
     years = dict(years_key)
     step = get_report(round_).step(step_key)
     fields = [f for f in step.fields if f.applies_to(category) and (only is None or f.key in only)]
-    attrs = {"_definition_fields": fields}
+    attrs = {"_definition_fields": fields,
+             "_row_prefixes": tuple(f"{f.key}-" for f in fields if f.kind_of.has_rows)}
     for f in attrs["_definition_fields"]:
         wf = f.kind_of.build(f, years)
         if wf is not None:
@@ -49,6 +51,7 @@ def make_step_form(round_, step_key, category, years, formdata=None, answers=Non
     only = frozenset(only) if only is not None else None
     cls = step_form_class(round_, step_key, category, tuple(sorted(years.items())), only)
     if formdata is not None:
+        formdata = numbered_rows_only(formdata, cls._row_prefixes)
         form = cls(formdata=formdata, **kw)
         form._raw_formdata = formdata
     else:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from wtforms import FieldList, SelectField, StringField
+from werkzeug.datastructures import MultiDict
+from wtforms import SelectField, StringField
 from wtforms.validators import ValidationError
 
 from ..params import parse_index
@@ -100,11 +101,18 @@ def row_indices(prefix: str, names) -> set[int]:
     return found
 
 
-class RowList(FieldList):
-    """A table's rows; WTForms' own index parsing takes str.isdigit() for a number."""
-
-    def _extract_indices(self, prefix, formdata):
-        return row_indices(prefix, formdata)
+def numbered_rows_only(formdata, prefixes):
+    """``formdata`` without the cells of a table (``prefixes``: ``<table>-``) whose row number is
+    not ASCII digits in range (``green_list-²-name``): WTForms takes str.isdigit() for a row
+    number, and int('²') fails.  The same MultiDict when nothing is dropped."""
+    drop = [k for k in formdata.keys() for p in prefixes
+            if k.startswith(p) and parse_index(k[len(p):].split("-", 1)[0]) is None]
+    if not drop:
+        return formdata
+    kept = MultiDict(formdata)
+    for key in drop:
+        kept.poplist(key)
+    return kept
 
 
 def text_filter(multiline=False):

@@ -43,11 +43,11 @@ import re
 from decimal import Decimal
 from typing import NamedTuple
 
-from wtforms import BooleanField, Form, FormField, StringField, TextAreaField
+from wtforms import BooleanField, FieldList, Form, FormField, StringField, TextAreaField
 from wtforms.validators import Length
 
 from .definition import GROWTH_HEADER, INDICATOR_HEADER, PARK_GROWTH_HEADER
-from .inputs import LevelField, MaxChars, NumberInput, PhoneInput, RowList, row_indices, text_filter, value_labels
+from .inputs import LevelField, MaxChars, NumberInput, PhoneInput, row_indices, text_filter, value_labels
 from .model import KINDS, fill_years
 from .numbers import MAX_DECIMALS, MAX_MAGNITUDE, change, count_chars, excel_number_format, to_decimal, typed_decimal
 
@@ -450,7 +450,7 @@ class TableKind(Kind):
     def build(self, field, years):
         attrs = {c.key: self.cell_input(c, years) for c in field.columns}
         row = type(f"{field.key}_row", (Form,), attrs)
-        return RowList(FormField(row), label=fill_years(field.label, years), min_entries=1,
+        return FieldList(FormField(row), label=fill_years(field.label, years), min_entries=1,
                        max_entries=field.max_rows)
 
     @staticmethod
