@@ -15,8 +15,8 @@ MAX_FUNCTION_LINES = 60
 #: functions allowed to import inside their body, with the reason (docs/architecture.md)
 IMPORTS_INSIDE = {
     ("wizard/__init__.py", "create_app"): "importing wizard.models (CLI, migrations) must not load every blueprint",
-    ("wizard/pdf/inline.py", "engine"): "a page worker loads the PDF engine only when it renders one of the short "
-                                        "PDFs still made in the request (issue #22, 8)",
+    ("wizard/pdf/inline.py", "engine"): "a page worker loads the PDF engine only when it renders the account "
+                                        "letters, which are never stored (issue #22, 8)",
 }
 
 

@@ -82,7 +82,8 @@ def own_queue(app, tmp_path):
 
 def test_a_page_worker_never_imports_the_pdf_engine(app, people, tmp_path):
     """create_app and a page request that asks for the report PDF, in a fresh process: the PDF is
-    queued (202) and neither xhtml2pdf nor reportlab (the engine, the binding) was ever imported."""
+    queued (202), and so is the declaration page to sign, and neither xhtml2pdf nor reportlab (the
+    engine, the binding) was ever imported."""
     fill_alloy(app)
     config = {k: app.config[k] for k in ("SQLALCHEMY_DATABASE_URI", "SECRET_KEY", "UPLOAD_FOLDER",
                                          "PDF_CACHE_FOLDER", "PASSWORD_HASH_METHOD")}
@@ -94,11 +95,11 @@ def test_a_page_worker_never_imports_the_pdf_engine(app, people, tmp_path):
               "page = client.get('/login').get_data(as_text=True)\n"
               "token = re.search(r'name=\"csrf_token\"[^>]*value=\"([^\"]+)\"', page).group(1)\n"
               f"client.post('/login', data={{'username': 'applicant-a', 'password': {PASSWORD!r}, 'csrf_token': token}})\n"
-              f"status = client.get({URL!r}).status_code\n"
+              f"status = [client.get(u).status_code for u in ({URL!r}, '/applicant/declaration.pdf')]\n"
               f"print(json.dumps({{'status': status, 'loaded': [m for m in {ENGINE!r} if m in sys.modules]}}))\n")
     out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=LONG)
     assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout.strip().splitlines()[-1]) == {"status": 202, "loaded": []}
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == {"status": [202, 202], "loaded": []}
 
 
 def test_a_consumer_killed_mid_render_leaves_nothing_and_its_job_is_retried_once(app, client, auth, people,

@@ -277,6 +277,30 @@ def test_ranking_sheet_names_the_method_every_column_and_the_panel(app, client, 
     assert "评审专家签字" in text and "日期" in text and "年" in text and "校验码" not in text.replace("无冻结校验码", "")
 
 
+def test_a_ranking_sheet_still_being_made_refreshes_to_the_same_cut_and_audits_only_the_download(
+        app, client, auth, round_world):
+    """The sheets are rendered by the render consumer like the report: a request that cannot wait
+    gets the page that refreshes itself, to the same ?cut (a different cut is a different sheet),
+    and the export is audited when the file goes out, not for the waiting page."""
+    auth.login("admin")
+    app.config["PDF_WAIT_SECONDS"] = 0
+    url = "/review/preliminary/ranking/advanced.pdf?cut=1"
+    waiting = client.get(url)
+    assert waiting.status_code == 202 and "正在生成" in waiting.get_data(as_text=True)
+    assert waiting.headers["Refresh"].endswith("url=/review/preliminary/ranking/advanced.pdf?cut=1")
+    assert 'href="/review/preliminary/ranking/advanced.pdf?cut=1"' in waiting.get_data(as_text=True)
+
+    def exports():
+        with app.app_context():
+            return db.session.execute(db.select(db.func.count()).select_from(AuditEntry)
+                                      .where(AuditEntry.target == "ranking-preliminary-advanced.pdf")).scalar()
+    assert exports() == 0
+    app.config["PDF_WAIT_SECONDS"] = 300
+    done = client.get(url)
+    assert done.status_code == 200 and "前1名" in "".join(pdf_text(done.data))
+    assert exports() == 1
+
+
 def test_ranking_sheet_prints_the_frozen_ranking_and_its_code(app, client, auth, round_world):
     w = round_world
     with app.app_context():

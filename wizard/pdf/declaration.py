@@ -4,15 +4,16 @@ room for each leader's signature (3 cm high) and each unit's seal (a 4 cm square
 applicant prints it, has it signed and sealed, and uploads the scan on the declaration step.
 
 No 草稿 watermark: the page is printed while the report is still a draft, and the signed scan
-is part of the submitted report.  The page is small, so it is not cached."""
+is part of the submitted report.  Rendered by the render consumer like the report (pdf/report.py
+``page_request``: named by its HTML, so it is rendered once until a name on it changes)."""
 from __future__ import annotations
 
-from flask import current_app, render_template
+from flask import render_template
 
 from ..report.definition import get_report
 from ..report.model import Report, Section
 from ..report.view import effective_answers
-from .inline import render_pdf
+from .report import Prepared, page_pdf, page_request
 
 # The names printed above the declaration (field keys of the definition; labels come from it):
 # the cluster's registered name, then the promotion organisation and the park as typed.
@@ -40,9 +41,14 @@ def declaration_html(submission, round_: str) -> str:
                            sub=submission)
 
 
+def declaration_request(submission, round_: str) -> Prepared:
+    """The declaration page's PDF for :func:`wizard.pdf.report.fetch` (a web page)."""
+    return page_request(declaration_html(submission, round_), "declaration")
+
+
 def declaration_pdf(submission, round_: str) -> bytes:
-    return render_pdf(declaration_html(submission, round_), static_root=current_app.static_folder,
-                      font_path=current_app.config.get("PDF_FONT_PATH"))
+    """The declaration page's PDF rendered now (scripts and tests)."""
+    return page_pdf(declaration_html(submission, round_), "declaration")
 
 
 def declaration_filename(submission, round_: str) -> str:

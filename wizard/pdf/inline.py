@@ -1,6 +1,8 @@
-"""The PDFs still rendered in the request: the declaration page to sign (declaration.py), the
-review's 专家评分表 and 评审结果汇总表 (review.py) and the account letters (letters.py).  They
-are short and carry no evidence; the report PDF, the long one, goes to the render queue.
+"""The one PDF still rendered in the request: the account letters (letters.py), which carry
+one-time passwords and so are never written anywhere (not to the PDF cache, not to the render
+queue's storage, which is a file under instance/ or a Redis server): rendered, sent as a data:
+link, forgotten.  Every other PDF (the report, the blank template, the declaration page, the
+review's score sheets) is rendered by the render consumer (pdf/report.py ``fetch``).
 
 The engine (xhtml2pdf, ReportLab) is loaded on the first of them, not when the app starts, so
 a page worker that never renders one never loads it (issue #22, 8).

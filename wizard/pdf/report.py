@@ -201,6 +201,20 @@ def snapshot_request(snapshot, submission) -> Prepared:
     return _prepared(key, make_job)
 
 
+def page_request(html: str, name: str) -> Prepared:
+    """A short PDF without evidence (the declaration page to sign, the review's score sheets),
+    rendered by the consumer as the report is: named by its HTML (the same page renders once; a
+    change of data gives another name) and kept in the cache within its bound like any PDF."""
+    key = f"{name}-{_digest({'html': html, 'template': TEMPLATE_VERSION})[:40]}"
+    return _prepared(key, lambda: _job(key, html, None))
+
+
+def page_pdf(html: str, name: str) -> bytes:
+    """:func:`page_request`'s PDF rendered now in a render process of this command's own (the
+    CLI, scripts and benchmarks; web pages use :func:`fetch`)."""
+    return _render_now(page_request(html, name))
+
+
 def render_queue():
     """This app's render queue (RENDER_QUEUE_URL; by default a SQLite file under instance/)."""
     config = current_app.config

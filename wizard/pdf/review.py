@@ -5,13 +5,14 @@ frozen ranking's 校验码, lines for the panel's signatures and the date).
 
 The data comes from review/sheets.py; the templates (templates/print/review_*.html) are
 autoescaped, so every name, comment and opinion reaches the PDF as text.  The documents are
-small and change until the round is decided, so they are rendered on request, not cached."""
+rendered by the render consumer like the report (pdf/report.py ``page_request``), named by their
+HTML: a sheet is rendered again only when a score, a name or the ranking on it changes."""
 from __future__ import annotations
 
-from flask import current_app, render_template
+from flask import render_template
 
 from ..review.sheets import ExpertSheet, RankingSheet
-from .inline import render_pdf
+from .report import Prepared, page_pdf, page_request
 
 
 def num(value) -> str:
@@ -27,16 +28,17 @@ def fixed(value) -> str:
     return "—" if value is None else f"{value:.2f}"
 
 
-def _pdf(html: str) -> bytes:
-    return render_pdf(html, static_root=current_app.static_folder, font_path=current_app.config.get("PDF_FONT_PATH"))
-
-
 def score_sheet_html(sheet: ExpertSheet) -> str:
     return render_template("print/review_scores.html", sheet=sheet, num=num)
 
 
+def score_sheet_request(sheet: ExpertSheet) -> Prepared:
+    return page_request(score_sheet_html(sheet), "score-sheet")
+
+
 def score_sheet_pdf(sheet: ExpertSheet) -> bytes:
-    return _pdf(score_sheet_html(sheet))
+    """Rendered now (scripts and benchmarks; web pages fetch :func:`score_sheet_request`)."""
+    return page_pdf(score_sheet_html(sheet), "score-sheet")
 
 
 def score_sheet_filename(sheet: ExpertSheet) -> str:
@@ -47,8 +49,13 @@ def ranking_html(sheet: RankingSheet) -> str:
     return render_template("print/review_ranking.html", sheet=sheet, fixed=fixed)
 
 
+def ranking_request(sheet: RankingSheet) -> Prepared:
+    return page_request(ranking_html(sheet), "ranking")
+
+
 def ranking_pdf(sheet: RankingSheet) -> bytes:
-    return _pdf(ranking_html(sheet))
+    """Rendered now (scripts and benchmarks; web pages fetch :func:`ranking_request`)."""
+    return page_pdf(ranking_html(sheet), "ranking")
 
 
 def ranking_filename(sheet: RankingSheet) -> str:

@@ -1,7 +1,7 @@
 """The applicant's wizard: task list, one route for every step, review, submit."""
 import json
 
-from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
@@ -12,8 +12,7 @@ from ..evidence.storage import appendix
 from ..extensions import db
 from ..models import ROLE_APPLICANT, HistoryEntry, Submission, local_now
 from ..params import parse_id, parse_version
-from ..pdf.inline import PdfError
-from ..pdf.declaration import declaration_filename, declaration_pdf, declaration_step_key
+from ..pdf.declaration import declaration_filename, declaration_request, declaration_step_key
 from ..report.checks import (
     CARRIED_MARK,
     STATUS_LABELS,
@@ -34,7 +33,7 @@ from ..workflow.moves import apply_move
 from ..workflow.readiness import missing_files_by_step, review_lists, review_problems, step_states
 from ..workflow.snapshots import latest_snapshot
 from ..workflow.states import MoveRefused, current_round, submit_move
-from .shared import pdf_response, send_report_pdf, send_snapshot_pdf
+from .shared import send_page_pdf, send_report_pdf, send_snapshot_pdf
 
 bp = Blueprint("applicant", __name__, url_prefix="/applicant")
 bp.before_request(require_role(ROLE_APPLICANT))
@@ -531,9 +530,4 @@ def declaration():
     """The declaration page alone, with the names filled in, to print, sign, seal and scan."""
     sub = _submission()
     round_ = current_round(sub)
-    try:
-        pdf = declaration_pdf(sub, round_)
-    except PdfError:
-        current_app.logger.exception("declaration PDF failed for submission %s", sub.id)
-        abort(500)
-    return pdf_response(pdf, declaration_filename(sub, round_))
+    return send_page_pdf(declaration_request(sub, round_), declaration_filename(sub, round_))

@@ -3,6 +3,7 @@
 rendered by a render consumer, never in this worker, which never imports the PDF engine;
 docs/pdf-engine.md)."""
 import os
+from urllib.parse import urlencode
 
 from flask import Response, current_app, render_template, request, send_file, url_for
 from flask_login import current_user
@@ -51,10 +52,6 @@ def history_of(sub):
     ).scalars().all()
 
 
-def pdf_response(pdf: bytes, filename: str) -> Response:
-    return Response(pdf, mimetype="application/pdf", headers={"Content-Disposition": content_disposition(filename)})
-
-
 def send_report_pdf(sub, round_):
     """The report PDF of a submission the caller has already been allowed to see (audited)."""
     return _send_pdf(report_request(sub, round_), pdf_filename(sub, round_), sub, round_)
@@ -70,7 +67,13 @@ def send_blank_pdf(round_, years):
     return _send_pdf(report_request(None, round_, blank=True, years=years), pdf_filename(None, round_, blank=True))
 
 
-def _send_pdf(prepared, filename: str, sub=None, what: str = ""):
+def send_page_pdf(prepared, filename: str, on_sent=None, label: str = "PDF 文件"):
+    """A short PDF (the declaration page, a score sheet) as the report is sent; ``on_sent``: called
+    (its audit row) when the file goes out, not for the page that says it is being made."""
+    return _send_pdf(prepared, filename, on_sent=on_sent, label=label)
+
+
+def _send_pdf(prepared, filename: str, sub=None, what: str = "", on_sent=None, label: str = "报告 PDF"):
     """The stored PDF (its download audited: ``what`` is the round or the snapshot); else its
     render is queued or awaited for PDF_WAIT_SECONDS, then a page that says it is being made
     (202, refreshing itself) or that it failed (503, with a link that tries again)."""
@@ -79,31 +82,37 @@ def _send_pdf(prepared, filename: str, sub=None, what: str = ""):
     if outcome.state == FAILED:
         current_app.logger.warning("PDF of submission %s (%s) not available: %s", getattr(sub, "id", "-"), what,
                                    outcome.message)
-        return _pdf_status_page(failed=outcome.message, status=503)
+        return _pdf_status_page(failed=outcome.message, status=503, label=label)
     if outcome.state != READY:
-        return _pdf_status_page(status=202)
+        return _pdf_status_page(status=202, label=label)
     if not os.path.exists(outcome.path):  # removed by the cleanup since the check: make it again
-        return _pdf_status_page(status=202)
+        return _pdf_status_page(status=202, label=label)
     if sub is not None:
         audit("report_download", f"submission:{sub.id}", what)
+    if on_sent is not None:
+        on_sent()
+    if sub is not None or on_sent is not None:
         db.session.commit()
     try:
         fh = open(outcome.path, "rb")
     except FileNotFoundError:  # removed in the moment since: make it again
-        return _pdf_status_page(status=202)
+        return _pdf_status_page(status=202, label=label)
     response = send_file(fh, mimetype="application/pdf", etag=False, conditional=False, max_age=0)
     response.headers["Content-Disposition"] = content_disposition(filename)
     response.content_length = os.fstat(fh.fileno()).st_size
     return response
 
 
-def _pdf_status_page(status: int, failed: str | None = None):
+def _pdf_status_page(status: int, failed: str | None = None, label: str = "报告 PDF"):
     """The PDF is being made (refreshes itself: a meta refresh and the Refresh header, no
     script) or failed (no refresh; the link asks for a new render)."""
-    html = render_template("shared/pdf_rendering.html", failed=failed, again=request.path,
-                           retry=f"{request.path}?retry=1", refresh=PDF_REFRESH_SECONDS)
+    args = [(k, v) for k, v in request.args.items(multi=True) if k != "retry"]  # e.g. a ranking's ?cut=
+    again = request.path + (f"?{urlencode(args)}" if args else "")
+    html = render_template("shared/pdf_rendering.html", failed=failed, again=again,
+                           retry=again + ("&" if args else "?") + "retry=1", refresh=PDF_REFRESH_SECONDS,
+                           label=label)
     response = Response(html, status=status, mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"
     if failed is None:
-        response.headers["Refresh"] = f"{PDF_REFRESH_SECONDS}; url={request.path}"
+        response.headers["Refresh"] = f"{PDF_REFRESH_SECONDS}; url={again}"
     return response

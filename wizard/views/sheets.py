@@ -6,7 +6,7 @@
 
 Everyone else is refused (403).  Thin: the data comes from review/sheets.py and
 review/results.py, the documents from pdf/review.py and exports/review.py."""
-from flask import Blueprint, abort, current_app, request
+from flask import Blueprint, abort, request
 from flask_login import current_user
 
 from ..access import edition_or_404
@@ -14,13 +14,12 @@ from ..exports.review import review_filename, review_xlsx
 from ..extensions import db
 from ..models import CATEGORY_LABELS, ROLE_ADMIN, ROLE_EXPERT, User, local_now
 from ..params import parse_int
-from ..pdf.inline import PdfError
 from ..pdf import review as paper
 from ..review.results import round_ranking
 from ..review.sheets import expert_sheet, ranking_sheet
 from ..web.downloads import xlsx_response
 from ..web.security import audit, require_role
-from .shared import pdf_response
+from .shared import send_page_pdf
 
 bp = Blueprint("sheets", __name__, url_prefix="/review")
 # an unknown round matches no route (the <round:…> converter): a 404 for everyone, like an out-of-range id
@@ -45,24 +44,14 @@ def _expert(expert_id: int) -> User:
     return expert
 
 
-def _rendered(render, sheet) -> bytes:
-    try:
-        return render(sheet)
-    except PdfError:
-        current_app.logger.exception("review PDF failed")
-        abort(500)
-
-
 @bp.route("/<round:round_>/experts/<int:expert_id>/score-sheet.pdf")
 def score_sheet_pdf(round_, expert_id):
     """专家评分表: the expert's scores and comments for each report assigned in the round, to sign."""
     expert = _expert(expert_id)
     edition = edition_or_404()
     sheet = expert_sheet(edition, round_, expert)  # reads only: a download stores nothing but its audit row
-    pdf = _rendered(paper.score_sheet_pdf, sheet)
-    audit("export", f"score-sheet-{round_}.pdf", f"edition={edition.id}; expert={expert.username}; "
-                                                 f"{len(sheet.items)} 份报告")
-    return pdf_response(pdf, paper.score_sheet_filename(sheet))
+    return send_page_pdf(paper.score_sheet_request(sheet), paper.score_sheet_filename(sheet), lambda: audit(
+        "export", f"score-sheet-{round_}.pdf", f"edition={edition.id}; expert={expert.username}; {len(sheet.items)} 份报告"))
 
 
 @bp.route("/<round:round_>/ranking/<category>.pdf")
@@ -73,10 +62,9 @@ def ranking_pdf(round_, category):
         abort(404)
     edition = edition_or_404()
     sheet = ranking_sheet(edition, round_, category, parse_int(request.args.get("cut"), None, hi=MAX_CUT))
-    pdf = _rendered(paper.ranking_pdf, sheet)
-    audit("export", f"ranking-{round_}-{category}.pdf",
-          f"edition={edition.id}; {len(sheet.rows)} 个集群; 校验码 {sheet.snapshot_code or '无（当前排名）'}")
-    return pdf_response(pdf, paper.ranking_filename(sheet))
+    return send_page_pdf(paper.ranking_request(sheet), paper.ranking_filename(sheet), lambda: audit(
+        "export", f"ranking-{round_}-{category}.pdf",
+        f"edition={edition.id}; {len(sheet.rows)} 个集群; 校验码 {sheet.snapshot_code or '无（当前排名）'}"))
 
 
 @bp.route("/<round:round_>/scores.xlsx")
