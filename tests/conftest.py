@@ -14,7 +14,8 @@ Speed without sharing state (docs: README 测试):
   emptied and the seed rows put back from a copy taken after seeding (tables found in the
   database itself: a new table needs no edit here), and every id sequence restarts after them;
 - report PDFs: one real render consumer per pytest worker (render_consumer), on a SQLite queue
-  file every app of the worker uses; each job carries its test's cache folder;
+  file every app of the worker uses; each job carries its test's cache folder (tests marked
+  shared_pdf_cache share one per worker: a document is rendered once per worker);
 - markers (setup.cfg): browser, pdf, budget, fuzz, crawl are set here by folder/file/kind, so
   `make test-fast` deselects them; `needs(tool)` (tests/tools.py) skips locally and fails in CI.
 """
@@ -299,6 +300,15 @@ def _shared_apps(tmp_path_factory):
         shared.drop(backend)
 
 
+def _share_pdf_cache(request, app):
+    """A test marked shared_pdf_cache renders into its worker's one cache folder: the PDFs are named
+    by what they show (pdf/report.py), so the blank templates and the same filled report are
+    rendered once per worker instead of once per test (tests/pdf/test_paper*.py)."""
+    if request.node.get_closest_marker("shared_pdf_cache"):
+        folder = request.getfixturevalue("tmp_path_factory").getbasetemp() / "shared-pdf-cache"
+        app.config["PDF_CACHE_FOLDER"] = str(folder)
+
+
 def _own_app(request, tmp_path):
     """An app for this test alone (its database a copy of the template, or the worker's PG database)."""
     if request.param == "sqlite":
@@ -322,6 +332,7 @@ def app(request, tmp_path, _shared_apps):
     backend = request.param
     if not SHARE_APPS or request.node.get_closest_marker("fresh_app"):
         app = _own_app(request, tmp_path)
+        _share_pdf_cache(request, app)
         yield app
         with app.app_context():
             db.session.remove()
@@ -336,6 +347,7 @@ def app(request, tmp_path, _shared_apps):
         app = _shared_apps.get(backend, lambda tmp: url)
         _restore_postgresql(app)
     _set_paths(app, tmp_path)
+    _share_pdf_cache(request, app)
     app._got_first_request = False  # a test may add a URL rule "before the app's first request"
     before = _fingerprint(app)
     yield app

@@ -5,8 +5,8 @@ with apt; Playwright's own browser download is not used).  No timing assertions:
 waits with expect()'s auto-retry.
 
 `tab` is a logged-out tab at 1366×900 (tests/browserkit.py); `new_tab(viewport=...)` opens more
-(a second user, the phone width).  Screenshots go to the test's tmp_path, or to
-$WIZARD_SHOTS_DIR/<test name>/ when that is set."""
+(a second user, the phone width).  Screenshots are taken only when
+$WIZARD_SHOTS_DIR is set, into $WIZARD_SHOTS_DIR/<test name>/."""
 import threading
 
 import pytest
@@ -42,14 +42,15 @@ def live(app, people):
 
 
 @pytest.fixture
-def new_tab(chromium, live, request, tmp_path):
+def new_tab(chromium, live, request):
     """Opens tabs (each its own cookies) that are closed, with a last screenshot, after the test."""
     tabs = []
-    shots = shots_dir_for(request, tmp_path)
+    shots = shots_dir_for(request)
 
     def open_tab(viewport=None, **context_options):
-        sub = shots / f"tab{len(tabs) + 1}" if len(tabs) else shots
-        sub.mkdir(parents=True, exist_ok=True)
+        sub = shots / f"tab{len(tabs) + 1}" if shots and tabs else shots
+        if sub:
+            sub.mkdir(parents=True, exist_ok=True)
         tabs.append(Tab(chromium, live, sub, viewport=viewport, **context_options))
         return tabs[-1]
 

@@ -5,8 +5,8 @@ reads the comment, fixes and resubmits; the county approves with an opinion; the
 takes it into the final round; the applicant fills 附件2 and submits; the county approves it;
 the administrator records the outcome and finds the cluster in the result list.
 
-Every page on the way is photographed at 1366 and at 390 px ($WIZARD_SHOTS_DIR/<test>/, else
-the test's tmp_path), must not scroll sideways at 390 px, and must have no serious or critical
+Every page on the way is photographed at 1366 and at 390 px (into $WIZARD_SHOTS_DIR/<test>/
+when that is set), must not scroll sideways at 390 px, and must have no serious or critical
 axe-core violation (when axe-core is installed: tests/browser/install-axe.sh).  Problems are
 collected page by page and reported together at the end.
 

@@ -17,6 +17,9 @@ from wizard.extensions import db
 from wizard.pdf.report import report_pdf
 from wizard.report.definition import ATTACHMENTS, DRAFT_WATERMARK, UNIT_SEAL, get_report
 
+# deterministic documents read, never a render counted: renders are shared by content (conftest)
+pytestmark = pytest.mark.shared_pdf_cache
+
 CM = 72 / 2.54
 MARGIN = 2.2 * CM  # the page's top and bottom margins: the running header and footer lie outside
 DOCS = [("filled", "preliminary"), ("blank", "preliminary"), ("blank", "final")]

@@ -13,6 +13,9 @@ from wizard.extensions import db
 from wizard.pdf.report import report_pdf
 from wizard.report.definition import get_report
 
+# deterministic documents read, never a render counted: renders are shared by content (conftest)
+pytestmark = pytest.mark.shared_pdf_cache
+
 LINE = "集群促进组织推进集群发展的工作与成效说明文字。" * 2  # about one printed line
 
 

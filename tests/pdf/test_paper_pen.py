@@ -6,13 +6,16 @@ import io
 from datetime import datetime, timezone
 
 import pdfplumber
+import pytest
 
 from factories import ALLOY, submitted, user_named
-from wizard.extensions import db
 from wizard.pdf.declaration import declaration_pdf
 from wizard.pdf.report import report_pdf
 from wizard.report.definition import DATE_BLANK, SEAL, get_report
 from wizard.workflow.moves import apply_move
+
+# deterministic documents read, never a render counted: renders are shared by content (conftest)
+pytestmark = pytest.mark.shared_pdf_cache
 
 CM = 72 / 2.54
 MM = CM / 10

@@ -16,6 +16,9 @@ import pytest
 from wizard.pdf.report import HANDWRITING, report_pdf
 from wizard.report.definition import get_report
 
+# deterministic documents read, never a render counted: renders are shared by content (conftest)
+pytestmark = pytest.mark.shared_pdf_cache
+
 MM = 72 / 25.4
 CHAR = 8.5 * MM
 ROW = 8 * MM

@@ -84,7 +84,7 @@ def test_a_render_under_way_in_another_worker_is_not_started_again(app, client, 
     app.config["PDF_WAIT_SECONDS"] = 0
     first = client.get("/applicant/report.pdf")  # starts the render, answers at once
     assert first.status_code == 202
-    until(lambda: cached(app))  # rendered by the pool
+    until(lambda: cached(app) and renders(app))  # rendered by the pool, and its result recorded
     [name] = cached(app)
     os.remove(os.path.join(app.config["PDF_CACHE_FOLDER"], name))
     with app.app_context():  # as another consumer's record says while it renders
