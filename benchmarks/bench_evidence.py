@@ -2,6 +2,7 @@
 of large photos, binding an image stored before normalisation).
 
 Run:  .venv/bin/python benchmarks/bench_evidence.py [--runs 5] [--pdfs 10] [--pages 20] [--photos 2]
+      .venv/bin/python benchmarks/bench_evidence.py --images [--runs 5]   (the image figures only)
 
 Generates realistic inputs (reportlab multi-page text PDFs, a 20-page
 report, 2000x1500 JPEG photos made with Pillow), merges them with stamps
@@ -14,11 +15,14 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import random
 import resource
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
 
@@ -85,9 +89,17 @@ def main() -> int:
     ap.add_argument("--photos", type=int, default=2)
     ap.add_argument("--report-pages", type=int, default=20)
     ap.add_argument("--quick", action="store_true", help="2 runs instead of 5 (make bench ARGS=--quick)")
+    ap.add_argument("--images", action="store_true", help="only the image figures (time and peak RSS)")
+    ap.add_argument("--case", help=argparse.SUPPRESS)  # one image case, in a fresh process
+    ap.add_argument("--folder", help=argparse.SUPPRESS)  # … its inputs
     args = ap.parse_args()
     if args.quick:
         args.runs = min(args.runs, 2)
+    if args.case:
+        return image_case(args.case, args.folder)
+    if args.images:
+        bench_images(args.runs)
+        return 0
 
     t = time.perf_counter()
     report = text_pdf(args.report_pages, 1, "Report")
@@ -147,29 +159,89 @@ def photo_png(size=(4000, 3000)) -> bytes:
     return buf.getvalue()
 
 
-def bench_images(runs: int) -> None:
-    """Image figures: the upload check (normalising to A4 at 200 dpi) of a 24 MP JPEG and a 12 MP PNG,
-    and binding an image stored before normalisation (a 6300 × 6300 PNG), median seconds each."""
-    jpeg = photo_jpeg(300, size=(6000, 4000))
-    png = photo_png()
+IMAGE_CASES = ["upload 6000x4000 JPEG", "upload 4000x3000 PNG", "bind 6300x6300 PNG (legacy)",
+               "bind 2 JPEG 2000x1500"]
+
+
+def write_image_inputs(folder: str) -> None:
+    """The image cases' inputs, made once (in the parent: making them costs far more memory
+    than what is measured)."""
     blank = io.BytesIO()
     Image.new("RGB", (6300, 6300)).save(blank, "PNG")
-    legacy = [EvidenceSource(blank.getvalue(), "png", "旧.png")]
-    photos = [EvidenceSource(photo_jpeg(200 + i), "jpeg", f"照片{i}.jpg") for i in range(2)]
-    cases = [
-        ("upload 6000x4000 JPEG", lambda: inspect_upload(jpeg, "照片.jpg")),
-        ("upload 4000x3000 PNG", lambda: inspect_upload(png, "照片.png")),
-        ("bind 6300x6300 PNG (legacy)", lambda: merge_evidence(None, None, legacy)),
-        ("bind 2 JPEG 2000x1500", lambda: merge_evidence(None, None, photos)),
-    ]
-    for name, run in cases:
-        times = []
-        for _ in range(runs):
-            t = time.perf_counter()
-            run()
-            times.append(time.perf_counter() - t)
-        print(f"image: {name:<28} median {statistics.median(times):.3f} s "
-              f"(" + ", ".join(f"{x:.3f}" for x in times) + ")")
+    files = {"photo.jpg": photo_jpeg(300, size=(6000, 4000)), "photo.png": photo_png(),
+             "legacy.png": blank.getvalue(), "small0.jpg": photo_jpeg(200), "small1.jpg": photo_jpeg(201)}
+    for name, data in files.items():
+        with open(os.path.join(folder, name), "wb") as fh:
+            fh.write(data)
+
+
+def image_run(name: str, folder: str):
+    """The callable measured for one image case, its input read from *folder*."""
+    def read(file):
+        with open(os.path.join(folder, file), "rb") as fh:
+            return fh.read()
+
+    if name == "upload 6000x4000 JPEG":
+        jpeg = read("photo.jpg")
+        return lambda: inspect_upload(jpeg, "照片.jpg")
+    if name == "upload 4000x3000 PNG":
+        png = read("photo.png")
+        return lambda: inspect_upload(png, "照片.png")
+    if name == "bind 6300x6300 PNG (legacy)":
+        legacy = [EvidenceSource(read("legacy.png"), "png", "旧.png")]
+        return lambda: merge_evidence(None, None, legacy)
+    photos = [EvidenceSource(read(f"small{i}.jpg"), "jpeg", f"照片{i}.jpg") for i in range(2)]
+    return lambda: merge_evidence(None, None, photos)
+
+
+def _status(field: str) -> int:
+    with open("/proc/self/status") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith(field + ":")) * 1024
+
+
+def _warm_up() -> None:
+    """Load every module and library the image cases use, on tiny files (not measured)."""
+    for fmt, kind in (("PNG", "png"), ("JPEG", "jpeg")):
+        buf = io.BytesIO()
+        Image.new("RGB", (1700, 200)).save(buf, fmt)  # larger than the box: scaled
+        inspect_upload(buf.getvalue(), "w." + kind.replace("jpeg", "jpg"))
+        merge_evidence(None, None, [EvidenceSource(buf.getvalue(), kind, "w")])
+
+
+def image_case(name: str, folder: str) -> int:
+    """One run of one image case in this (fresh) process, after a warm-up on tiny files: its
+    wall time and its peak RSS growth (the high-water mark after the run minus the RSS before
+    it; a fresh process, so memory freed by an earlier run cannot hide it).  Prints JSON."""
+    run = image_run(name, folder)
+    _warm_up()
+    before = _status("VmRSS")
+    t = time.perf_counter()
+    run()
+    print(json.dumps({"time": time.perf_counter() - t, "peak": _status("VmHWM") - before}))
+    return 0
+
+
+def bench_images(runs: int) -> None:
+    """Image figures: the upload check (normalising to A4 at 200 dpi) of a 24 MP JPEG and a 12 MP PNG,
+    and binding an image stored before normalisation (a 6300 × 6300 PNG): each run in a fresh
+    process; median seconds and median peak RSS growth."""
+    with tempfile.TemporaryDirectory() as folder:
+        write_image_inputs(folder)
+        for name in IMAGE_CASES:
+            _bench_image_case(name, folder, runs)
+
+
+def _bench_image_case(name: str, folder: str, runs: int) -> None:
+    times, peaks = [], []
+    for _ in range(runs):
+        out = subprocess.run([sys.executable, os.path.abspath(__file__), "--case", name, "--folder", folder],
+                             capture_output=True, text=True, check=True).stdout
+        result = json.loads(out.strip().splitlines()[-1])
+        times.append(result["time"])
+        peaks.append(result["peak"])
+    print(f"image: {name:<28} median {statistics.median(times):.3f} s, "
+          f"peak RSS +{statistics.median(peaks) / 2**20:.1f} MiB "
+          f"(" + ", ".join(f"{x:.3f}" for x in times) + ")")
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the project
 
-from PIL import Image  # noqa: E402
+from PIL import Image, ImageChops, ImageStat  # noqa: E402
 from pypdf import PdfReader  # noqa: E402
 from pypdf.generic import (  # noqa: E402
     ArrayObject,
@@ -244,16 +244,17 @@ def test_large_jpeg_is_stored_upright_and_scaled():
 
 
 def test_image_over_the_decode_budget_is_refused_from_its_header():
-    # 5792 × 5792 (33.5 MP, under the 40 MP pixel limit), interlaced: Pillow
-    # can only decode it whole (134 MB)
+    # 5792 × 5792 (33.5 MP, under the 40 MP pixel limit), interlaced: libpng
+    # can only decode it whole (101 MB, and the rows libvips holds to scale it)
     data = raw_png(5792, 5792, interlaced=True, header_only=True)
     with pytest.raises(UploadRejected) as info:
         inspect_upload(data, "隔行.png", LIMITS)
     msg = str(info.value)
     assert "隔行.png" in msg and "5792×5792 像素" in msg and "128 MB" in msg and msg.endswith("。")
-    # 16-bit colour (reduced to 8 bits by Pillow, so also decoded whole)
+    # 16-bit colour, interlaced: libpng decodes it whole too, at 2 bytes a sample (216 MB).  (A
+    # non-interlaced one is decoded row by row: see png-rgba16-40mp in worst_uploads.)
     with pytest.raises(UploadRejected, match="6000×6000 像素"):
-        inspect_upload(raw_png(6000, 6000, depth=16, header_only=True), "16位.png", LIMITS)
+        inspect_upload(raw_png(6000, 6000, depth=16, interlaced=True, header_only=True), "16位.png", LIMITS)
     # the budget is configurable; the estimate does not depend on the data
     assert plan_image(data, "png", NORMALISED_IMAGE_BOX).working_bytes > UPLOAD_BUDGET
 
@@ -349,7 +350,7 @@ def worst_uploads(tmp_path_factory):
     """The heaviest files the new limits accept, one per decoding method."""
     tmp = str(tmp_path_factory.mktemp("worst"))
     files = {
-        # 40 MP (the pixel limit), 4 bytes per pixel, decoded strip by strip
+        # 40 MP (the pixel limit), 4 bytes per pixel, decoded row by row
         "png-rgba-40mp": (generate(tmp, "rgba.png", "png", (6324, 6324), "RGBA"), "png"),
         # 40 MP baseline JPEG, decoded at 1/4 scale by libjpeg
         "jpeg-40mp": (generate(tmp, "photo.jpg", "jpeg", (7300, 5479)), "jpeg"),
@@ -363,6 +364,11 @@ def worst_uploads(tmp_path_factory):
     with open(path, "wb") as fh:
         fh.write(raw_png(side, side, interlaced=True))
     files["png-interlaced-edge"] = (path, "png")
+    # 40 MP at 16 bits a sample, RGBA: 8 bytes per pixel, decoded row by row
+    path = os.path.join(tmp, "rgba16.png")
+    with open(path, "wb") as fh:
+        fh.write(raw_png(6324, 6324, depth=16, colour=6))
+    files["png-rgba16-40mp"] = (path, "png")
     # a PDF embedding an RGB image at the 50 M pixel-component budget
     path = os.path.join(tmp, "scan.pdf")
     with open(path, "wb") as fh:
@@ -371,7 +377,8 @@ def worst_uploads(tmp_path_factory):
     return files
 
 
-WORST = ["png-rgba-40mp", "jpeg-40mp", "jpeg-progressive-edge", "png-interlaced-edge", "pdf-image-at-budget"]
+WORST = ["png-rgba-40mp", "png-rgba16-40mp", "jpeg-40mp", "jpeg-progressive-edge", "png-interlaced-edge",
+         "pdf-image-at-budget"]
 
 
 @linux_only
@@ -413,13 +420,30 @@ def test_legacy_oversized_image_is_bound_scaled_down(finding_png):
     assert img["/Width"] == img["/Height"] <= 2127  # 300 dpi across the printable width of A4
 
 
+def shown_on_white(im):
+    """What a page shows of *im*: its transparency flattened onto white."""
+    rgba = im.convert("RGBA")
+    page = Image.new("RGB", im.size, "white")
+    page.paste(rgba, mask=rgba.getchannel("A"))
+    return page
+
+
+def differences(a, b):
+    """(mean, largest) difference of two images of one mode, over every channel, in levels of 255."""
+    diff = ImageChops.difference(a, b)
+    extrema = diff.getextrema() if len(diff.getbands()) > 1 else [diff.getextrema()]
+    return max(ImageStat.Stat(diff).mean), max(high for _, high in extrema)
+
+
 @pytest.mark.parametrize("mode, save", [
     ("RGB", {}), ("RGBA", {}), ("L", {}), ("LA", {}), ("1", {}), ("I;16", {}),
     ("P", {}), ("P", {"bits": 4}), ("P", {"bits": 1}),
     ("RGB", {"transparency": "corner"}), ("L", {"transparency": "corner"}), ("P", {"transparency": 3}),
 ])
-def test_strip_decoding_gives_the_same_pixels_as_pillow(mode, save):
-    # the memory-saving decoder must not change what reviewers see
+def test_png_decoding_shows_the_same_picture_as_pillow(mode, save):
+    # the memory-saving decoder (libvips, row by row) must not change what reviewers see: the
+    # very pixels when nothing is scaled; scaled, the picture on the page (transparency on white)
+    # and its transparency within a few levels of Pillow's Lanczos resize of the whole image
     data = noise_png(mode, **save)
     for box in ((200, 300), (517, 733), (60, 900)):
         plan = plan_image(data, "png", box)
@@ -432,10 +456,17 @@ def test_strip_decoding_gives_the_same_pixels_as_pillow(mode, save):
             ref = ref.convert("I").point(lambda v: v * (1 / 257)).convert("L")
         elif ref.mode not in ("L", "LA", "RGB", "RGBA"):
             ref = ref.convert("L" if ref.mode == "1" else "RGB")
-        if plan.needs_resize:
-            ref = ref.resize(plan.target, Image.Resampling.LANCZOS)
+        if not plan.needs_resize:
+            assert got.mode == ref.mode and got.size == ref.size
+            assert got.tobytes() == ref.tobytes(), (mode, save, box)
+            continue
+        ref = ref.resize(plan.target, Image.Resampling.LANCZOS)
         assert got.mode == ref.mode and got.size == ref.size
-        assert got.tobytes() == ref.tobytes(), (mode, save, box)
+        mean, largest = differences(shown_on_white(got), shown_on_white(ref))
+        assert mean <= 3 and largest <= 32, (mode, save, box, mean, largest)
+        if got.mode in ("LA", "RGBA"):
+            mean, largest = differences(got.getchannel("A"), ref.getchannel("A"))
+            assert mean <= 3 and largest <= 32, (mode, save, box, mean, largest)
 
 
 # --------------------------------------------------------------------------
@@ -608,3 +639,32 @@ def test_embedded_files_and_goto_e_are_removed():
     assert checked.sanitized is True
     assert_action_gone(checked.data, "/GoToE")
     assert b"/EmbeddedFiles" not in checked.data and b"/EmbeddedFile" not in checked.data
+
+
+# --------------------------------------------------------------------------
+# libvips missing: said loudly where a PNG needs it
+# --------------------------------------------------------------------------
+
+WITHOUT_LIBVIPS = r"""
+import io, logging, sys
+sys.path.insert(0, sys.argv[1])
+sys.modules["pyvips"] = None  # as if libvips42 were not installed: importing pyvips fails
+logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(levelname)s %(name)s: %(message)s")
+from PIL import Image
+from wizard.evidence.checks import inspect_upload
+from wizard.evidence.images import ImageLibraryMissing
+jpeg = io.BytesIO(); Image.new("RGB", (3000, 2000), "white").save(jpeg, "JPEG")
+print("jpeg", inspect_upload(jpeg.getvalue(), "照片.jpg").kind)
+png = io.BytesIO(); Image.new("RGB", (300, 200), "white").save(png, "PNG")
+try:
+    inspect_upload(png.getvalue(), "图.png")
+except ImageLibraryMissing as exc:
+    print("fails:", exc)
+"""
+
+
+def test_without_libvips_png_fails_loudly_and_jpeg_still_works():
+    out = run_python(WITHOUT_LIBVIPS)
+    assert "jpeg jpeg" in out  # importing the module and JPEGs need no libvips
+    assert re.search(r"^ERROR wizard\.evidence\.images: libvips is missing .*libvips42", out, re.M), out
+    assert "fails: libvips (Debian package libvips42) is not installed" in out
