@@ -39,11 +39,9 @@ PUBLIC_UNDERSCORE = {"_replace", "_asdict", "_fields", "_make", "_field_defaults
                      "_get_current_object"}
 #: Uses found when this test was written, in modules other helpers own (issue 24): each is a
 #: private name of xhtml2pdf/reportlab or WTForms, to be replaced by its owner.  The entry goes
-#: when the use goes (test_pending_uses_are_still_there fails as a reminder).
-PENDING = {
-    ("wizard/pdf/engine.py", "_pagesize"): "reads reportlab Canvas's page size",
-    ("wizard/pdf/engine.py", "_makeCanvas"): "wraps xhtml2pdf's PmlBaseDoc._makeCanvas",
-}
+#: when the use goes (test_pending_uses_are_still_there fails as a reminder).  None is left: the last
+#: two, the PDF engine's (xhtml2pdf's PmlBaseDoc._makeCanvas, ReportLab's Canvas._pagesize), went.
+PENDING: dict[tuple[str, str], str] = {}
 #: Private names of pypdf and Pillow that the evidence code once used: flagged wherever they appear.
 KNOWN_OFFENDERS = {"_objects", "_add_object", "_data", "_root_object", "_info", "_get_object", "_ID",
                    "_size", "_im", "_conv_type_shape", "_getexif", "_get_page_number_by_indirect"}

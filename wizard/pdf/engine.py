@@ -65,17 +65,21 @@ network access, no ``data:`` URIs, nothing else on disk. Fonts are opened by
    ``render_pdf`` (other code in the process using xhtml2pdf) the wrapper
    does nothing.
 
-Paper (the canvas of every page)
---------------------------------
-``render_pdf(..., watermark="草稿")`` draws the text large, diagonally and in a light
-translucent grey over each page *after* its content (a canvas subclass draws it just before
-``showPage``), so filled table cells cannot hide it and the text stays readable through it.
-Every canvas starts with the Chinese font as its initial font (``initialFontName``) when it is
-embedded, and selects it where ReportLab would select its default font (a table does so for
-every cell): otherwise Helvetica, an unembedded base-14 font that no text uses, is listed by
-``pdffonts`` and makes the file fail an "all fonts embedded" check.  Both are set on xhtml2pdf's document template
-(``PmlBaseDoc._makeCanvas``, wrapped once on import) and apply only while ``render_pdf`` runs
-on the current thread.
+Paper (the watermark and the default font)
+------------------------------------------
+``render_pdf(..., watermark="草稿")`` draws the text large, diagonally and in a light translucent
+grey over each page *after* its content, so filled table cells cannot hide it and the text stays
+readable through it.  It is drawn once the layout is finished (``_add_watermark``): ReportLab's
+canvas draws it on a page of the page's size (its MediaBox, read with pikepdf) and its operators
+are appended to the page's own content stream, the page's content wrapped in ``q … Q``; a
+document that prints 共 N 页 gets it in the pikepdf pass that adds the page-number stamps.
+While xhtml2pdf lays a document out, ReportLab's default font is the embedded Chinese font
+(``_default_font``): ``rl_config.canvas_basefontname`` (every canvas's initial font) and
+``CellStyle.fontname`` (what a table selects for each cell); otherwise Helvetica, an unembedded
+base-14 font that no text uses, is listed by ``pdffonts`` and makes the file fail an "all fonts
+embedded" check.  Both settings are process-wide: ``_PAPER_LOCK`` holds them for one render at a
+time and they are restored after it (xhtml2pdf renders one document at a time in a process
+anyway).
 
 ``<pdf:condpagebreak height="4cm"/>``: a page break unless ``height`` of the page is left
 (ReportLab's ``CondPageBreak``). xhtml2pdf 0.2.28 has no such tag; the engine adds it on import
@@ -104,13 +108,13 @@ from xhtml2pdf import files as x2p_files
 from xhtml2pdf import pisa
 from reportlab import rl_config
 from reportlab.lib.colors import Color
+from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus.flowables import CondPageBreak
+from reportlab.platypus.tables import CellStyle
 from xhtml2pdf import parser as x2p_parser
-from xhtml2pdf.builders.printmarks import MarkedCanvas
 from xhtml2pdf.config.resources import ResourceAccessError, ResourceAccessPolicy
 from xhtml2pdf.default import MUST, SIZE, TAGS
 from xhtml2pdf.tags import pisaTag
-from xhtml2pdf.xhtml2pdf_reportlab import PmlBaseDoc
 
 from . import cjk_patch
 from .fonts import FontStatus, register_cjk_fonts
@@ -197,13 +201,13 @@ def _current_guard() -> ResourceGuard | None:
 
 
 @contextmanager
-def _guarded(guard: ResourceGuard, paper: "Paper | None" = None):
-    previous = _current_guard(), getattr(_active, "paper", None)
-    _active.guard, _active.paper = guard, paper
+def _guarded(guard: ResourceGuard):
+    previous = _current_guard()
+    _active.guard = guard
     try:
         yield
     finally:
-        _active.guard, _active.paper = previous
+        _active.guard = previous
 
 
 class _RefusedFile(x2p_files.BaseFile):
@@ -237,17 +241,34 @@ x2p_files.FileNetworkManager.get_manager = staticmethod(_guarded_get_manager)
 
 
 # --------------------------------------------------------------------------
-# Paper: the initial font and the watermark of every page's canvas
+# Paper: ReportLab's default font during a render, and the watermark over every page
 # --------------------------------------------------------------------------
 
-class Paper:
-    """What the canvas of every page of one render gets: its initial font (None: ReportLab's
-    default) and a watermark text drawn over the page (None: none)."""
+#: Held while xhtml2pdf lays a document out (and while a watermark is drawn): ReportLab's
+#: default font is process-wide configuration.  xhtml2pdf renders one document at a time in a
+#: process anyway (its own lock), so this serialises nothing that ran side by side before.
+_PAPER_LOCK = threading.Lock()
 
-    def __init__(self, font: str | None = None, watermark: str | None = None, watermark_font: str | None = None):
-        self.font = font
-        self.watermark = watermark
-        self.watermark_font = watermark_font
+
+@contextmanager
+def _default_font(family: str | None):
+    """ReportLab's default font is ``family`` (None: left as it is, Helvetica) while the block
+    runs, under ``_PAPER_LOCK``.  Two public settings: ``rl_config.canvas_basefontname``, the
+    initial font of every canvas created meanwhile (a canvas writes a non-embedded initial font
+    such as Helvetica into every page), and ``CellStyle.fontname``, the font a table selects for
+    each of its cells before drawing the cell's flowables (ReportLab's table default, read from the
+    class when a table is made).  Otherwise Helvetica, an unembedded base-14 font that no text
+    uses, is listed by ``pdffonts``."""
+    with _PAPER_LOCK:
+        if not family:
+            yield
+            return
+        saved = rl_config.canvas_basefontname, CellStyle.fontname
+        rl_config.canvas_basefontname = CellStyle.fontname = family
+        try:
+            yield
+        finally:
+            rl_config.canvas_basefontname, CellStyle.fontname = saved
 
 
 #: The watermark: its size (points), angle, and a grey light enough to read the page through.
@@ -256,50 +277,57 @@ WATERMARK_ANGLE = 40
 WATERMARK_COLOR = Color(0.5, 0.5, 0.5, alpha=0.16)
 
 
-class PaperCanvas(MarkedCanvas):
-    """xhtml2pdf's canvas, for one render: ReportLab's default font (Helvetica, which a table
-    selects for every cell before drawing its flowables) becomes ``base_font``; and, if
-    ``watermark`` is set, it is drawn over each page just before the page is shown."""
-
-    base_font: str | None = None
-    watermark: str | None = None
-    watermark_font = "Helvetica"
-
-    def setFont(self, psfontname, size, leading=None):  # noqa: N802 (ReportLab's name)
-        if self.base_font and psfontname == rl_config.canvas_basefontname:
-            psfontname = self.base_font
-        super().setFont(psfontname, size, leading)
-
-    def showPage(self):  # noqa: N802 (ReportLab's name)
-        if self.watermark:
-            self._draw_watermark()
-        super().showPage()
-
-    def _draw_watermark(self):
-        width, height = self._pagesize
-        self.saveState()
-        self.setFillColor(WATERMARK_COLOR)
-        self.setFont(self.watermark_font, WATERMARK_SIZE)
-        self.translate(width / 2, height / 2)
-        self.rotate(WATERMARK_ANGLE)
-        self.drawCentredString(0, -WATERMARK_SIZE / 3, self.watermark)
-        self.restoreState()
+def _watermark_pdf(sizes: list[tuple[float, float]], text: str, font: str) -> bytes:
+    """One page per size: ``text`` large, diagonal, in translucent grey across the page's centre."""
+    buf = io.BytesIO()
+    c = Canvas(buf, initialFontName=font, invariant=1)
+    for width, height in sizes:
+        c.setPageSize((width, height))
+        c.saveState()
+        c.setFillColor(WATERMARK_COLOR)
+        c.setFont(font, WATERMARK_SIZE)
+        c.translate(width / 2, height / 2)
+        c.rotate(WATERMARK_ANGLE)
+        c.drawCentredString(0, -WATERMARK_SIZE / 3, text)
+        c.restoreState()
+        c.showPage()
+    c.save()
+    return buf.getvalue()
 
 
-_original_make_canvas = PmlBaseDoc._makeCanvas
-
-
-def _paper_make_canvas(self, filename=None, canvasmaker=None):
-    paper = getattr(_active, "paper", None)
-    if paper is not None:
-        if paper.font and not self.initialFontName:
-            self.initialFontName = paper.font
-        canvasmaker = type("RenderCanvas", (PaperCanvas,), {
-            "base_font": paper.font, "watermark": paper.watermark, "watermark_font": paper.watermark_font})
-    return _original_make_canvas(self, filename=filename, canvasmaker=canvasmaker)
-
-
-PmlBaseDoc._makeCanvas = _paper_make_canvas
+def _add_watermark(doc: pikepdf.Pdf, text: str, font: str) -> None:
+    """Draw ``text`` over every page of ``doc``, after the page's content, so that filled table
+    cells cannot hide it: a watermark page of the same size is drawn with ReportLab, and its
+    operators are appended to the page's own content stream (its resources renamed), the page's
+    content wrapped in ``q … Q`` so that nothing it leaves set can move the watermark.  Pages of
+    one size share one watermark stream."""
+    boxes = [tuple(float(v) for v in page.mediabox) for page in doc.pages]
+    sizes = list(dict.fromkeys((x1 - x0, y1 - y0) for x0, y0, x1, y1 in boxes))
+    with _PAPER_LOCK:  # ReportLab subsets the font per document: one at a time
+        overlay = _watermark_pdf(sizes, text, font)
+    marks_of, renamed = {}, {}  # size -> stream, names used; old name -> (kind, new name, object)
+    with pikepdf.open(io.BytesIO(overlay)) as marks:
+        for size, mark in zip(sizes, marks.pages):
+            used = set()
+            for kind, entries in mark.resources.items():
+                for name, value in (entries.items() if isinstance(entries, pikepdf.Dictionary) else ()):
+                    if name not in renamed:
+                        value = value if value.is_indirect else marks.make_indirect(value)
+                        renamed[name] = (kind, pikepdf.Name.random(prefix="Wm"), doc.copy_foreign(value))
+                    used.add(name)
+            ops = [pikepdf.ContentStreamInstruction(
+                [renamed[str(o)][1] if isinstance(o, pikepdf.Name) and str(o) in used else o for o in op.operands],
+                op.operator) for op in pikepdf.parse_content_stream(mark)]
+            marks_of[size] = doc.make_stream(pikepdf.unparse_content_stream(ops)), [renamed[n] for n in used]
+    push, pop = doc.make_stream(b"q\n"), doc.make_stream(b"\nQ\n")
+    for page, (x0, y0, x1, y1) in zip(doc.pages, boxes):
+        stream, resources = marks_of[(x1 - x0, y1 - y0)]
+        for kind, name, value in resources:
+            page.add_resource(value, pikepdf.Name(kind), name)
+        page.contents_add(push, prepend=True)
+        # the watermark's page starts at 0 0
+        page.contents_add(doc.make_stream(f"\nQ 1 0 0 1 {x0:g} {y0:g} cm\n".encode()) if x0 or y0 else pop)
+        page.contents_add(stream)
 
 
 class CondPageBreakTag(pisaTag):
@@ -417,7 +445,18 @@ def render_pdf(
         stamped = _render_stamped(html, status, static_root, static_url_path, watermark)
         if stamped is not None:
             return stamped
-    return _render(html, status, static_root, static_url_path, watermark)
+    pdf = _render(html, status, static_root, static_url_path)
+    if not watermark:
+        return pdf
+    with pikepdf.open(io.BytesIO(pdf)) as doc:
+        _add_watermark(doc, watermark, status.family)
+        return _saved(doc)
+
+
+def _saved(doc: pikepdf.Pdf) -> bytes:
+    out = io.BytesIO()
+    doc.save(out)
+    return out.getvalue()
 
 
 _PAGE_COUNT = re.compile(r"<pdf:pagecount\s*/?>(\s*</pdf:pagecount>)?", re.IGNORECASE)
@@ -432,7 +471,7 @@ def _render_stamped(html: str, status: FontStatus, static_root, static_url_path:
     """One layout pass for a document that prints 共 N 页: the document is laid out once with the
     frames that count pages left empty; then those frames alone (the same CSS, so the same places
     and type) are rendered onto as many empty pages, with N written in, and laid under the finished
-    pages with pikepdf (the frames' room is blank there; a watermark stays the last thing drawn).
+    pages with pikepdf (the frames' room is blank there); then the watermark, if any, goes over all.
     ``<pdf:pagecount/>`` would make xhtml2pdf lay the whole document out twice
     (the first pass only counts).  None: the document is not of that shape (a 共 N 页 outside a
     frame's <div>, no <body>): laid out the usual way."""
@@ -440,29 +479,28 @@ def _render_stamped(html: str, status: FontStatus, static_root, static_url_path:
     emptied = _COUNTING_FRAME.sub(lambda m: m.group(1) + "&nbsp;" + m.group(3), html)
     if not frames or _PAGE_COUNT.search(emptied) or not _BODY.search(html):
         return None
-    pdf = _render(emptied, status, static_root, static_url_path, watermark)
+    pdf = _render(emptied, status, static_root, static_url_path)
     with pikepdf.open(io.BytesIO(pdf)) as doc:
         pages = len(doc.pages)
         frames_html = "".join(start + _PAGE_COUNT.sub(str(pages), inner) + end for start, inner, end in frames)
         blank = "<p>&nbsp;</p>" + "<pdf:nextpage/><p>&nbsp;</p>" * (pages - 1)
         stamp_html = _BODY.sub(lambda m: m.group(1) + frames_html + blank + m.group(2), emptied, count=1)
-        stamps = _render(stamp_html, status, static_root, static_url_path, None)
+        stamps = _render(stamp_html, status, static_root, static_url_path)
         with pikepdf.open(io.BytesIO(stamps)) as over:
             if len(over.pages) != pages:  # cannot happen with frames of one line; never print a wrong count
                 log.warning("page stamps: %d pages for %d; laid out again", len(over.pages), pages)
                 return None
             for page, stamp in zip(doc.pages, over.pages):
-                page.add_underlay(stamp)  # under the page: the watermark stays the last thing drawn
-            out = io.BytesIO()
-            doc.save(out)
-    return out.getvalue()
+                page.add_underlay(stamp)  # under the page's content
+            if watermark:
+                _add_watermark(doc, watermark, status.family)
+            return _saved(doc)
 
 
-def _render(html: str, status: FontStatus, static_root, static_url_path: str, watermark: str | None) -> bytes:
+def _render(html: str, status: FontStatus, static_root, static_url_path: str) -> bytes:
     guard = ResourceGuard(static_root, static_url_path)
-    paper = Paper(status.family if status.embedded else None, watermark, status.family)
     out = io.BytesIO()
-    result = _run_pisa(html, status.family, guard, out, paper)
+    result = _run_pisa(html, status.family, guard, out, status.family if status.embedded else None)
     if getattr(result, "err", 0):
         log.debug("xhtml2pdf reported %d error(s) while rendering", result.err)
     return _pdf_bytes(out)
@@ -478,13 +516,14 @@ def _check_source(html) -> None:
                              f"(limit {MAX_TAG_NESTING}); refused before parsing")
 
 
-def _run_pisa(html: str, family: str, guard: ResourceGuard, out: io.BytesIO, paper: Paper | None = None):
-    """Render into ``out`` under the resource policy; returns pisa's result."""
+def _run_pisa(html: str, family: str, guard: ResourceGuard, out: io.BytesIO, base_font: str | None = None):
+    """Render into ``out`` under the resource policy, with ``base_font`` as ReportLab's default font
+    (``_default_font``); returns pisa's result."""
     policy = ResourceAccessPolicy.server(guard.root, allow_remote=False)
     doc_path = str(guard.root / "__document__.html") if guard.root else ""
     source = _inject_style(html, _forced_style(family))
     try:
-        with _guarded(guard, paper):
+        with _guarded(guard), _default_font(base_font):
             return pisa.pisaDocument(
                 source,
                 dest=out,
