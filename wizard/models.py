@@ -336,10 +336,13 @@ class Message(db.Model):
 
 
 class OutboxMail(db.Model):
-    """An e-mail to send, written in the transaction of what it tells (a move) and sent after
-    that commit (``mail.deliver_outbox``): a rolled-back move leaves none, a crash after the
-    commit leaves one that ``flask cleanup`` sends.  ``claimed_at``: a sender has taken it (the
-    row is sent at most once at a time); ``sent_at``: sent, never again."""
+    """An e-mail to send, written in the transaction of what it tells (a move, a reminder, a
+    reset link) and sent after that commit by the background sender (``mail.deliver_outbox``,
+    beside ``flask render-worker``; ``flask cleanup`` sends what is left): a rolled-back
+    transaction leaves none.  ``claimed_at``: a sender has taken it (the
+    row is sent at most once at a time); ``sent_at``: sent, never again.  ``expires_at``: a mail
+    that carries a secret valid until then (a password-reset link): never sent after it, its
+    text blanked once sent, the row deleted once past it."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     recipients: Mapped[str] = mapped_column(Text)  # addresses, comma-separated
@@ -349,6 +352,7 @@ class OutboxMail(db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(index=True)
     attempts: Mapped[int] = mapped_column(default=0)
     error: Mapped[str | None] = mapped_column(String(500))
+    expires_at: Mapped[datetime | None]
 
 
 class EvidenceFile(db.Model):

@@ -1,13 +1,23 @@
 """Password reset by e-mail (issue #26): only with SMTP configured, the same answer for known and
 unknown addresses, throttled like logins, a signed link that expires and works once.  The mail
-goes through wizard.mail to a real (tiny) SMTP server started by the test (tests/mailsink.py)."""
+is an outbox row of the request's transaction (issue #24), sent by the background sender
+(wizard/mail.py) to a real (tiny) SMTP server started by the test (tests/mailsink.py): a failed
+commit sends nothing, a crash after the commit is sent once by the retry, and the link does not
+linger in the table (blanked once sent, the row deleted when the link expires)."""
 import re
+import socket
+from datetime import timedelta
 
+import pytest
+
+import mailsink
 from factories import PASSWORD, AuthActions, csrf_from
-from mailsink import mailbox  # noqa: F401  (the fixture: a real SMTP server for the test)
+from mailsink import background_round
 from wizard.extensions import db
-from wizard.models import AuditEntry, User
+from wizard.models import AuditEntry, OutboxMail, User, utcnow
 from wizard.views import profile
+
+mailbox, fail_when_mail_commits = mailsink.mailbox, mailsink.fail_when_mail_commits  # the fixtures
 
 LINK = re.compile(r"https?://\S+(/password/reset/[A-Za-z0-9_.\-]+)")
 
@@ -20,8 +30,20 @@ def set_email(app, username, email, active=True):
 
 
 def ask(client, email):
+    """The request for a link, then what the background sender does next (it sends the mail)."""
+    r = asked(client, email)
+    background_round(client.application)
+    return r
+
+
+def asked(client, email):
     token = csrf_from(client.get("/password/forgot"))
     return client.post("/password/forgot", data={"csrf_token": token, "email": email})
+
+
+def outbox(app):
+    with app.app_context():
+        return db.session.execute(db.select(OutboxMail).order_by(OutboxMail.id)).scalars().all()
 
 
 def link_in(message) -> str:
@@ -101,3 +123,79 @@ def test_requests_are_throttled_like_logins(app, client, people, mailbox):
     assert len(mailbox) == limit
     r = ask(client, "x@hunan.gov.cn")
     assert "请求次数过多" in r.get_data(as_text=True) and len(mailbox) == limit
+
+
+class CommitFailed(Exception):
+    """What the database answers when a commit fails."""
+
+
+class Crash(BaseException):
+    """The process dies: nothing after this point of the request runs."""
+
+
+def test_the_reset_mail_is_an_outbox_row_sent_by_the_background_sender_and_blanked(app, client, people, mailbox):
+    set_email(app, "county-x", "x@hunan.gov.cn")
+    r = asked(client, "x@hunan.gov.cn")
+    assert "如果该邮箱登记在某个有效账号上" in r.get_data(as_text=True)
+    assert mailbox == []  # the request sent nothing itself
+    [row] = outbox(app)
+    assert row.sent_at is None and "/password/reset/" in row.text
+    assert timedelta(minutes=59) < row.expires_at - row.created_at <= timedelta(minutes=60)  # the link's life
+    background_round(app)
+    assert [m["To"] for m in mailbox] == ["x@hunan.gov.cn"]
+    [row] = outbox(app)
+    assert row.sent_at is not None and row.text == ""  # the link is no longer in the table
+    assert client.get(link_in(mailbox[0])).status_code == 200 and 'name="new"' in client.get(
+        link_in(mailbox[0])).get_data(as_text=True)
+
+
+def test_a_reset_request_whose_commit_fails_mails_nothing(app, client, people, mailbox, runner,
+                                                         fail_when_mail_commits):
+    set_email(app, "county-x", "x@hunan.gov.cn")
+    fail_when_mail_commits("before_commit", CommitFailed("the database refused the commit"))
+    r = asked(client, "x@hunan.gov.cn")
+    assert r.status_code == 500 and "Traceback" not in r.get_data(as_text=True)  # the error page, in Chinese
+    assert outbox(app) == []
+    background_round(app)
+    runner.invoke(args=["cleanup"])
+    assert mailbox == []
+
+
+def test_a_crash_after_the_reset_commit_is_sent_once_by_the_retry(app, client, people, mailbox, runner,
+                                                                  fail_when_mail_commits):
+    set_email(app, "county-x", "x@hunan.gov.cn")
+    fail_when_mail_commits("after_commit", Crash())
+    with pytest.raises(Crash):
+        asked(client, "x@hunan.gov.cn")
+    assert mailbox == []
+    [row] = outbox(app)
+    assert row.sent_at is None
+    result = runner.invoke(args=["cleanup"])
+    assert result.exit_code == 0 and "已发送 1 封此前未发出的通知邮件" in result.output
+    runner.invoke(args=["cleanup"])
+    background_round(app)
+    assert [m["To"] for m in mailbox] == ["x@hunan.gov.cn"]
+    assert "county-x" in mailbox[0].get_content()
+
+
+def test_a_reset_mail_not_sent_within_the_hour_is_never_sent_and_forgotten(app, client, people, mailbox, runner,
+                                                                          monkeypatch):
+    """The mail server was away for the link's hour: the link is dead, so the mail is not sent late
+    and its row (with the link) is deleted; a mail of a move waiting as long is still sent."""
+    set_email(app, "county-x", "x@hunan.gov.cn")
+    sink_port = app.config["MAIL_PORT"]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        monkeypatch.setitem(app.config, "MAIL_PORT", s.getsockname()[1])  # nothing listens there
+    asked(client, "x@hunan.gov.cn")
+    background_round(app)
+    [row] = outbox(app)
+    assert row.attempts == 1 and row.error and row.sent_at is None
+    with app.app_context():  # an hour passes
+        db.session.execute(db.update(OutboxMail).values(created_at=utcnow() - timedelta(hours=1, seconds=1),
+                                                        expires_at=utcnow() - timedelta(seconds=1)))
+        db.session.commit()
+    monkeypatch.setitem(app.config, "MAIL_PORT", sink_port)
+    runner.invoke(args=["cleanup"])
+    background_round(app)
+    assert mailbox == [] and outbox(app) == []

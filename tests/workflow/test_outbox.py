@@ -1,17 +1,28 @@
-"""E-mail goes after the commit (issue #24): a move writes its mail as an outbox row in its own
-transaction and sends it once committed.  A move whose commit fails mails nothing; a move that
-commits mails once; a crash between the commit and the sending leaves a row that
-``flask cleanup`` sends exactly once.  Real database, real SMTP (tests/mailsink.py)."""
+"""E-mail goes after the commit, and never from the request (issue #24): a move writes its mail
+as an outbox row in its own transaction; the background sender (beside ``flask render-worker``)
+sends it, and ``flask cleanup`` sends what is left.  A move whose commit fails mails nothing; a
+move that commits mails once; a crash after the commit leaves a row that the retry sends exactly
+once; a move's request does not wait on an SMTP server that never answers, and a real
+``flask render-worker`` process delivers its mail afterwards.  Real database, real SMTP
+(tests/mailsink.py)."""
 import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 from sqlalchemy import event
 
-from factories import ALLOY, submission_of, user_named
-from mailsink import mailbox  # noqa: F401  (the fixture)
+from factories import ALLOY, AuthActions, submission_of, user_named
+import mailsink
+from mailsink import background_round
 from wizard.extensions import db
 from wizard.models import OutboxMail, Submission
 from wizard.workflow.moves import apply_move
+
+ROOT = Path(__file__).resolve().parents[2]
+mailbox, silent_smtp = mailsink.mailbox, mailsink.silent_smtp  # the fixtures: a real SMTP sink, a silent server
 
 APPLICANT_MAIL = "alloy@example.cn"
 
@@ -65,18 +76,25 @@ def test_a_move_whose_commit_fails_mails_nothing(app, people, mailbox):
             apply_move(db.session.get(Submission, sid), "accept", user_named("admin"))
         assert state_of(sid) == "county_approved"
         assert outbox() == []
+    background_round(app)
     assert mailbox == []
 
 
-def test_a_move_that_commits_mails_once(app, people, mailbox, runner):
+def test_a_move_that_commits_mails_once_from_the_background(app, people, mailbox, runner):
     sid = ready_to_accept(app)
     with app.app_context():
         apply_move(db.session.get(Submission, sid), "accept", user_named("admin"))
         assert state_of(sid) == "preliminary"
         [row] = outbox()
-        assert row.sent_at is not None and row.attempts == 1
+        assert row.sent_at is None and row.attempts == 0  # the move itself sent nothing
+    assert mailbox == []
+    background_round(app)
     assert len(mailbox) == 1
     assert mailbox[0]["To"] == APPLICANT_MAIL and "纳入初赛" in mailbox[0].get_content()
+    with app.app_context():
+        [row] = outbox()
+        assert row.sent_at is not None and row.attempts == 1 and "纳入初赛" in row.text  # kept: no secret
+    background_round(app)
     assert runner.invoke(args=["cleanup"]).exit_code == 0  # the retry finds nothing left to send
     assert len(mailbox) == 1
 
@@ -118,11 +136,17 @@ def test_a_mail_server_that_is_down_does_not_fail_the_move_and_the_mail_waits(ap
     with app.app_context():
         apply_move(db.session.get(Submission, sid), "accept", user_named("admin"))
         assert state_of(sid) == "preliminary"
+    background_round(app)
+    with app.app_context():
         [row] = outbox()
         assert row.sent_at is None and row.claimed_at is None and row.attempts == 1 and row.error
+    background_round(app)  # the background sender tries a failed mail again only after a while
+    with app.app_context():
+        assert outbox()[0].attempts == 1
     monkeypatch.setitem(app.config, "MAIL_PORT", sink_port)
+    runner.invoke(args=["cleanup"])  # the operator's run tries every waiting mail now
     runner.invoke(args=["cleanup"])
-    runner.invoke(args=["cleanup"])
+    background_round(app)
     assert [m["To"] for m in mailbox] == [APPLICANT_MAIL]
 
 
@@ -131,3 +155,53 @@ def test_without_a_mail_server_a_move_queues_no_mail(app, people):
     with app.app_context():
         apply_move(db.session.get(Submission, sid), "accept", user_named("admin"))
         assert state_of(sid) == "preliminary" and outbox() == []
+
+
+def render_worker(app, tmp_path, mail_port):
+    """A real ``flask --app wizard render-worker`` process on this test's database, mail to
+    ``mail_port``, and a render queue of its own (the session's consumer keeps the tests' renders)."""
+    config = {"SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"], "SECRET_KEY": "test-secret",
+              "INSTANCE_PATH": str(tmp_path / "worker"), "UPLOAD_FOLDER": app.config["UPLOAD_FOLDER"],
+              "PDF_CACHE_FOLDER": app.config["PDF_CACHE_FOLDER"], "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": mail_port,
+              "RENDER_QUEUE_URL": f"sqlite:///{tmp_path / 'worker-queue.db'}"}
+    log = open(tmp_path / "render-worker.log", "wb")
+    return subprocess.Popen([sys.executable, "-m", "flask", "--app", f"wizard:create_app({config!r})", "render-worker"],
+                            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+
+
+def test_a_moves_request_does_not_wait_on_the_mail_server_and_the_render_worker_delivers(
+        app, people, client, mailbox, silent_smtp, monkeypatch, tmp_path):
+    sid = ready_to_accept(app)
+    sink_port = app.config["MAIL_PORT"]
+    monkeypatch.setitem(app.config, "MAIL_PORT", silent_smtp.port)  # accepts, never answers
+    auth = AuthActions(client)
+    auth.login("admin")
+    with app.app_context():
+        version = db.session.get(Submission, sid).version
+    r = client.post(f"/submissions/{sid}/move", data={"csrf_token": auth.csrf(), "move": "accept",
+                                                      "version": version})
+    assert r.status_code == 302  # the move is done, and the request never spoke to the mail server
+    assert silent_smtp.connections == 0
+    with app.app_context():
+        assert state_of(sid) == "preliminary"
+        [row] = outbox()
+        assert row.sent_at is None and row.attempts == 0
+    worker = render_worker(app, tmp_path, sink_port)
+    try:
+        deadline = time.monotonic() + 180  # generous: a loaded machine starts the app slowly
+        while not mailbox and worker.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert worker.poll() is None, (tmp_path / "render-worker.log").read_text()
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(60)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+    assert [m["To"] for m in mailbox] == [APPLICANT_MAIL] and "纳入初赛" in mailbox[0].get_content()
+    assert silent_smtp.connections == 0
+    with app.app_context():
+        [row] = outbox()
+        assert row.sent_at is not None and row.attempts == 1
+    assert "同时发送发件箱中的通知邮件" in (tmp_path / "render-worker.log").read_text()

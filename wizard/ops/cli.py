@@ -318,7 +318,8 @@ def restore_cmd(source, force, key_file, trust_unsigned):
 def cleanup_cmd(minutes, orphan_minutes):
     """Remove the temporary files that interrupted uploads and PDF renderings left behind
     (*.part in the uploads folder and the PDF cache, *.pdf.<pid>.tmp in the PDF cache), and
-    send the e-mail a crash after a commit left in the outbox."""
+    send the e-mail still waiting in the outbox, failed ones included (the fallback of the
+    background sender that runs beside ``flask render-worker``; where none runs, this sends it)."""
 
     count, size = remove_partial_files(current_app, older_than=timedelta(minutes=minutes))
     pending = os.path.join(current_app.instance_path, PENDING_FOLDER)

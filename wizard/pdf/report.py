@@ -254,13 +254,6 @@ def _render_now(prepared: Prepared) -> bytes:
         return fh.read()
 
 
-def evidence_job(submission, round_) -> RenderJob:
-    """The job that binds every evidence file after a report (benchmarks and scripts:
-    ``wizard.pdf.render.bind(pdf, evidence_job(...))``)."""
-    return _job("-", "", round_, _evidence(files_of(submission, round_)), is_draft(submission, round_),
-                stamp=evidence_stamp(submission, verification_code(submission, round_)[0]))
-
-
 def snapshot_html(snapshot, submission) -> str:
     """A snapshot's frozen answers in the print layout, with its 校验码 and no watermark.  The
     evidence table and files are those of today only when they are still the snapshot's files."""

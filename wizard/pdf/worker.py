@@ -29,6 +29,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
+from typing import Callable
 
 from . import cache
 from .jobs import TIMED_OUT, RenderJob, cache_paths, write_failure
@@ -39,6 +40,7 @@ log = logging.getLogger("wizard.pdf.worker")
 RECYCLE_AFTER = 50  # renders before a render process is replaced (returns fragmented memory)
 BEAT_SECONDS = 1.0
 POLL_SECONDS = 0.5  # the consumer looks at an empty queue at least this often
+COMPANION_GRACE = 15.0  # seconds the companion loop (the outbox's mail) may take to stop
 
 
 @dataclass
@@ -221,13 +223,18 @@ def running_slots(queue: Queue) -> list[str]:
     return [n[len("running:"):] for n in names if n.startswith("running:")]
 
 
-def serve(settings: Settings) -> None:
-    """Run the consumer until SIGTERM/SIGINT (then the render under way finishes first)."""
+def serve(settings: Settings, companion: Callable[[threading.Event], None] | None = None) -> None:
+    """Run the consumer until SIGTERM/SIGINT (then the render under way finishes first).
+    ``companion``: a loop the app runs beside the consumer in a thread of its own until the
+    event it is given is set (``flask render-worker``: the outbox's mail, wizard/mail.py)."""
     consumer = Consumer(settings)
     set_handler(consumer.handle)
     stop = threading.Event()
     watchdog = threading.Thread(target=consumer.watch, args=(stop,), name="render-watchdog", daemon=True)
     watchdog.start()
+    beside = threading.Thread(target=companion, args=(stop,), name="companion", daemon=True) if companion else None
+    if beside is not None:
+        beside.start()
     for slot in running_slots(consumer.queue):  # what a consumer killed earlier left
         recover(consumer.queue, slot)
     huey_consumer = consumer.queue.huey.create_consumer(workers=max(1, settings.processes), worker_type="thread",
@@ -241,6 +248,8 @@ def serve(settings: Settings) -> None:
         stop.set()
         consumer.stop()
         set_handler(None)
+        if beside is not None:
+            beside.join(COMPANION_GRACE)  # a mail under way is finished, not cut off
 
 
 def main(argv=None) -> None:

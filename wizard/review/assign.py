@@ -13,7 +13,7 @@ from sqlalchemy.orm import joinedload, undefer
 
 from ..auditlog import record
 from ..extensions import db
-from ..mail import send_mail
+from ..mail import queue_mail
 from ..models import ROLE_EXPERT, Cluster, Message, Region, ReviewAssignment, Submission, User, utcnow
 from ..report.model import ROUND_LABELS
 from ..text import clean_text
@@ -352,22 +352,19 @@ def board(edition, round_: str) -> Board:
 
 def remind(edition, round_: str, actor: User, expert_ids=None, address: str = "") -> list[User]:
     """Remind the experts (all, or those of ``expert_ids``) that have unfinished reports in the
-    round: an in-app message each, then e-mail after the commit.  Returns who was reminded."""
+    round: an in-app message each, and an e-mail each as an outbox row of the same transaction
+    (sent after the commit by the background sender, wizard/mail.py).  Returns who was reminded."""
     lines = [line for line in board(edition, round_).experts
              if line.unfinished and (expert_ids is None or line.expert.id in expert_ids)]
     deadline = scheme_or_default(edition, round_).deadline
-    texts = {}
     for line in lines:
         text = (f"专家评审提醒：{edition.name}{ROUND_LABELS[round_]}中，您尚有 {line.unfinished} 份报告未提交评分"
                 + (f"（评审截止时间：{deadline:%Y-%m-%d %H:%M}）" if deadline else "") + "。请登录系统完成评分。")
-        texts[line.expert.id] = text
         db.session.add(Message(user_id=line.expert.id, text=text))
+        queue_mail([line.expert.email], text)
     if lines:
         record(actor, "review_remind", f"edition:{edition.id}",
                f"{ROUND_LABELS[round_]}：提醒 {len(lines)} 位专家（" + "、".join(l.expert.username for l in lines) + "）",
                address)
     db.session.commit()
-    for line in lines:  # side effects outside the database after the commit
-        if line.expert.email:
-            send_mail([line.expert.email], texts[line.expert.id])
     return [line.expert for line in lines]

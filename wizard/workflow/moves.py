@@ -4,24 +4,21 @@ A move is a conditional UPDATE ... WHERE state = expected AND version = expected
 when no row changes, the move was refused (stale page, double click, someone else
 was faster) and nothing is written.  ``apply_move`` is a pipeline: resolve the move,
 check it, collect the row's new values (one hook per move kind), update, record
-(history, snapshot, notifications, audit), commit, then send the e-mail the move queued
-(side effects outside the database come after the commit).  Every move writes one history
-row and notifies who must act next.
+(history, snapshot, notifications, audit), commit.  The e-mail the move tells is an outbox row
+of its transaction, sent after the commit by the background sender (wizard/mail.py), never by
+the request.  Every move writes one history row and notifies who must act next.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from flask import current_app
 from sqlalchemy import update
-from sqlalchemy.exc import SQLAlchemyError
 
 from ..auditlog import record
 from ..evidence import storage as evidence
 from ..evidence.checks import UploadRejected
 from ..extensions import db
-from ..mail import deliver_outbox
 from ..models import ROLE_ADMIN, HistoryEntry, RankingSnapshot, Submission, User, to_local, utcnow
 from ..report.definition import get_report
 from ..report.service import carried_texts
@@ -63,7 +60,6 @@ class _Moving:
     stored: list = field(default_factory=list)  # files written by this move: removed again if it fails
     submitted_answers: dict | None = None
     ranking: RankingSnapshot | None = None  # the frozen ranking a move decided from the experts' scores
-    mail: list = field(default_factory=list)  # OutboxMail rows of this move: sent after the commit
 
     @property
     def round(self) -> str:
@@ -116,7 +112,6 @@ def apply_move(submission: Submission, move_key: str, actor: User, *, comment: s
     entry = _record(m, address)
     _commit(m)
     db.session.refresh(submission)
-    _send_mail(m)
     return entry
 
 
@@ -243,9 +238,7 @@ def _record(m: _Moving, address: str) -> HistoryEntry:
         scans = [f for f in evidence.files_of(sub, m.round) if f.slot == evidence.DECLARATION_SCAN]
         entry.evidence = scans[-1] if scans else None
         freeze(sub, m.round, m.submitted_answers, m.actor.id, m.now)
-    mail = notify(sub, move, m.target, m.actor, m.comment)
-    if mail is not None:
-        m.mail.append(mail)
+    notify(sub, move, m.target, m.actor, m.comment)  # messages, and the e-mail as an outbox row
     record(m.actor, "move", f"submission:{sub.id}",
            f"{move.label}（{move.key}）：{state_label(m.source)} → {state_label(m.target)}"
            + (f"；依据评审排名快照 {m.ranking.code}" if m.ranking is not None else ""), address)
@@ -259,18 +252,6 @@ def _commit(m: _Moving) -> None:
         db.session.rollback()
         evidence.discard_files(m.stored)
         raise
-
-
-def _send_mail(m: _Moving) -> None:
-    """The move's e-mail, after its commit.  A failure here does not undo the move: the rows
-    stay unsent and ``flask cleanup`` sends them."""
-    if not m.mail:
-        return
-    try:
-        deliver_outbox([row.id for row in m.mail])
-    except SQLAlchemyError:
-        db.session.rollback()
-        current_app.logger.warning("E-mail of a move left in the outbox", exc_info=True)
 
 
 def prefill_final(submission: Submission) -> dict:
