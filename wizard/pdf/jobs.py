@@ -79,6 +79,8 @@ class RenderResult:
     peak_rss_mb: float  # the render process's peak resident memory so far
     cpu_seconds: float  # CPU time of the render (on a busy machine, what it would take alone)
     folder: str = ""
+    #: "" when the Chinese font was embedded; else what the administrator is told (fonts.FontStatus)
+    font_message: str = ""
 
 
 def write_atomically(path: str, data: bytes | Callable[[BinaryIO], object]) -> None:

@@ -49,8 +49,9 @@ def run_job(job: RenderJob) -> RenderResult:
         write_atomically(paths.pdf, (lambda fh: bind(pdf, job, fh)) if job.evidence else pdf)
         remove_file(paths.failed)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        font = register_cjk_fonts(job.font_path)  # what render_pdf used (registered once per process)
         return RenderResult(job.key, os.getpid(), time.perf_counter() - started, os.path.getsize(paths.pdf), peak,
-                            time.process_time() - cpu, job.folder)
+                            time.process_time() - cpu, job.folder, "" if font.embedded else font.message)
     except Exception as exc:
         log.error("PDF render %s failed in process %d:\n%s", job.key, os.getpid(), traceback.format_exc())
         if is_storage_full(exc):  # told once an hour (the stamp beside the cache folder), not per render
