@@ -6,7 +6,7 @@ from sqlalchemy import event
 
 from builders import image_bytes, pdf_bytes
 from wizard.extensions import db
-from wizard.models import Cluster, Region, Submission, User
+from wizard.models import Cluster, PendingSave, Region, Submission, User
 
 PASSWORD = "correct-horse-9"
 
@@ -94,6 +94,27 @@ def login_from(client, username, password, address="127.0.0.1"):
     token = csrf_from(client.get("/login", environ_base=env))
     return client.post("/login", data={"username": username, "password": password, "csrf_token": token},
                        environ_base=env)
+
+
+# --- the login-expiry stash (web/pending.py): what a step posted after the login expired left --
+
+def pending_rows(app):
+    """The stashed saves (PendingSave rows) waiting for their user's next login."""
+    with app.app_context():
+        return db.session.execute(db.select(PendingSave)).scalars().all()
+
+
+def plan_answers(app):
+    """Applicant A's saved preliminary answers (the 实施方案 step is where the tests type)."""
+    with app.app_context():
+        return submission_of(ALLOY).answers_for("preliminary")
+
+
+def step_token_and_version(client, key="plan"):
+    """The CSRF token and hidden version of a wizard step's page, as the browser would post them."""
+    page = client.get(f"/applicant/step/{key}").get_data(as_text=True)
+    return (re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1),
+            re.search(r'name="version"[^>]*value="(\d+)"', page).group(1))
 
 
 # --- evidence files -------------------------------------------------------------------------

@@ -1,31 +1,14 @@
 """Issue #22, item 6: autosaves posted after the login expired are stashed, never counted as
 failed logins; the user (and colleagues behind the same address) can still log back in, and
 the stash is saved on that login."""
-from factories import ALLOY, LOCKED, PASSWORD, login_from, submission_of
-import re
 from datetime import timedelta
 
-from factories import age_session
+from factories import (ALLOY, LOCKED, PASSWORD, age_session, login_from, pending_rows, plan_answers,
+                       step_token_and_version, submission_of)
 from wizard.extensions import db
-from wizard.models import LoginAttempt, PendingSave
+from wizard.models import LoginAttempt
 
 AUTOSAVES = 30  # about seven minutes of typing: well over the address's failure limit
-
-
-def pending_rows(app):
-    with app.app_context():
-        return db.session.execute(db.select(PendingSave)).scalars().all()
-
-
-def plan_answers(app):
-    with app.app_context():
-        return submission_of(ALLOY).answers_for("preliminary")
-
-
-def step_token_and_version(client):
-    page = client.get("/applicant/step/plan").get_data(as_text=True)
-    return (re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1),
-            re.search(r'name="version"[^>]*value="(\d+)"', page).group(1))
 
 
 def expire_idle(app, client):

@@ -6,27 +6,12 @@ from datetime import timedelta
 
 import pytest
 
-from factories import ALLOY, LOCKED, PASSWORD, age_session, csrf_from, login_from, submission_of
+from factories import (ALLOY, LOCKED, PASSWORD, age_session, csrf_from, login_from, pending_rows, plan_answers,
+                       step_token_and_version, submission_of)
 from wizard.extensions import db
-from wizard.models import AuditEntry, LoginAttempt, PendingSave
+from wizard.models import AuditEntry, LoginAttempt
 
 ATTACK = "本集群放弃参赛"
-
-
-def pending_rows(app):
-    with app.app_context():
-        return db.session.execute(db.select(PendingSave)).scalars().all()
-
-
-def plan_answers(app):
-    with app.app_context():
-        return submission_of(ALLOY).answers_for("preliminary")
-
-
-def step_token_and_version(client, key="plan"):
-    page = client.get(f"/applicant/step/{key}").get_data(as_text=True)
-    version = re.search(r'name="version"[^>]*value="(\d+)"', page).group(1)
-    return csrf_from_html(page), version
 
 
 def csrf_from_html(page):

@@ -7,7 +7,7 @@ import re
 import unicodedata
 
 from werkzeug.datastructures import MultiDict
-from wtforms import SelectField, StringField
+from wtforms import SelectChoice, SelectField, StringField
 from wtforms.validators import ValidationError
 
 from ..params import parse_index
@@ -78,7 +78,7 @@ class LevelField(SelectField):
     """级别: 国家级 / 省级, or blank (an empty row)."""
 
     def __init__(self, label=None, **kw):
-        super().__init__(label, choices=[("", "请选择")] + [(x, x) for x in LEVELS],
+        super().__init__(label, choices=[SelectChoice("", "请选择")] + [SelectChoice(x) for x in LEVELS],
                          coerce=lambda v: "" if v is None else str(v), **kw)
 
     def pre_validate(self, form):

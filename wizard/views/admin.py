@@ -2,7 +2,7 @@
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
-from wtforms import BooleanField, PasswordField, SelectField, StringField
+from wtforms import BooleanField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
 from ..access import current_edition, filtered_submissions, get_submission, submission_counts
@@ -166,19 +166,21 @@ class AccountForm(AppForm):
     display_name = StringField("姓名", validators=[Length(max=128)])
     phone = StringField("手机", validators=[Optional(), Length(max=32)])
     email = StringField("电子邮箱", validators=[Optional(), Length(max=256)])
-    role = SelectField("角色", choices=list(ROLE_LABELS.items()))
+    role = SelectField("角色", choices=[SelectChoice(k, v) for k, v in ROLE_LABELS.items()])
     cluster_id = SelectField("所属集群（申报单位）", coerce=choice_id)
     region_id = SelectField("所属政府（审核人）或所在市州（评审专家）", coerce=choice_id)
     employer = StringField("工作单位（评审专家）", validators=[Length(max=128)])
-    expert_categories = SelectField("擅长类别（评审专家）", choices=[("", "—")] + list(EXPERT_CATEGORY_LABELS.items()),
+    expert_categories = SelectField("擅长类别（评审专家）",
+                                    choices=[SelectChoice("", "—")]
+                                    + [SelectChoice(k, v) for k, v in EXPERT_CATEGORY_LABELS.items()],
                                     validate_choice=False)  # bind_account checks it, for experts only
     password = PasswordField("指定密码（不推荐）", validators=[Optional(), Length(min=MIN_PASSWORD_LENGTH, max=1024,
                                                                       message=f"密码至少 {MIN_PASSWORD_LENGTH} 个字符。")])
     active = BooleanField("启用", default=True)
 
     def fill_choices(self):
-        self.cluster_id.choices = [(0, "—")] + [(c.id, c.name) for c in _clusters()]
-        self.region_id.choices = [(0, "—")] + [(r.id, r.full_name) for r in _regions()]
+        self.cluster_id.choices = [SelectChoice(0, "—")] + [SelectChoice(c.id, c.name) for c in _clusters()]
+        self.region_id.choices = [SelectChoice(0, "—")] + [SelectChoice(r.id, r.full_name) for r in _regions()]
 
 
 def _apply_account(form, user: User) -> str | None:
@@ -265,7 +267,7 @@ def account(user_id=None):
 
 class ClusterForm(AppForm):
     name = StringField("集群名称", validators=[DataRequired("请输入集群名称。"), Length(max=128)])
-    category = SelectField("申报类别", choices=list(CATEGORY_LABELS.items()))
+    category = SelectField("申报类别", choices=[SelectChoice(k, v) for k, v in CATEGORY_LABELS.items()])
     region_id = SelectField("审核政府（集群所在地县以上人民政府）", coerce=choice_id)
     designation = StringField("认定情况", validators=[Length(max=64)])
     active = BooleanField("有效", default=True)
@@ -284,7 +286,7 @@ def cluster(cluster_id=None):
     if cluster_id and obj is None:
         abort(404)
     form = ClusterForm(obj=obj)
-    form.region_id.choices = [(r.id, r.full_name) for r in _regions()]
+    form.region_id.choices = [SelectChoice(r.id, r.full_name) for r in _regions()]
     if form.validate_on_submit():
         name = form.name.data.strip()
         clash = db.session.execute(db.select(Cluster).filter_by(name=name)).scalar_one_or_none()

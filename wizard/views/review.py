@@ -3,7 +3,7 @@
 advance from it.  Thin: the rules live in wizard/review/."""
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from wtforms import SelectField, StringField
+from wtforms import SelectChoice, SelectField, StringField
 
 from ..access import edition_or_404
 from ..extensions import db
@@ -67,7 +67,7 @@ def index():
 # --- 评分细则 -------------------------------------------------------------------------------
 
 class SchemeForm(AppForm):
-    method = SelectField("计分方法", choices=list(METHOD_LABELS.items()))
+    method = SelectField("计分方法", choices=[SelectChoice(k, v) for k, v in METHOD_LABELS.items()])
     panel_size = StringField("每份报告的评审专家人数", render_kw={"inputmode": "numeric"})
     deadline = StringField("专家评审截止时间（北京时间，可不设）", render_kw={"type": "datetime-local"})
 
