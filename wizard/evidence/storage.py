@@ -73,12 +73,23 @@ def step_slots(round_: str, step_key: str) -> list[Slot]:
 
 # --- reading ---------------------------------------------------------------------------
 
+@lru_cache(maxsize=None)
+def _slot_order(round_: str) -> dict:
+    return {s.key: i for i, s in enumerate(slots(round_))}
+
+
+#: one round's files of one submission: built once, so a page pays for the query, not its construction
+_FILES = db.select(EvidenceFile).where(EvidenceFile.submission_id == db.bindparam("submission_id"),
+                                       EvidenceFile.round == db.bindparam("round"))
+
+
 def files_of(submission, round_: str) -> list[EvidenceFile]:
-    """The submission's files of one round in appendix order (slot order, then position)."""
-    order = {s.key: i for i, s in enumerate(slots(round_))}
-    rows = db.session.execute(
-        db.select(EvidenceFile).filter_by(submission_id=submission.id, round=round_)
-    ).scalars().all()
+    """The submission's files of one round in appendix order (slot order, then position).
+
+    One query; a page that needs the list more than once (its appendix, the files still missing,
+    the steps' states) reads it once and hands it on (``files=`` of ``appendix`` and ``missing``)."""
+    order = _slot_order(round_)
+    rows = db.session.execute(_FILES, {"submission_id": submission.id, "round": round_}).scalars().all()
     # the county's scan: only the one that came with the standing opinion (earlier ones stay in the history)
     scan_id = ((submission.opinions or {}).get(round_) or {}).get("scan_id")
     rows = [r for r in rows if r.slot in order and (r.slot != COUNTY_SCAN or r.id == scan_id)]
@@ -122,14 +133,15 @@ class Appendix:
     links: bool = True  # web pages link the files; the PDF does not
 
 
-def appendix(submission, round_: str, links: bool = True) -> Appendix:
+def appendix(submission, round_: str, links: bool = True, files: list | None = None) -> Appendix:
+    """``files``: ``files_of(submission, round_)`` when the caller has it already."""
     result = Appendix(links=links)
     if submission is None:
         return result
     by_key = {s.key: s for s in slots(round_)}
     n = 1
     ranges: dict = {}
-    for row in files_of(submission, round_):
+    for row in files_of(submission, round_) if files is None else files:
         placed = Placed(row, by_key[row.slot], n, n + row.pages - 1)
         n += row.pages
         result.placed.append(placed)
@@ -333,11 +345,12 @@ def needs_file(s: Slot, category, answers: dict) -> bool:
     return _nonzero(answers.get(s.key))
 
 
-def missing(submission, round_: str, answers: dict) -> tuple[list, list]:
-    """(problems, warnings): a file missing where one is needed (``needs_file``) blocks submitting."""
+def missing(submission, round_: str, answers: dict, files: list | None = None) -> tuple[list, list]:
+    """(problems, warnings): a file missing where one is needed (``needs_file``) blocks submitting.
+    ``files``: ``files_of(submission, round_)`` when the caller has it already."""
 
     report = get_report(round_)
-    have = {r.slot for r in files_of(submission, round_)}
+    have = {r.slot for r in (files_of(submission, round_) if files is None else files)}
     category = submission.cluster.category
     problems = []
     for s in slots(round_):

@@ -41,7 +41,10 @@ bp.before_request(refuse_writes_after_deadline)  # past the deadline the report 
 
 
 def _submission(editable_only: bool = False) -> Submission:
-    sub = own_submission(current_user, editable_only)
+    if editable_only and "own_editable_submission" in g:  # a POST: loaded by refuse_writes_after_deadline
+        sub = g.own_editable_submission
+    else:
+        sub = own_submission(current_user, editable_only)
     if sub is None:
         abort(404)
     return sub
@@ -57,10 +60,11 @@ def tasks():
     sub = _submission()
     round_ = current_round(sub)
     report = get_report(round_)
-    steps = step_states(sub, round_)
+    answers, files = effective_answers(sub, round_), evidence.files_of(sub, round_)  # once per page
+    steps = step_states(sub, round_, missing_files_by_step(sub, round_, files, answers))
     next_step = next((s for s, st, _ in steps if st not in ("complete", "optional")), None)
     editable = _editable_round(sub) is not None
-    problems = review_problems(sub, round_, effective_answers(sub, round_)) if editable else []
+    problems = review_problems(sub, round_, answers, files) if editable else []
     marks = carried_of(sub, round_)
     carried = [(report.step_of(f.key), f) for f in report.fields if f.key in marks]  # in the report's order
     return render_template("applicant/tasks.html", sub=sub, report=report, steps=steps, next_step=next_step,
@@ -77,9 +81,11 @@ def step_field(step, key):
 
 def _render_step(sub, round_, step, form, status=200, stale=None, choices=None):
     report = get_report(round_)
-    ev = appendix(sub, round_)
+    files = evidence.files_of(sub, round_)  # one query: the files, what is missing, the steps' states
+    missing = missing_files_by_step(sub, round_, files)
+    ev = appendix(sub, round_, files=files)
     idx = list(report.steps).index(step)
-    nav = step_states(sub, round_)
+    nav = step_states(sub, round_, missing)
     return render_template("applicant/step.html", sub=sub, report=report, step=step, form=form, round_=round_,
                            nav=nav, status_labels=STATUS_LABELS, stale=stale, carried=carried_of(sub, round_),
                            choices=choices or {}, loaded=step_digests(step, step_defaults(step, sub, sub.answers_for(round_))),
@@ -87,8 +93,8 @@ def _render_step(sub, round_, step, form, status=200, stale=None, choices=None):
                            prev_step=report.steps[idx - 1] if idx > 0 else None,
                            next_step=report.steps[idx + 1] if idx + 1 < len(report.steps) else None,
                            saved_ok=g.get("saved_ok", False), ev=ev,
-                           missing_files=missing_files_by_step(sub, round_).get(step.key, []),
-                           bulk=bulk_choices(sub, round_) if step.key == BULK_STEP else None,
+                           missing_files=missing.get(step.key, []),
+                           bulk=bulk_choices(sub, round_, missing) if step.key == BULK_STEP else None,
                            declaration=step.key == declaration_step_key(report)), status
 
 
@@ -183,13 +189,13 @@ def _store_bulk(sub, round_) -> tuple[str | None, list]:
     return touched, notes
 
 
-def bulk_choices(sub, round_) -> tuple[list, list]:
+def bulk_choices(sub, round_, missing: dict) -> tuple[list, list]:
     """(every slot a file can go to, the slot keys still missing a file in report order): the
-    choices beside each file of the many-files form, and its rows' preselection."""
+    choices beside each file of the many-files form, and its rows' preselection.  ``missing``:
+    ``missing_files_by_step`` of the page."""
     category = sub.cluster.category
     choices = [s for s in evidence.slots(round_) if s.step is not None and s.field.applies_to(category)]
-    missing = [p["field"] for ps in missing_files_by_step(sub, round_).values() for p in ps]
-    return choices, missing
+    return choices, [p["field"] for ps in missing.values() for p in ps]
 
 
 def _file_button(sub, round_, step, verb, file_id) -> tuple[str | None, tuple]:
@@ -455,13 +461,16 @@ def review():
     sub = _submission()
     round_ = current_round(sub)
     answers = effective_answers(sub, round_)
-    problems, warnings = review_lists(sub, round_, answers)
+    files = evidence.files_of(sub, round_)  # one query: the appendix and the files still missing
+    problems, warnings = review_lists(sub, round_, answers, files)
     editable = _editable_round(sub) is not None
-    return render_template("applicant/review.html", sub=sub, report=get_report(round_), answers=answers,
-                           bulk=bulk_choices(sub, round_) if editable and get_report(round_).step(BULK_STEP) else None,
-                           bulk_step=BULK_STEP,
-                           problems=problems, warnings=warnings, round_=round_, ev=appendix(sub, round_),
-                           editable=_editable_round(sub) is not None, deadline=effective_deadline(sub, round_),
+    report = get_report(round_)
+    bulk = (bulk_choices(sub, round_, missing_files_by_step(sub, round_, files, answers))
+            if editable and report.step(BULK_STEP) else None)
+    return render_template("applicant/review.html", sub=sub, report=report, answers=answers,
+                           bulk=bulk, bulk_step=BULK_STEP,
+                           problems=problems, warnings=warnings, round_=round_, ev=appendix(sub, round_, files=files),
+                           editable=editable, deadline=effective_deadline(sub, round_),
                            deadline_text=deadline_text(sub, round_))
 
 

@@ -1,6 +1,7 @@
 """County-level (or city-level) government: the review queue and approval."""
 from flask import Blueprint, abort, render_template
 from flask_login import current_user
+from sqlalchemy.orm import defer
 
 from ..access import current_edition, get_submission, visible_submissions
 from ..evidence.storage import slots
@@ -59,8 +60,10 @@ def changes_since_return(sub: Submission) -> dict | None:
     The answers at the return are those of the previous submission's snapshot (a submitted
     report cannot be edited until it is returned), so two snapshots tell the whole story."""
     round_ = current_round(sub)
+    # the answers (hundreds of kB of JSON each) are read only when there are two to compare
     latest, previous = (db.session.execute(
-        db.select(Snapshot).filter_by(submission_id=sub.id, round=round_).order_by(Snapshot.id.desc()).limit(2)
+        db.select(Snapshot).filter_by(submission_id=sub.id, round=round_).options(defer(Snapshot.answers))
+        .order_by(Snapshot.id.desc()).limit(2)
     ).scalars().all() + [None, None])[:2]
     if previous is None:
         return None

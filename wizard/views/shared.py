@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from flask import Response, current_app, render_template, request, send_file, url_for
 from flask_login import current_user
 
-from ..evidence.storage import appendix
+from ..evidence.storage import appendix, files_of
 from ..extensions import db
 from ..models import HistoryEntry
 from ..pdf.queue import FAILED, READY
@@ -38,10 +38,11 @@ def submission_page(sub, move_error=None, typed=None, status=200, extras=None):
     ``extras``: what only administrators see (snapshots, the deadline form), see deadlines.admin_extras."""
     round_ = current_round(sub)
     answers = effective_answers(sub, round_)
-    problems, warnings = review_lists(sub, round_, answers)
+    files = files_of(sub, round_)  # one query: the appendix and the files still missing
+    problems, warnings = review_lists(sub, round_, answers, files)
     return render_template("shared/submission.html", sub=sub, report=get_report(round_), answers=answers,
                            round_=round_, moves=moves_for(sub, current_user.role), history=history_of(sub),
-                           problems=problems, warnings=warnings, ev=appendix(sub, round_),
+                           problems=problems, warnings=warnings, ev=appendix(sub, round_, files=files),
                            move_error=move_error, typed=typed or {}, scan_label=COUNTY_SCAN_LABEL,
                            extras=extras), status
 

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import abort, request
+from flask import abort, g, request
 from flask_login import current_user
 
-from ..access import current_edition, visible_submissions
+from ..access import own_submission
 from ..dbsetup import SAFE_METHODS
 from ..models import Submission, local_now
-from ..extensions import db
 from ..workflow.deadlines import effective_deadline
 from ..workflow.states import STATES
 
@@ -59,11 +58,8 @@ def refuse_writes_after_deadline():
     to a report whose deadline has passed is refused before the view runs; nothing is stored."""
     if request.method in SAFE_METHODS or not current_user.is_authenticated:
         return None
-    edition = current_edition()
-    if edition is None:
-        return None
-    sub = db.session.execute(
-        visible_submissions(current_user).where(Submission.edition_id == edition.id)).scalar_one_or_none()
+    # the row the view asks for next (applicant._submission): loaded once per request
+    sub = g.own_editable_submission = own_submission(current_user, editable_only=True)
     deadline = passed_deadline(sub) if sub is not None else None
     if deadline is None:
         return None  # no report (the view answers 404), or still open

@@ -22,19 +22,20 @@ from ..report.view import effective_answers
 from .deadlines import effective_deadline
 
 
-def review_lists(submission, round_, answers) -> tuple[list, list]:
+def review_lists(submission, round_, answers, files=None) -> tuple[list, list]:
     """(problems, warnings) for the review and submission pages: the report's gaps and checks
-    plus the evidence files still missing."""
+    plus the evidence files still missing.  ``files``: ``evidence.files_of`` when the page has
+    it already (one query per page)."""
     years = submission.edition.years
-    evidence_problems, evidence_warnings = evidence.missing(submission, round_, answers)
+    evidence_problems, evidence_warnings = evidence.missing(submission, round_, answers, files)
     carried = carried_of(submission, round_)
     return (report_problems(round_, answers, submission.cluster.category, years, carried) + evidence_problems,
             consistency_warnings(round_, answers, years) + evidence_warnings)
 
 
-def review_problems(submission, round_, answers) -> list:
+def review_problems(submission, round_, answers, files=None) -> list:
     """The first list of ``review_lists`` alone (the task list shows no warnings)."""
-    evidence_problems = evidence.missing(submission, round_, answers)[0]
+    evidence_problems = evidence.missing(submission, round_, answers, files)[0]
     return report_problems(round_, answers, submission.cluster.category, submission.edition.years,
                            carried_of(submission, round_)) + evidence_problems
 
@@ -50,19 +51,25 @@ def submit_guard(submission: Submission, round_: str, now: datetime) -> list:
     return problems
 
 
-def missing_files_by_step(submission, round_) -> dict:
-    """step key → the evidence problems (a file missing where one is needed) of that step."""
+def missing_files_by_step(submission, round_, files=None, answers=None) -> dict:
+    """step key → the evidence problems (a file missing where one is needed) of that step.
+    ``files`` (``evidence.files_of``) and ``answers`` (``effective_answers``): when the page has
+    them already."""
+    if answers is None:
+        answers = effective_answers(submission, round_)
     out: dict = {}
-    for p in evidence.missing(submission, round_, effective_answers(submission, round_))[0]:
+    for p in evidence.missing(submission, round_, answers, files)[0]:
         out.setdefault(p["step"], []).append(p)
     return out
 
 
-def step_states(submission, round_) -> list[tuple]:
+def step_states(submission, round_, missing=None) -> list[tuple]:
     """(step, status, badge text) of every step: a step is 已完成 only when nothing on it blocks
     submitting, its evidence files included; a step still missing files says how many
-    (缺 3 份佐证材料).  The task list and the step pages' sidebar ask this one function."""
-    missing = missing_files_by_step(submission, round_)
+    (缺 3 份佐证材料).  The task list and the step pages' sidebar ask this one function.
+    ``missing``: ``missing_files_by_step`` when the page has it already."""
+    if missing is None:
+        missing = missing_files_by_step(submission, round_)
     out = []
     for step, status in step_statuses(submission, round_):
         n = len(missing.get(step.key, ()))
