@@ -3,13 +3,15 @@
 
 - ``closed_loop``: C threads, each its own user, send one operation back to back for a fixed
   time; throughput and latency of that operation alone.
-- ``OpenLoop``: events at fixed times whatever the server does (200 applicants each opening a
-  page every 10 s and saving every 20 s, reviewers downloading PDFs); latency is measured from
-  the time the request was due, so a stalled server shows as latency, not as fewer requests.
+- ``OpenLoop``: events at fixed times whatever the server does (the deadline-day scenario: 500
+  applicants each opening a page every 10 s and autosaving every 20 s, reviewers and
+  administrators reading, a PDF every 5 s); latency is measured from the time the request was
+  due, so a stalled server shows as latency, not as fewer requests; the send lag (due time to
+  the moment a thread sends it) shows whether the client itself kept up.
 
-Only 127.0.0.1 is ever contacted.  gunicorn's sync workers close every connection after the
-response ("Connection: close"), so the client connects per request; it keeps a connection only
-when the server allows it.  The client runs in the same 2 cores as the server: it costs CPU the
+Only 127.0.0.1 is ever contacted.  The client keeps a connection while the server allows it
+(production's threaded workers keep connections alive for a few seconds; sync workers close
+every connection after the response) and reconnects otherwise.  The client runs in the same 2 cores as the server: it costs CPU the
 workers would otherwise have, the more so the cheaper the page (the bare route most).
 """
 from __future__ import annotations
@@ -291,17 +293,33 @@ def changed_only(form: list, key: str | None = None) -> list:
             + [("fields", key)])
 
 
-def autosave(user: User, step_key: str) -> bool:
+def autosave(user: User, step_key: str, value: str | None = None, log: list | None = None) -> bool:
     """The autosave fetch of static/js/wizard.js: the changed field as FormData (changed_only),
-    X-CSRFToken, JSON back."""
+    X-CSRFToken, JSON back.  With ``value``, the changed field's first input is sent with that
+    value (a user typing something new); with ``log``, the attempt is appended to it as
+    {username, field, value, version, acked} for the "nothing lost" check (load_check.py): acked
+    when the server answered 200 ``ok`` without a warning (a warning means a typed value was
+    refused, so it was not stored)."""
     with user.lock:
-        fields = [("csrf_token", user.token), ("version", user.version)] + changed_only(user.forms[step_key])
+        changed = changed_only(user.forms[step_key])
+        field = None
+        if value is not None:
+            i = next(i for i, (n, _) in enumerate(changed) if n not in AUTOSAVE_ALWAYS and n != "fields")
+            field = changed[i][0]
+            changed[i] = (field, value)
+        fields = [("csrf_token", user.token), ("version", user.version)] + changed
+        entry = {"username": user.username, "field": field, "value": value, "version": None, "acked": False}
+        if log is not None:
+            log.append(entry)
         r = user.client.post_multipart(f"/applicant/step/{step_key}", fields,
                                        {"X-Requested-With": "fetch", "Accept": "application/json",
                                         "X-CSRFToken": user.token})
-        if r.status == 200:
-            user.version = str(json.loads(r.body)["version"])
-        return r.status == 200
+        if r.status != 200:
+            return False
+        answer = json.loads(r.body)
+        user.version = str(answer["version"])
+        entry.update(version=answer["version"], acked=bool(answer.get("ok")) and not answer.get("warning"))
+        return entry["acked"]
 
 
 def save(user: User, step_key: str) -> bool:
@@ -371,8 +389,9 @@ def closed_loop(actions, duration: float) -> dict:
 class OpenLoop:
     """Events at fixed times, run by a pool of threads; latency from the time each was due."""
 
-    def __init__(self, threads: int = 48):
+    def __init__(self, threads: int = 128):
         self.heap: list = []
+        self.lags: list = []  # seconds between an event's due time and its thread starting it
         self.seq = 0
         self.lock = threading.Lock()
         self.cond = threading.Condition(self.lock)
@@ -396,6 +415,9 @@ class OpenLoop:
                 self.error_notes.append(f"{name}: {note}")
 
     def _run(self, due: float, name: str, action) -> None:
+        lag = time.perf_counter() - due
+        with self.lock:
+            self.lags.append(lag)
         try:
             good, note = action(due)
         except (OSError, ConnectionError, LoadError, ValueError, KeyError) as exc:

@@ -41,7 +41,9 @@ def wrk_get(port: int, paths: list, cookies: dict, seconds: float, connections: 
         raise WrkError(f"wrk failed ({proc.returncode}): {out[-500:]}")
     r = json.loads(lines[-1])
     seconds_run = r["duration_us"] / 1e6
+    answered = r["requests"] > 0  # else wrk's percentiles are 0: no latency was measured
     return {"requests": r["requests"], "errors": r["status_errors"] + r["socket_errors"],
             "seconds": round(seconds_run, 3), "rps": r["requests"] / seconds_run if seconds_run else 0.0,
-            "p50_ms": r["p50_us"] / 1000, "p99_ms": r["p99_us"] / 1000, "max_ms": r["max_us"] / 1000,
+            "p50_ms": r["p50_us"] / 1000 if answered else None, "p99_ms": r["p99_us"] / 1000 if answered else None,
+            "max_ms": r["max_us"] / 1000 if answered else None,
             "client_cpu": (usage.ru_utime + usage.ru_stime) / elapsed, "generator": "wrk"}
