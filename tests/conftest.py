@@ -441,6 +441,19 @@ def _walks_the_url_map(item):
                for name in function.__code__.co_names)
 
 
+#: the one database a family's tests run on: what they check does not depend on it (the pages and
+#: queries they go through run on both databases in the other families)
+ONE_BACKEND = {
+    "browser": "sqlite",  # a live server on one file
+    "pdf": BACKENDS[-1],  # production's PostgreSQL when configured, else SQLite
+}
+
+
+def _other_backend(item, backend):
+    """Whether this parametrisation of a one-database family's test is on the other database."""
+    return bool(backend) and any(item.get_closest_marker(m) and backend != only for m, only in ONE_BACKEND.items())
+
+
 def pytest_collection_modifyitems(config, items):
     keep, dropped = [], []
     for item in items:
@@ -455,8 +468,7 @@ def pytest_collection_modifyitems(config, items):
         backend = getattr(item, "callspec", None) and item.callspec.params.get("app")
         if backend:
             item.user_properties.append(("backend", backend))
-        # browser tests drive the SQLite app only (a live server on one file); never collected twice
-        (dropped if item.get_closest_marker("browser") and backend == "postgresql" else keep).append(item)
+        (dropped if _other_backend(item, backend) else keep).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = keep
