@@ -1,7 +1,7 @@
 """Who may see what: every submission query is scoped here, in the query itself."""
 from flask import abort
-from sqlalchemy import case
-from sqlalchemy.orm import defer, joinedload, undefer
+from sqlalchemy import bindparam, case
+from sqlalchemy.orm import contains_eager, defer, joinedload, undefer
 from sqlalchemy.orm.attributes import set_committed_value
 
 from .extensions import db
@@ -37,9 +37,9 @@ def visible_submissions(user, answers: bool = False):
     q = db.select(Submission).join(Submission.cluster).options(WITH_CLUSTER, *(load(c) for c in ANSWERS))
     if user.role == ROLE_ADMIN:
         return q
-    if user.role == ROLE_COUNTY and user.region_id:
+    if user.role == ROLE_COUNTY and user.region_id is not None:
         return q.where(Cluster.region_id == user.region_id)
-    if user.role == ROLE_APPLICANT and user.cluster_id:
+    if user.role == ROLE_APPLICANT and user.cluster_id is not None:
         return q.where(Submission.cluster_id == user.cluster_id)
     if user.role == ROLE_EXPERT:
         # an expert sees the reports it is assigned to score, and nothing else
@@ -53,20 +53,56 @@ def assigned_to(expert):
         ReviewAssignment.expert_id == expert.id, ReviewAssignment.status == "active")
 
 
+class _BoundUser:
+    """Stands for every user of a role: its id, cluster and region are bound parameters, so a
+    statement ``visible_submissions`` scopes for it is built once and run with each real user's
+    values (``scoped_once``).  A value the real user lacks binds NULL, which matches no row."""
+
+    def __init__(self, role):
+        self.role = role
+        self.id = bindparam("scope_user_id")
+        self.cluster_id = bindparam("scope_cluster_id")
+        self.region_id = bindparam("scope_region_id")
+
+
+#: (what the statement is, role) → the statement scoped for ``_BoundUser(role)``.  Statements only
+#: (no value of any user): building and keying a select with its joins and options anew cost more
+#: than running it (about 0.5 ms a page).  Bounded by the callers' keys × the roles.
+_SCOPED: dict = {}
+
+
+def scoped_once(key: str, user, build, **params):
+    """Run the statement ``build(scope_user)`` builds (``build`` is called once per role with a
+    ``_BoundUser``; keep ``key`` unique to it) scoped for ``user``; returns the Result."""
+    statement = _SCOPED.get((key, user.role))
+    if statement is None:
+        statement = _SCOPED[(key, user.role)] = build(_BoundUser(user.role))
+    return db.session.execute(statement, {"scope_user_id": user.id, "scope_cluster_id": user.cluster_id,
+                                          "scope_region_id": user.region_id, **params})
+
+
+def _one_submission(scope_user):
+    return (visible_submissions(scope_user, answers=True).options(joinedload(Submission.edition))
+            .where(Submission.id == bindparam("submission_id")))
+
+
 def get_submission(submission_id: int, user) -> Submission:
-    """The submission if this user may see it; 404 otherwise (no hint that it exists)."""
-    sub = db.session.execute(
-        visible_submissions(user, answers=True).where(Submission.id == submission_id)
-    ).scalar_one_or_none()
+    """The submission if this user may see it; 404 otherwise (no hint that it exists).  Its
+    edition comes in the same statement (every page of one submission reads its years)."""
+    sub = scoped_once("one", user, _one_submission, submission_id=submission_id).scalar_one_or_none()
     if sub is None:
         abort(404)
     return sub
 
 
+#: which edition is current: the one marked so, else the newest
+CURRENT_FIRST = (Edition.is_current.desc(), Edition.id.desc())
+#: the current edition's id, as a subquery: a statement that needs it asks in itself (no query of its own)
+CURRENT_EDITION_ID = db.select(Edition.id).order_by(*CURRENT_FIRST).limit(1).scalar_subquery()
+
+
 def current_edition() -> Edition | None:
-    return db.session.execute(
-        db.select(Edition).order_by(Edition.is_current.desc(), Edition.id.desc()).limit(1)
-    ).scalar_one_or_none()
+    return db.session.execute(db.select(Edition).order_by(*CURRENT_FIRST).limit(1)).scalar_one_or_none()
 
 
 def edition_or_404() -> Edition:
@@ -84,20 +120,23 @@ EDITABLE_ANSWERS = case(
     else_=None)
 
 
+def _own_submission(scope_user, editable_only: bool):
+    query = (visible_submissions(scope_user, answers=not editable_only)
+             .join(Submission.edition).options(contains_eager(Submission.edition))
+             .where(Submission.edition_id == CURRENT_EDITION_ID))
+    return query.add_columns(EDITABLE_ANSWERS) if editable_only else query
+
+
 def own_submission(user, editable_only: bool = False) -> Submission | None:
-    """The applicant's submission in the current edition.  With ``editable_only`` (a wizard step)
-    only the answers of the round its state lets the applicant edit are loaded and decoded in the
-    same statement; the other round's (hundreds of kB of JSON) load only if something reads them."""
-    edition = current_edition()
-    if edition is None or user.role != ROLE_APPLICANT:
+    """The applicant's submission in the current edition, with that edition, in one statement.
+    With ``editable_only`` (a wizard step) only the answers of the round its state lets the
+    applicant edit are loaded and decoded in the same statement; the other round's (hundreds of
+    kB of JSON) load only if something reads them."""
+    if user.role != ROLE_APPLICANT:
         return None
     if not editable_only:
-        return db.session.execute(
-            visible_submissions(user, answers=True).where(Submission.edition_id == edition.id)
-        ).scalar_one_or_none()
-    row = db.session.execute(
-        visible_submissions(user).add_columns(EDITABLE_ANSWERS).where(Submission.edition_id == edition.id)
-    ).one_or_none()
+        return scoped_once("own", user, lambda u: _own_submission(u, False)).scalar_one_or_none()
+    row = scoped_once("own-editable", user, lambda u: _own_submission(u, True)).one_or_none()
     if row is None:
         return None
     sub, answers = row

@@ -30,6 +30,11 @@ class Defaults:
     SESSION_IDLE_TIMEOUT = timedelta(hours=2)
     SESSION_ABSOLUTE_TIMEOUT = timedelta(hours=12)
     PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
+    # The cookie is signed and sent again only when the session changes (the login, the idle stamp
+    # renewed at most once a minute by web/security.py, a message), not on every response: its
+    # expiry, set at each change to PERMANENT_SESSION_LIFETIME, never falls before the absolute
+    # timeout counted from the login, and the server checks both timeouts on every request.
+    SESSION_REFRESH_EACH_REQUEST = False
 
     # The CSRF token lives as long as the session: no separate expiry.
     WTF_CSRF_TIME_LIMIT = None

@@ -30,11 +30,16 @@ CSP = (
 )
 
 
+#: the account a session cookie names, built once (every request runs it; building it anew cost
+#: about as much as running it)
+USER_BY_TOKEN = db.select(User).where(User.session_token == db.bindparam("token"))
+
+
 @login_manager.user_loader
 def load_user(token):
     if not token:
         return None
-    user = db.session.execute(db.select(User).filter_by(session_token=token)).scalar_one_or_none()
+    user = db.session.execute(USER_BY_TOKEN, {"token": token}).scalar_one_or_none()
     if user is None or not user.active:
         return None
     return user
