@@ -4,8 +4,10 @@ from __future__ import annotations
 import re
 from datetime import date
 from functools import lru_cache
+from typing import NamedTuple
 
 from markupsafe import Markup, escape
+from wtforms.widgets import TextInput
 
 from .definition import (
     CODE_LABEL,
@@ -26,6 +28,7 @@ from .definition import (
     YEARS_HEADER,
     get_report,
 )
+from .fragments import report_body_html
 from .model import KINDS, ROUND_LABELS, fill_years
 from .numbers import change, count_chars, number_text
 
@@ -82,6 +85,10 @@ def template_globals() -> dict:
         "table_rows": table_rows,
         "shown_rows": shown_rows,
         "value_row": value_row,
+        "form_row_layout": form_row_layout,
+        "text_input": text_input,
+        "report_body_html": report_body_html,
+        "heads_html": heads_html,
         "T": {
             "YEARS_HEADER": YEARS_HEADER, "INDICATOR_HEADER": INDICATOR_HEADER, "GROWTH_HEADER": GROWTH_HEADER,
             "PARK_GROWTH_HEADER": PARK_GROWTH_HEADER, "PARK_TOTAL": PARK_TOTAL, "PARK_CLUSTER": PARK_CLUSTER,
@@ -142,6 +149,13 @@ def shows_growth(section, field) -> bool:
 _SLOT = re.compile("\ue000([^\ue001]*)\ue001")
 
 
+def _format_of(parts) -> str:
+    """A skeleton split at its slots (``_SLOT.split``: text, slot name, text, …) as one ``%``
+    format with a named field per slot: a row is then written by one ``fmt % values`` (in C)
+    instead of a Python loop over the skeleton's pieces."""
+    return "".join(part.replace("%", "%%") if k % 2 == 0 else f"%({part})s" for k, part in enumerate(parts))
+
+
 class _SlotCell:
     """A cell of the row skeleton: what the row macro reads of a WTForms input, with slots
     (``\ue000…\ue001``) where a row's index and value go; a choice's markup comes from the
@@ -165,59 +179,59 @@ class _SlotCell:
 _skeletons: dict = {}
 
 
-def _skeleton(row_macro, field, labels: tuple, proto) -> list:
-    """The row macro rendered once with slot cells, as a list of operations: static text, the
-    row's index (``i``), its number (``n``), a value (``v``), a choice (``L``: the static text
-    that follows, one variant per option selected)."""
+def _skeleton(row_macro, field, labels: tuple, proto) -> tuple:
+    """The row macro rendered once with slot cells, as a ``%`` format (_format_of) with the
+    row's index (``%(i)s``), its number (``%(n)s``), each value (``%(v<column>)s``) and each
+    choice (``%(L<column>)s``: the static text that follows the choice's marker, one variant per
+    option selected), and what fills them: the value columns, and per choice its variants and
+    the text with none selected."""
     key = (field, labels, row_macro.name)
-    ops = _skeletons.get(key)
-    if ops is not None:
-        return ops
+    entry = _skeletons.get(key)
+    if entry is not None:
+        return entry
     levels = {c.key for c in field.columns if hasattr(proto[c.key], "iter_choices")}
     cells = {c.key: _SlotCell(field.key, c.key, proto[c.key], c.key in levels) for c in field.columns}
     parts = _SLOT.split(str(row_macro(field, labels, "\ue000n\ue001", f"{field.key}-\ue000i\ue001", cells)))
-    ops, k = [], 0
+    fmt, values, choices, k = [], {}, {}, 0
     while k < len(parts):
         text = parts[k]
         if k % 2 == 0:
-            ops.append(("s", text))
+            fmt.append(text)
         elif text[0] == "L":
             k += 1
             variants = {value: parts[k].replace(f'<option value="{escape(value)}">',
                                                 f'<option selected value="{escape(value)}">', 1)
                         for value, _, _, _ in proto[text[1:]].iter_choices()}
-            ops.append(("L", text[1:], variants, parts[k]))
+            choices[text] = (text[1:], variants, parts[k])
+            fmt += [text, ""]
         else:
-            ops.append((text[0], text[1:]))
+            if text[0] == "v":
+                values[text] = text[1:]
+            fmt.append(text)
         k += 1
+    # the choice's text is part of the slot: the format's static text there stays empty
+    entry = (_format_of(fmt), tuple(values.items()), tuple(choices.items()))
     if len(_skeletons) > 512:  # fields × years: a handful per edition
         _skeletons.clear()
-    _skeletons[key] = ops
-    return ops
+    _skeletons[key] = entry
+    return entry
 
 
 def table_rows(row_macro, field, labels: tuple, wtf_field) -> Markup:
     """A table's rows on a step page shown from the saved answers (``wtf_field.stored_rows``):
     the same markup the row macro writes for each WTForms row, filled from the rows' values
     (at least one row, empty, as the form shows)."""
-    ops = _skeleton(row_macro, field, labels, wtf_field.entries[0].form)
+    fmt, values, choices = _skeleton(row_macro, field, labels, wtf_field.entries[0].form)
     out = []
     for i, row in enumerate(wtf_field.stored_rows or [{}]):
-        index = str(i)
-        for op in ops:
-            kind = op[0]
-            if kind == "s":
-                out.append(op[1])
-            elif kind == "i":
-                out.append(index)
-            elif kind == "n":
-                out.append(str(i + 1))
-            elif kind == "v":
-                value = row.get(op[1])
-                out.append("" if value is None else str(escape(str(value))))
-            else:  # a choice: the option of the stored value selected (blank: 请选择)
-                value = row.get(op[1])
-                out.append(op[2].get("" if value is None else str(value), op[3]))
+        slots = {"i": i, "n": i + 1}
+        for slot, col in values:
+            value = row.get(col)
+            slots[slot] = "" if value is None else escape(str(value))
+        for slot, (col, variants, none_selected) in choices:  # the stored value's option selected (blank: 请选择)
+            value = row.get(col)
+            slots[slot] = variants.get("" if value is None else str(value), none_selected)
+        out.append(fmt % slots)
     return Markup("".join(out))
 
 
@@ -239,30 +253,137 @@ def cell_text(col, value) -> str:
     return "" if value in (None, "") else str(value)
 
 
+@lru_cache(maxsize=8192)
+def _stored_cell_html(number: bool, stored: str) -> str:
+    return str(escape(_stored_number_text(stored) if number else stored))
+
+
+def cell_html(col, value) -> str:
+    """cell_text, escaped; remembered for stored texts (a table shows up to 50 rows of them, and
+    the same report is shown again and again; bounded like shown_number)."""
+    if isinstance(value, str) and value:
+        return _stored_cell_html(col.kind == "number", value)
+    return str(escape(cell_text(col, value)))
+
+
 _shown_skeletons: dict = {}
 
 
 def shown_rows(row_macro, field, rows, widths) -> Markup:
     """A table's rows, read-only (review, county and administrator pages, PDF): the row macro
     rendered once per field and widths with slots for the cells, filled per row with each
-    value's text (cell_text), escaped."""
+    value's text (cell_text), escaped (cell_html)."""
     widths = tuple(str(w) for w in widths)
     key = (field, widths, row_macro.name)
-    parts = _shown_skeletons.get(key)
-    if parts is None:
+    entry = _shown_skeletons.get(key)
+    if entry is None:
         cells = {c.key: Markup(f"\ue000{c.key}\ue001") for c in field.columns}
         parts = _SLOT.split(str(row_macro(field, widths, cells)))
+        columns = {c.key: c for c in field.columns}
+        entry = (_format_of(parts), tuple((k, columns[k]) for k in dict.fromkeys(parts[1::2])))
         if len(_shown_skeletons) > 512:
             _shown_skeletons.clear()
-        _shown_skeletons[key] = parts
-    columns = {c.key: c for c in field.columns}
-    out = []
-    for row in rows:
-        if not isinstance(row, dict):
-            continue
-        for k, part in enumerate(parts):
-            out.append(part if k % 2 == 0 else str(escape(cell_text(columns[part], row.get(part)))))
-    return Markup("".join(out))
+        _shown_skeletons[key] = entry
+    fmt, columns = entry
+    return Markup("".join(fmt % {key: cell_html(col, row.get(key)) for key, col in columns}
+                          for row in rows if isinstance(row, dict)))
+
+
+# --- a table's header rows: from the definition and the years alone, written once --------------
+
+_heads: dict = {}
+
+
+def heads_html(macro, field, years, editable=False, corners=None, wrap=False) -> Markup:
+    """``macro(field, years, editable, corners, wrap)`` (report/_shared.html column_heads), kept per
+    field, years and editable: the header rows of a table depend on nothing else.  The printed
+    report's (corners, wrap) is written each time."""
+    if corners is not None or wrap or not isinstance(years, dict):
+        return macro(field, years, editable=editable, corners=corners, wrap=wrap)
+    key = (id(macro), id(field), tuple(sorted(years.items())), bool(editable))
+    entry = _heads.get(key)
+    if entry is None or entry[0] is not macro or entry[1] is not field:
+        if len(_heads) > 2048:
+            _heads.clear()
+        entry = _heads[key] = (macro, field, Markup(str(macro(field, years, editable=editable))))
+    return entry[2]
+
+
+# --- a one-line input of the wizard (kinds text, phone): WTForms' markup, made once per field --
+
+class _ValueSlot:
+    """A WTForms field as its widget reads it, with its value a slot."""
+
+    def __init__(self, real):
+        self.real = real
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+    def _value(self):  # the name WTForms' inputs give it
+        return "\ue000v\ue001"
+
+
+_text_inputs: dict = {}
+
+
+def text_input(field, wf) -> Markup:
+    """``wf()`` (``wf(aria-invalid="true")`` with errors): the markup WTForms' widget writes for
+    a one-line input, made once per definition field with a slot for the value (WTForms builds
+    each attribute through Markup.format: about 0.2 ms an input), then filled with the value,
+    escaped.  The widget's markup depends on the field's class, validators and render_kw, which
+    the field's kind derives from the definition alone; only the value differs per request."""
+    invalid = bool(wf.errors)
+    if type(wf.widget) is not TextInput:  # its markup may depend on more than the value: as WTForms writes it
+        return wf(**({"aria-invalid": "true"} if invalid else {}))
+    key = (id(field), type(wf), wf.id, wf.name, invalid)
+    entry = _text_inputs.get(key)
+    if entry is None or entry[0] is not field:
+        html = str(wf.meta.render_field(_ValueSlot(wf), {"aria-invalid": "true"} if invalid else {}))
+        if html.count("\ue000v\ue001") != 1:
+            return wf(**({"aria-invalid": "true"} if invalid else {}))
+        if len(_text_inputs) > 4096:
+            _text_inputs.clear()
+        entry = _text_inputs[key] = (field, *html.split("\ue000v\ue001"))
+    return Markup(f"{entry[1]}{escape(wf._value())}{entry[2]}")
+
+
+# --- a row of the read-only basic-information table: its place, from the section alone -----------
+
+class FormRowLayout(NamedTuple):
+    """Where a field's row sits in its section's table (report/_shared.html form_row)."""
+
+    grouped: bool  # the section has row groups (a table of five columns, not two)
+    pairs_prev: bool  # a shares_row field (电话) on the row of the field before it
+    pairs_next: bool  # the field before a shares_row field of its group: the row continues
+    group_rows: int  # the rows its group spans (the fields of the group that start a row)
+
+
+_form_rows: dict = {}
+
+
+def form_row_layout(field, section) -> FormRowLayout:
+    """The place of ``field``'s row in ``section``'s table, worked out once per field and section
+    (it depends on the definition alone; the read-only report shows this table on every page)."""
+    key = (id(field), id(section))
+    entry = _form_rows.get(key)
+    if entry is None or entry[0] is not field or entry[1] is not section:
+        fields = list(section.fields)
+        at = next(k for k, f in enumerate(fields) if f is field)
+        prev = fields[at - 1] if at > 0 else None
+        nxt = fields[at + 1] if at + 1 < len(fields) else None
+        shares = field.kind_of.shares_row
+        layout = FormRowLayout(
+            grouped=any(f.group for f in fields),
+            pairs_prev=bool(shares and field.group and prev is not None and prev.group == field.group
+                            and not prev.kind_of.shares_row),
+            pairs_next=bool(not shares and field.group and nxt is not None and nxt.group == field.group
+                            and nxt.kind_of.shares_row),
+            group_rows=sum(1 for f in fields if field.group and f.group == field.group and not f.kind_of.shares_row))
+        if len(_form_rows) > 2048:
+            _form_rows.clear()
+        entry = _form_rows[key] = (field, section, layout)
+    return entry[2]
 
 
 # --- a grid row of numbers (2.x, 3.1, 5.1) in the wizard: the row macro's skeleton -------------
@@ -274,11 +395,24 @@ class _Slots:
 _GROWTH_SLOT = _Slots()
 
 
+_growths: dict = {}
+
+
 def growth_text(field, values) -> str:
-    """The 增幅 cell (numbers.change); in a row's skeleton, its slot."""
+    """The 增幅 cell (numbers.change), remembered per field and the two stored figures it compares
+    (the read-only report shows about fifty a page; bounded); in a row's skeleton, its slot."""
     if values is _GROWTH_SLOT:
         return Markup("\ue000g\ue001")
-    return change(field, values)
+    pair = field.kind_of.growth_pair(values or {}) if isinstance(values, dict) or not values else None
+    if pair is None or not all(v is None or isinstance(v, str) for v in pair):
+        return change(field, values)
+    key = (id(field), *pair)
+    hit = _growths.get(key)
+    if hit is None or hit[0] is not field:
+        if len(_growths) > 8192:
+            _growths.clear()
+        hit = _growths[key] = (field, change(field, values))
+    return hit[1]
 
 
 class _SlotInput:
@@ -314,15 +448,14 @@ def value_row(row_macro, field, wtf_field, section, years: dict) -> Markup:
     entry = _row_skeletons.get(key)
     if entry is None or entry[0] is not field or entry[1] is not section:
         parts = _SLOT.split(str(row_macro(field, _SlotRow(wtf_field), section, None, years)))
+        slots = tuple(dict.fromkeys(parts[1::2]))
         if len(_row_skeletons) > 2048:
             _row_skeletons.clear()
-        entry = _row_skeletons[key] = (field, section, parts)
-    parts, inputs, out = entry[2], wtf_field.form, []
-    for k, part in enumerate(parts):
-        if k % 2 == 0:
-            out.append(part)
-        elif part == "g":
-            out.append(str(escape(change(field, wtf_field.data))))
-        else:
-            out.append(str(escape(inputs[part[1:]]._value())))
-    return Markup("".join(out))
+        entry = _row_skeletons[key] = (field, section, _format_of(parts),
+                                       tuple((s, s[1:]) for s in slots if s != "g"), "g" in slots)
+    _, _, fmt, values, growth = entry
+    inputs = wtf_field.form
+    filled = {slot: escape(inputs[name]._value()) for slot, name in values}
+    if growth:
+        filled["g"] = escape(growth_text(field, wtf_field.data))
+    return Markup(fmt % filled)
