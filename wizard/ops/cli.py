@@ -27,7 +27,7 @@ from ..pdf.report import report_pdf
 from ..report.model import ROUND_LABELS
 from ..report.schema import DEFAULT_YEARS, report_schema
 from ..report.service import save_answers, validate_answers, without_blanks
-from ..workflow.snapshots import latest_snapshot
+from ..workflow.snapshots import has_snapshot
 from ..workflow.states import FINAL, ROUNDS, current_round, state_label
 from .dbcheck import database_problem, guard_commands
 from .backup import BackupError, create_backup, restore_backup, signature_valid, signing_key
@@ -242,7 +242,7 @@ def pdf_cmd(submission, output, blank, round_):
         if submission is None:
             raise click.ClickException("请给出申报编号或集群名称，或使用 --blank。")
         sub = _load_submission(submission)
-        if round_ == FINAL and current_round(sub) != FINAL and latest_snapshot(sub, FINAL) is None:
+        if round_ == FINAL and current_round(sub) != FINAL and not has_snapshot(sub, FINAL):
             raise click.ClickException(f"申报 {sub.id}（{sub.cluster.name}）尚未进入决赛，没有决赛报告；"
                                        f"请去掉 --round final，输出其初赛报告。")
         data = report_pdf(sub, round_ or current_round(sub))

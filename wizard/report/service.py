@@ -6,9 +6,10 @@ import json
 from dataclasses import dataclass
 from functools import lru_cache
 
-from sqlalchemy import update
+from sqlalchemy import String, bindparam, func, literal, update
 from werkzeug.datastructures import MultiDict
 
+from ..dbsetup import write_window
 from ..extensions import db
 from ..models import Submission, utcnow
 from .checks import TYPED, qualified_name, typed_entries
@@ -80,28 +81,75 @@ def save_answers(submission: Submission, round_: str, new_values: dict, expected
     and a field saved valid loses its typed copy."""
     if expected_version is None:
         expected_version = submission.version
-    merged = dict(submission.answers_for(round_))
+    current = submission.answers_for(round_)
+    merged = dict(current)
     merged.update(new_values)
     _merge_typed(merged, new_values, typed or {})
-    column = answers_column(round_)
-    values = {column.key: merged, "version": Submission.version + 1, "updated_at": utcnow()}
+    params = {"sid": submission.id, "expected": expected_version, "read_state": submission.state, "now": utcnow()}
+    patch = (_patch(current, merged, new_values, params)
+             if len(new_values) <= PATCH_MAX_KEYS and db.engine.dialect.name == "sqlite" else None)
+    if patch is None:
+        params["answers"] = merged
     marks = still_carried(submission, round_, merged, confirmed)
     if marks != (submission.carried_texts or []):
-        values["carried_texts"] = marks
-    result = db.session.execute(
-        update(Submission)
-        .where(Submission.id == submission.id, Submission.version == expected_version,
-               Submission.state == submission.state)
-        .values(values)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
-        db.session.rollback()
+        params["marks"] = marks
+    with write_window():  # SQLite: the write lock only for the UPDATE (dbsetup; a no-op elsewhere)
+        saved = db.session.execute(_save_statement(round_, "marks" in params, patch), params).rowcount == 1
+        if saved:
+            db.session.commit()  # the row is read again only if the caller looks at it (an autosave does not)
+        else:
+            db.session.rollback()
+    if not saved:
         db.session.refresh(submission)
         raise StaleSave(submission.answers_for(round_), submission.version)
-    db.session.commit()  # the row is read again only if the caller looks at it (an autosave does not)
-    db.session.expire(submission)
     return expected_version + 1  # the UPDATE matched version = expected and set it one higher
+
+
+#: a save of more fields (a whole step, an import) writes the whole document: json_set takes at most
+#: 127 arguments in SQLite's default build (2 per key)
+PATCH_MAX_KEYS = 20
+
+
+def _patch(current: dict, merged: dict, new_values: dict, params: dict) -> tuple[int, bool]:
+    """SQLite: the answers changed, as a patch of the stored document (json_set of the keys
+    saved and of the typed copies, json_remove of the typed copies when none is left) instead
+    of the whole round's answers encoded and sent again.  The UPDATE's version check makes the
+    stored document the one read, so the patched document is ``merged``.  Adds the paths and
+    values to ``params``; returns the statement's shape: (keys set, typed copies removed)."""
+    keys = list(new_values)
+    if TYPED in merged and merged[TYPED] != current.get(TYPED):
+        keys.append(TYPED)
+    for i, key in enumerate(keys):
+        params[f"path{i}"] = f'$."{key}"'
+        params[f"value{i}"] = json.dumps(merged[key], ensure_ascii=False)
+    return len(keys), TYPED in current and TYPED not in merged
+
+
+@lru_cache(maxsize=None)
+def _save_statement(round_: str, marks: bool, patch: tuple[int, bool] | None):
+    """save_answers' conditional UPDATE, built once per shape: the answers (whole, or ``patch``:
+    see _patch), ``version + 1`` and the time, where id, version and state are the ones read."""
+    column = answers_column(round_)
+    if patch is None:
+        answers = bindparam("answers", type_=column.type)
+    else:
+        keys, remove_typed = patch
+        answers = func.coalesce(column, literal("{}", String()))
+        if remove_typed:
+            answers = func.json_remove(answers, literal(f'$."{TYPED}"', String()))
+        if keys:
+            answers = func.json_set(answers, *[arg for i in range(keys) for arg in
+                                               (bindparam(f"path{i}", type_=String()),
+                                                func.json(bindparam(f"value{i}", type_=String())))])
+    values = {column.key: answers, "version": Submission.version + 1,
+              "updated_at": bindparam("now", type_=Submission.updated_at.type)}
+    if marks:
+        values["carried_texts"] = bindparam("marks", type_=Submission.carried_texts.type)
+    return (update(Submission)
+            .where(Submission.id == bindparam("sid"), Submission.version == bindparam("expected"),
+                   Submission.state == bindparam("read_state"))
+            .values(values)
+            .execution_options(synchronize_session=False))
 
 
 def answer_digest(value) -> str:

@@ -19,8 +19,9 @@ from decimal import Decimal
 from sqlalchemy import update
 
 from ..auditlog import record
+from ..dbsetup import write_window
 from ..extensions import db
-from ..models import ReviewAssignment, ReviewScheme, local_now, utcnow
+from ..models import ReviewAssignment, ReviewScheme, Submission, local_now, utcnow
 from ..report.model import ROUND_LABELS
 from ..report.numbers import NumberError, count_chars, format_decimal, parse_number
 from ..text import clean_text
@@ -208,17 +209,22 @@ def _write(assignment: ReviewAssignment, expected_version: int | None, values: d
     changes; otherwise nothing is written and StaleSheet (or the current refusal) is raised."""
     if expected_version is None:
         raise StaleSheet()
-    result = db.session.execute(
-        update(ReviewAssignment)
-        .where(ReviewAssignment.id == assignment.id, ReviewAssignment.version == expected_version,
-               ReviewAssignment.status == "active", ReviewAssignment.submitted_at.is_(None))
-        .values(version=ReviewAssignment.version + 1, **values)
-        .execution_options(synchronize_session=False))
-    if result.rowcount != 1:
-        db.session.rollback()
+    state_now = db.select(Submission.state).where(Submission.id == assignment.submission_id).scalar_subquery()
+    statement = (update(ReviewAssignment)
+                 .where(ReviewAssignment.id == assignment.id, ReviewAssignment.version == expected_version,
+                        ReviewAssignment.status == "active", ReviewAssignment.submitted_at.is_(None),
+                        state_now == scoring_state(assignment.round))  # the report still in its scoring state
+                 .values(version=ReviewAssignment.version + 1, **values)
+                 .execution_options(synchronize_session=False))
+    with write_window():  # the draft's request reads without SQLite's write lock (dbsetup; else a no-op)
+        written = db.session.execute(statement).rowcount == 1
+        if not written:
+            db.session.rollback()
+    if not written:
         db.session.refresh(assignment)
-        if assignment.status != "active" or assignment.submitted_at is not None:
-            raise ScoringRefused(refusal(assignment, scheme_of(assignment)) or STALE_MESSAGE)
+        reason = refusal(assignment, scheme_of(assignment))
+        if reason:  # ended, submitted, moved on, or past the deadline meanwhile
+            raise ScoringRefused(reason)
         raise StaleSheet()
     return expected_version + 1
 
@@ -233,8 +239,7 @@ def save_draft(assignment: ReviewAssignment, scheme: ReviewScheme, sheet: Sheet,
         raise SheetInvalid(sheet)
     version = _write(assignment, expected_version, {
         "scores": sheet.scores, "comments": sheet.comments, "overall": sheet.overall, "saved_at": utcnow()})
-    db.session.commit()
-    db.session.refresh(assignment)
+    db.session.commit()  # (already, where _write's window committed); read again only if the caller looks
     return version
 
 

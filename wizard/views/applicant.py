@@ -1,11 +1,13 @@
 """The applicant's wizard: task list, one route for every step, review, submit."""
 import json
+from contextlib import nullcontext
 
 from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
 from ..access import own_submission
+from ..dbsetup import reads_deferred, write_window
 from ..evidence import storage as evidence
 from ..evidence.checks import UploadRejected
 from ..evidence.storage import appendix
@@ -31,7 +33,7 @@ from ..web.security import client_address, require_role
 from ..workflow.deadlines import deadline_text, effective_deadline
 from ..workflow.moves import apply_move
 from ..workflow.readiness import missing_files_by_step, review_lists, review_problems, step_states
-from ..workflow.snapshots import latest_snapshot
+from ..workflow.snapshots import has_snapshot, latest_snapshot
 from ..workflow.states import MoveRefused, current_round, submit_move
 from .shared import send_page_pdf, send_report_pdf, send_snapshot_pdf
 
@@ -72,7 +74,7 @@ def tasks():
                            carried_mark=CARRIED_MARK, qualified_name=qualified_name,
                            deadline=effective_deadline(sub, round_), round_=round_,
                            deadline_text=deadline_text(sub, round_),
-                           submitted=latest_snapshot(sub, round_) is not None)
+                           submitted=has_snapshot(sub, round_))
 
 
 def step_field(step, key):
@@ -242,6 +244,7 @@ def _flash_saved(step, values, years, notes, confirmed) -> None:
 
 
 @bp.route("/step/<step_key>", methods=["GET", "POST"])
+@reads_deferred  # SQLite's write lock only for the writes: the files (below) and save_answers
 def step(step_key):
     """Show and save one step.  Saving validates types and ranges, never completeness."""
     sub = _submission(editable_only=True)
@@ -265,7 +268,7 @@ def step(step_key):
                           only=_named_fields(step, request.form) if fetch else None)
     if g.get("csrf_failed"):
         return _render_step(sub, round_, step, form, 400)
-    touched, notes = (None, []) if fetch else _evidence_actions(sub, round_, step)
+    touched, notes = (None, []) if fetch else _files_of_post(sub, round_, step)
     remove = bool(request.form.get("remove_row"))
     if remove:
         _row_edit(form)
@@ -300,6 +303,20 @@ def step(step_key):
         g.saved_ok = True
         return _render_step(sub, round_, step, form)
     return _after_save(report, step, touched)
+
+
+def _files_of_post(sub, round_, step) -> tuple[str | None, list]:
+    """_evidence_actions, in a write window of its own when the post stores or moves a file (the
+    step's request reads without SQLite's write lock: dbsetup.reads_deferred)."""
+    with write_window() if _changes_files() else nullcontext():  # each file's row committed as stored
+        return _evidence_actions(sub, round_, step)
+
+
+def _changes_files() -> bool:
+    """Whether this post stores a file or presses a file's remove/up/down button (the writes
+    besides the answers; a plain 保存 has none and never waits for the write lock before its save)."""
+    return bool(request.form.get("evidence_action")) or any(
+        upload.filename for _, upload in request.files.items(multi=True))
 
 
 def _named_fields(step, formdata) -> frozenset | None:

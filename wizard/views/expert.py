@@ -11,6 +11,7 @@ from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, re
 from flask_login import current_user
 
 from ..access import current_edition, get_submission
+from ..dbsetup import reads_deferred
 from ..evidence.storage import appendix
 from ..extensions import db
 from ..models import ROLE_EXPERT, ReviewAssignment, ReviewScheme, Submission, local_now
@@ -73,6 +74,7 @@ def home():
 
 
 @bp.route("/reviews/<int:assignment_id>", methods=["GET", "POST"])
+@reads_deferred  # a POST saves a draft: SQLite's write lock only for its UPDATE (scoring._write)
 def report(assignment_id):
     """The report to score, and its score sheet.  POST: 暂存 (action=save) or 提交 (action=submit:
     saved first, then the confirmation page)."""
@@ -85,6 +87,7 @@ def report(assignment_id):
 
 
 @bp.route("/reviews/<int:assignment_id>/autosave", methods=["POST"])
+@reads_deferred
 def autosave(assignment_id):
     """The sheet saved as a draft while the expert types (static/js/wizard.js, form[data-autosave-url]):
     JSON for the script; a plain form post is answered as 暂存."""

@@ -24,6 +24,13 @@ def latest_snapshot(submission: Submission, round_: str) -> Snapshot | None:
     ).scalar_one_or_none()
 
 
+def has_snapshot(submission: Submission, round_: str) -> bool:
+    """Whether the round's report has been submitted at least once (its answers are not read)."""
+    return db.session.execute(
+        db.select(Snapshot.id).filter_by(submission_id=submission.id, round=round_).limit(1)
+    ).first() is not None
+
+
 def snapshots_of(submission: Submission) -> list[Snapshot]:
     """Every snapshot of the submission, the latest first."""
     return db.session.execute(
