@@ -6,11 +6,15 @@ PORT ?= 5000
 FLASK := $(BIN)/flask --app wizard
 # Every install comes from the hashed lock (regenerate with `make lock`); setup.cfg keeps the ranges.
 LOCK := requirements/lock.txt
+# Python may cache compiled modules (some machines set PYTHONDONTWRITEBYTECODE: every pytest worker
+# and subprocess would then compile the whole package and the tests anew, about 5 s of CPU each)
+unexport PYTHONDONTWRITEBYTECODE
 # pytest-xdist workers (one per core on these 2-core machines); WORKERS=0 runs in one process
 WORKERS ?= 2
 XDIST := $(if $(filter 0,$(WORKERS)),,-n $(WORKERS) --dist worksteal)
-# `make test-fast`: the inner loop, without the families marked slow (markers: setup.cfg, tests/conftest.py)
-FAST := not browser and not pdf and not budget and not fuzz and not crawl
+# `make test-fast`: the inner loop, without the families marked slow (markers: setup.cfg, tests/conftest.py):
+# no browser, no PDF rendering, no memory budgets, no fuzz, no URL-map crawl, no server process, no LibreOffice
+FAST := not browser and not pdf and not budget and not fuzz and not crawl and not server and not office
 
 .PHONY: run test test-fast install install-test lock db bench clean
 

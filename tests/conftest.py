@@ -13,11 +13,13 @@ Speed without sharing state (docs: README 测试):
   configured database's server), migrated and seeded once; before each test every table is
   emptied and the seed rows put back from a copy taken after seeding (tables found in the
   database itself: a new table needs no edit here), and every id sequence restarts after them;
-- report PDFs: one real render consumer per pytest worker (render_consumer), on a SQLite queue
-  file every app of the worker uses; each job carries its test's cache folder (tests marked
-  shared_pdf_cache share one per worker: a document is rendered once per worker);
-- markers (setup.cfg): browser, pdf, budget, fuzz, crawl are set here by folder/file/kind, so
-  `make test-fast` deselects them; `needs(tool)` (tests/tools.py) skips locally and fails in CI.
+- report PDFs: one real render consumer per pytest worker (render_consumer), started by the first
+  job the worker queues, on a SQLite queue file every app of the worker uses; each job carries
+  its test's cache folder (tests marked shared_pdf_cache share one per worker: a document is
+  rendered once per worker);
+- markers (setup.cfg): browser, pdf, budget, fuzz, crawl, server, office are set here by
+  folder/file/kind, so `make test-fast` deselects them (a test outside the pdf family that queues
+  a render is named in the closing summary); `needs(tool)` (tests/tools.py) skips locally and fails in CI.
 """
 import copy
 import os
@@ -66,28 +68,72 @@ def _config(tmp, uri):
 
 
 RENDER_QUEUE = {}  # "url": this pytest worker's render queue (a SQLite file), set by render_consumer
+RUNNING = {}  # "item": the test this worker runs (set by pytest_runtest_setup)
+
+
+class _LazyConsumer:
+    """This pytest worker's render consumer (python -m wizard.pdf.worker: the queue's consumer
+    without the app), started by the first job queued in this worker: a session whose tests render
+    nothing (`make test-fast`) never pays for its start."""
+
+    def __init__(self, url):
+        import threading
+
+        self.url = url
+        self.proc = None
+        self.lock = threading.Lock()
+
+    def start(self):
+        import subprocess
+        import sys
+
+        with self.lock:
+            if self.proc is None:
+                self.proc = subprocess.Popen([sys.executable, "-m", "wizard.pdf.worker", "--queue", self.url,
+                                              "--time-limit", "600"], cwd=TESTS_DIR.parent)
+        return self.proc
+
+    def stop(self):
+        import subprocess
+
+        with self.lock:
+            proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 @pytest.fixture(scope="session", autouse=True)
 def render_consumer(tmp_path_factory):
-    """One real render consumer per pytest worker (python -m wizard.pdf.worker: the queue's
-    consumer without the app), serving every app of the worker through one SQLite queue file: the
-    jobs carry their cache folder, so each test's PDFs land in its own folder.  It loads the
-    engine only for the first render; stopped (SIGTERM, then SIGKILL) at the end of the session."""
-    import subprocess
-    import sys
+    """One real render consumer per pytest worker, serving every app of the worker through one
+    SQLite queue file: the jobs carry their cache folder, so each test's PDFs land in its own
+    folder.  Started on the first job this worker queues (wizard.pdf.queue.enqueue, wrapped here;
+    the consumer loads the engine only for the first render); stopped (SIGTERM, then SIGKILL) at
+    the end of the session."""
+    from wizard.pdf import queue
 
     url = f"sqlite:///{tmp_path_factory.mktemp('render-queue') / 'queue.db'}"
     RENDER_QUEUE["url"] = url
-    proc = subprocess.Popen([sys.executable, "-m", "wizard.pdf.worker", "--queue", url, "--time-limit", "600"],
-                            cwd=TESTS_DIR.parent)
-    yield proc
-    proc.terminate()
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    consumer = _LazyConsumer(url)
+    enqueue = queue.enqueue
+
+    def enqueue_and_start(*args, **kwargs):
+        consumer.start()
+        item = RUNNING.get("item")
+        if item is not None and not item.get_closest_marker("pdf") and not item.get_closest_marker("crawl") and \
+                ("queued a render", True) not in item.user_properties:
+            item.user_properties.append(("queued a render", True))  # listed by the closing summary
+        return enqueue(*args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(queue, "enqueue", enqueue_and_start)
+        yield consumer
+    consumer.stop()
 
 
 def _upgrade_and_seed(app):
@@ -429,6 +475,14 @@ MARKED_PLACES = {
     "security/test_fuzz.py": "fuzz",
     "security/test_hostile_inputs.py": "fuzz",
     "evidence/test_hostile_files.py": "budget",
+    "ops/test_slow_clients.py": "server",  # gunicorn (the production command) and 40 slow sockets
+}
+
+#: a test that needs one of these outside tools (``@pytest.mark.needs``, tests/tools.py) belongs to
+#: the family: it starts the tool as a process of its own
+TOOL_FAMILIES = {
+    "libreoffice": "office",  # soffice --headless --convert-to, seconds per file
+    "redis-server": "server",
 }
 
 
@@ -465,6 +519,9 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(marker)
         if getattr(getattr(item, "obj", None), "is_hypothesis_test", False):
             item.add_marker("fuzz")
+        for family in sorted({TOOL_FAMILIES[t] for m in item.iter_markers("needs") for t in m.args
+                              if t in TOOL_FAMILIES}):
+            item.add_marker(family)
         backend = getattr(item, "callspec", None) and item.callspec.params.get("app")
         if backend:
             item.user_properties.append(("backend", backend))
@@ -475,6 +532,7 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_runtest_setup(item):
+    RUNNING["item"] = item
     for mark in item.iter_markers("needs"):
         for tool in mark.args:
             tools.require(tool)
@@ -502,6 +560,14 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
               red=True, bold=True)
     for why, n in skipped.most_common():
         write(f"skipped {n}: {why}", yellow=True)
+    unmarked = sorted({r.nodeid for key in ("passed", "failed", "error") for r in stats.get(key, [])
+                       if ("queued a render", True) in getattr(r, "user_properties", ())})  # (collection errors: none)
+    if unmarked:
+        terminalreporter.section("PDF renders outside the pdf family")
+        write(f"{len(unmarked)} test(s) queued a PDF render without the pdf marker (add "
+              "@pytest.mark.pdf: `make test-fast` renders no PDFs):", yellow=True)
+        for nodeid in unmarked:
+            write(f"  {nodeid}", yellow=True)
     ran = Counter(dict(r.user_properties).get("backend", "no database") for r in stats.get("passed", [])
                   if r.when == "call")
     parts = [f"{ran[b]} on {b}" for b in ("sqlite", "postgresql") if b in ran or b in BACKENDS]

@@ -1,10 +1,14 @@
 """The URL map as the security tests walk it: who may use each endpoint, a browser per actor,
-a real value for every URL parameter, and the check of one response against the table."""
+a real value for every URL parameter, the check of one response against the table, and the walk
+(`crawl`) that checks every route as one actor against the table and every GET for changing
+nothing in the database, in one pass."""
 import re
 
 import pytest
+from sqlalchemy import text
 
 from factories import AuthActions, csrf_from
+from wizard.extensions import db
 
 ACTORS = {
     "anonymous": None,
@@ -178,3 +182,79 @@ def check(actor, rule, method, response, expected):
     if code == 302 and "/login" in location and rule.endpoint not in ENDS_SESSION and actor != "anonymous":
         return f"{where}: allowed user was sent to the login page"
     return None
+
+
+# --- the walk: access and "a GET changes nothing" in one pass ----------------------------------------
+
+#: tables a GET may write on purpose: downloads and exports are audited, logins counted
+EXPECTED_GET_WRITES = {"audit_entry", "login_attempt"}
+#: the query string every GET is sent with a second time (a page, a search, a code, the flags a redirect sets)
+SEARCH_QUERY = {"page": "2", "q": "合金", "code": "ABCDEF012345", "changed": "1", "saved": "1"}
+
+
+def _digest_sql():
+    """One statement: (table, every row of it as text, sorted) for every table of the models but
+    EXPECTED_GET_WRITES — the database does the dump, the test compares two short lists."""
+    postgres = db.engine.dialect.name == "postgresql"
+    parts = []
+    for table in db.metadata.sorted_tables:
+        if table.name in EXPECTED_GET_WRITES:
+            continue
+        name = f'"{table.name}"'
+        if postgres:
+            rows = f"(SELECT md5(coalesce(string_agg(t::text, chr(10) ORDER BY t::text), '')) FROM {name} t)"
+        else:
+            row = " || ',' || ".join(f'quote("{c.name}")' for c in table.columns)
+            rows = f"(SELECT group_concat(r, char(10)) FROM (SELECT {row} AS r FROM {name} ORDER BY r))"
+        parts.append(f"SELECT '{table.name}', {rows}")
+    return " UNION ALL ".join(parts)
+
+
+def table_digests(app):
+    """table → its rows (every column, sorted) as the database holds them now; every table but
+    EXPECTED_GET_WRITES."""
+    with app.app_context():
+        digests = dict(db.session.execute(text(_digest_sql())).all())
+        db.session.rollback()
+    return digests
+
+
+def crawl(app, world, actor):
+    """Every rule and method of the URL map as ``actor``, in one pass; returns (failures, GETs checked,
+    rules and methods checked).
+
+    GETs first, on the world as the fixture made it: each GET rule is asked for bare (its answer
+    checked against the table) and with SEARCH_QUERY (never a 500), and after each of the two the
+    database must hold what it held before (every table but EXPECTED_GET_WRITES): a change is a
+    failure naming the GET, the query and the actor.  Then every other method with an empty form
+    and the CSRF token, against the table (logging in again after a view that ends the session)."""
+    values = param_values(world)
+    browser = Actor(app, actor)
+    failures, gets, checked = [], 0, 0
+    before = table_digests(app)
+    for rule, method in sorted(routes(app), key=lambda rm: rm[1] != "GET"):  # stable: the map's order within each
+        expected = expectation(rule.endpoint)
+        if expected is None:
+            failures.append(f"classify new endpoint {rule.endpoint}: add it to ENDPOINTS in tests/urlmap.py")
+            continue
+        wanted = PUBLIC if expected == PUBLIC else (None if actor == "anonymous" else expected[actor])
+        url = build_url(rule, values)
+        checked += 1
+        if method != "GET":
+            failures.append(check(actor, rule, method, browser.request(method, url), wanted))
+            if rule.endpoint in ENDS_SESSION and actor != "anonymous":
+                browser.login()
+            continue
+        gets += 1
+        for query in ({}, SEARCH_QUERY):
+            response = browser.client.get(url, query_string=query)
+            if not query:
+                failures.append(check(actor, rule, method, response, wanted))
+            elif response.status_code >= 500:
+                failures.append(f"GET {url} {query} as {actor}: {response.status_code} server error")
+            after = table_digests(app)
+            changed = [t for t in before if before[t] != after[t]]
+            if changed:
+                failures.append(f"GET {url} {query or ''} as {actor} changed {', '.join(changed)}")
+                before = after
+    return [f for f in failures if f], gets, checked

@@ -1,6 +1,7 @@
 """Evidence files (佐证材料) through the web: attached beside their indicator, listed, reordered,
 removed, downloaded only by who may see the submission, bound into the report PDF with computed
-page references, and frozen once submitted."""
+page references, and frozen once submitted.  The tests that render a PDF are marked `pdf`
+(not in `make test-fast`)."""
 import io
 import os
 import re
@@ -111,6 +112,7 @@ def test_download_is_scoped_and_safe(app, client, auth, people):
     assert client.get(f"/evidence/{fid}").status_code == 302  # anonymous: to the login page
 
 
+@pytest.mark.pdf  # renders the report PDF (the render consumer)
 def test_report_pdf_binds_evidence_with_computed_page_references(app, applicant):
     upload(applicant, "indicators", "listed_enterprises", ("公告.pdf", pdf_bytes(3, "alpha")), ("补充.pdf", pdf_bytes(2, "beta")))
     upload(applicant, "indicators", "national_champions", ("冠军证书.png", image_bytes()),
@@ -130,6 +132,7 @@ def test_report_pdf_binds_evidence_with_computed_page_references(app, applicant)
         assert f"佐证材料第{n}页" in page, (n, page)
 
 
+@pytest.mark.pdf  # renders the report PDF (the render consumer)
 def test_javascript_in_an_uploaded_pdf_never_reaches_the_report(app, applicant):
     from pypdf.generic import DictionaryObject, NameObject, TextStringObject
 
@@ -213,6 +216,7 @@ def test_limits_per_submission_and_request(app, applicant):
     assert r.status_code == 413 and "单次上传不能超过 48.8 KB" in r.get_data(as_text=True)
 
 
+@pytest.mark.pdf  # renders the report PDF (the render consumer)
 def test_county_attaches_its_sealed_opinion_and_a_bad_file_refuses_the_approval(app, client, auth, people):
     with app.app_context():
         sid = submitted().id
@@ -331,6 +335,7 @@ def test_no_file_enters_a_submitted_report(app, people):
         assert [f.slot for f in files_of(sub, "preliminary")] == slots
 
 
+@pytest.mark.pdf  # renders the report PDF (the render consumer)
 def test_changing_the_category_renders_a_new_pdf(app, client, auth, people):
     with app.app_context():
         submission_of(ALLOY).preliminary_answers = {}

@@ -218,6 +218,7 @@ def one_char(page, text, top=None):
     return found
 
 
+@pytest.mark.pdf  # renders the sheet (the render consumer)
 def test_score_sheet_lists_each_report_with_room_to_sign_and_date(app, client, auth, round_world):
     w = round_world
     expert_id = w["experts"][0]
@@ -259,6 +260,7 @@ def test_score_sheet_lists_each_report_with_room_to_sign_and_date(app, client, a
         assert month["x0"] - year["x1"] >= 8 * MM and day["x0"] - month["x1"] >= 8 * MM
 
 
+@pytest.mark.pdf  # renders the sheet (the render consumer)
 def test_ranking_sheet_names_the_method_every_column_and_the_panel(app, client, auth, round_world):
     w = round_world
     auth.login("admin")
@@ -277,6 +279,7 @@ def test_ranking_sheet_names_the_method_every_column_and_the_panel(app, client, 
     assert "评审专家签字" in text and "日期" in text and "年" in text and "校验码" not in text.replace("无冻结校验码", "")
 
 
+@pytest.mark.pdf  # renders the sheet (the render consumer)
 def test_a_ranking_sheet_still_being_made_refreshes_to_the_same_cut_and_audits_only_the_download(
         app, client, auth, round_world):
     """The sheets are rendered by the render consumer like the report: a request that cannot wait
@@ -301,6 +304,7 @@ def test_a_ranking_sheet_still_being_made_refreshes_to_the_same_cut_and_audits_o
     assert exports() == 1
 
 
+@pytest.mark.pdf  # renders the sheet (the render consumer)
 def test_ranking_sheet_prints_the_frozen_ranking_and_its_code(app, client, auth, round_world):
     w = round_world
     with app.app_context():
@@ -319,6 +323,7 @@ def test_ranking_sheet_prints_the_frozen_ranking_and_its_code(app, client, auth,
     assert "冻结后评分有变化" in text
 
 
+@pytest.mark.pdf  # renders the sheet (the render consumer)
 def test_escaping_in_the_ranking_sheet(app, client, auth, round_world):
     w = round_world
     with app.app_context():
@@ -331,6 +336,7 @@ def test_escaping_in_the_ranking_sheet(app, client, auth, round_world):
 
 # --- who may download what --------------------------------------------------------------------------
 
+@pytest.mark.pdf  # renders the sheet (the render consumer)
 def test_an_expert_gets_its_own_sheet_only(app, client, auth, round_world):
     w = round_world
     auth.login("expert-1")
@@ -353,6 +359,7 @@ def test_applicants_and_counties_are_refused(app, client, auth, round_world, use
         assert client.get(url).status_code == 403, url
 
 
+@pytest.mark.pdf  # renders the sheet (the render consumer)
 def test_unknown_rounds_categories_and_non_experts_are_not_found(app, client, auth, round_world):
     w = round_world
     auth.login("admin")

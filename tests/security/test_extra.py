@@ -1,7 +1,8 @@
 """Promises of the security issue not covered elsewhere:
 
 - extra form fields (state, owner, region, cluster, ids, versions, hashes) are ignored;
-- no GET request changes anything, for any route of the URL map and any kind of user;
+- no GET request changes anything, for any route of the URL map and any kind of user (checked by the
+  access matrix's walk, tests/security/test_access_matrix.py);
 - a forced exception shows the Chinese 500 page, no traceback, no SQL, and is logged with the request id;
 - NUL and other control characters typed into the wizard are removed, identically on SQLite and PostgreSQL.
 """
@@ -13,7 +14,6 @@ import pytest
 from sqlalchemy import text
 
 from factories import ALLOY, LINXIANG, PASSWORD, AuthActions, csrf_from, submission_of
-from urlmap import ACTORS, Actor, build_url, param_values, routes
 from wizard.extensions import db
 from wizard.models import Cluster, Submission, User
 from wizard.report.definition import get_report
@@ -134,45 +134,8 @@ def test_extra_fields_on_the_cluster_form_are_ignored(app, client, auth, people)
         assert (sub.state, sub.version, sub.opinions, sub.return_comment) == ("draft", 1, {}, None)
 
 
-# --- (b) no GET changes anything ---------------------------------------------------------------
-
-EXPECTED_GET_WRITES = {"audit_entry", "login_attempt"}  # downloads and exports are audited on purpose
-
-
-def fingerprint():
-    out = {}
-    for table in db.metadata.sorted_tables:
-        if table.name in EXPECTED_GET_WRITES:
-            continue
-        rows = db.session.execute(db.select(table)).all()
-        out[table.name] = sorted(json.dumps([str(v) for v in r], ensure_ascii=False) for r in rows)
-    db.session.rollback()
-    return out
-
-
-@pytest.mark.parametrize("actor", list(ACTORS))
-def test_no_get_changes_anything(app, world, actor):  # noqa: F811 (the access matrix's world fixture)
-    values = param_values(world)
-    browser = Actor(app, actor)
-    with app.app_context():
-        before = fingerprint()
-    failures, checked = [], 0
-    for rule, method in routes(app):
-        if method != "GET":
-            continue
-        url = build_url(rule, values)
-        for query in ({}, {"page": "2", "q": "合金", "code": "ABCDEF012345", "changed": "1", "saved": "1"}):
-            r = browser.client.get(url, query_string=query)
-            assert r.status_code < 500, (url, actor, r.status_code)
-            with app.app_context():
-                after = fingerprint()
-            changed = [t for t in before if before[t] != after[t]]
-            if changed:
-                failures.append(f"GET {url} {query or ''} as {actor} changed {', '.join(changed)}")
-                before = after
-            checked += 1
-    assert not failures, "\n".join(failures)
-    assert checked >= 40
+# --- (b) no GET changes anything: tests/security/test_access_matrix.py::test_access_matrix (urlmap.crawl
+# checks every GET of the URL map, as every kind of user, in the same walk as the access table) ----------
 
 
 # --- (c) a crash shows the Chinese 500 page and is logged with the request id -------------------
@@ -286,6 +249,7 @@ def test_downloads_and_exports_are_audited(app, client, auth, world):  # noqa: F
     assert "下载佐证材料" in page and "county-x" in page  # an administrator can read and filter them
 
 
+@pytest.mark.pdf  # renders the report (the render consumer)
 def test_report_pdf_downloads_are_audited(app, client, auth, world):  # noqa: F811
     auth.login("county-x")
     r = client.get(f"/submissions/{world['submission_id']}/report.pdf")

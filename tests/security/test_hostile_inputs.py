@@ -157,6 +157,7 @@ def survey(app, browser, values, value, failures):
             browser.login()
 
 
+@pytest.mark.shared_pdf_cache  # the PDFs are only fetched (never read or counted): one render per document and worker
 @pytest.mark.parametrize("role", list(ROLES))
 def test_every_route_survives_hostile_values(app, world, role):
     """The whole URL map as applicant, county and administrator: hostile values in every known

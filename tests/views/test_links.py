@@ -96,11 +96,14 @@ def reached_files(reached, endpoint, mimetype="application/pdf"):
     return {url for url, (status, mime) in reached.get(endpoint, {}).items() if status == 200 and mime == mimetype}
 
 
+@pytest.mark.pdf  # downloads the blank templates (the render consumer)
+@pytest.mark.shared_pdf_cache  # downloads checked for status and type only: one render per worker
 def test_anonymous_reaches_the_blank_templates_from_the_login_page(app):
     reached = walk(app, app.test_client(), "/login")
     assert reached_files(reached, "main.blank_pdf") == {f"/report/blank/{r}.pdf" for r in ROUNDS}
 
 
+@pytest.mark.shared_pdf_cache  # downloads checked for status and type only: one render per worker
 @pytest.mark.parametrize("actor", ["owner", "county_own", "admin", "expert"])
 def test_every_page_of_a_role_is_reached_by_links(app, world, actor):
     with app.app_context():  # a file in a real slot, so that the report pages list (and link) it
@@ -137,6 +140,7 @@ def test_every_page_of_a_role_is_reached_by_links(app, world, actor):
     assert not EXEMPT[actor] & set(reached), "an exempted page is linked now: drop it from EXEMPT"
 
 
+@pytest.mark.pdf  # renders the report (the render consumer)
 def test_submit_shows_a_receipt_with_the_snapshot_code(app, client, auth, people):
     with app.app_context():
         sub = submission_of(ALLOY)

@@ -169,6 +169,7 @@ def render_worker(app, tmp_path, mail_port):
                             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
 
 
+@pytest.mark.server  # starts `flask render-worker`
 def test_a_moves_request_does_not_wait_on_the_mail_server_and_the_render_worker_delivers(
         app, people, client, mailbox, silent_smtp, monkeypatch, tmp_path):
     sid = ready_to_accept(app)
