@@ -83,6 +83,21 @@ class Tab:
         self.context.close()
 
 
+def with_page_clock(tab):
+    """Playwright's clock in the tab's pages (installed before the next page loads; time still
+    flows), so that `pause(page)` can skip a wait the page makes on purpose."""
+    tab.context.clock.install()
+    return tab
+
+
+def pause(page, seconds=60):
+    """The user stops for a while (a minute by default): the page's clock jumps ahead and the timers
+    that fall due run now (autosave's pause after the last keystroke, the local copy's), instead of
+    the test waiting for them in real seconds.  What they do — the request, the page's message —
+    still happens and is still waited for with expect()."""
+    page.clock.fast_forward(seconds * 1000)
+
+
 def stored_files(app):
     with app.app_context():
         return [(f.slot, f.original_name, f.pages) for f in files_of(submission_of(ALLOY), "preliminary")]

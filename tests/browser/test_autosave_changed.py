@@ -1,6 +1,6 @@
 """Issue #25: the browser's autosave sends the fields changed since the last save, and names them;
 the server stores those alone (tests/report/test_page_speed.py holds the server's side)."""
-from browserkit import expect
+from browserkit import expect, pause, with_page_clock
 from factories import ALLOY, submission_of
 from wizard.extensions import db
 
@@ -11,11 +11,12 @@ def test_autosave_sends_only_the_changed_field(app, tab):
         sub.preliminary_answers = {**(sub.preliminary_answers or {}), "region_scope": "长沙市、株洲市"}
         db.session.commit()
     tab.login("applicant-a")
-    page = tab.goto("/applicant/step/basic")
+    page = with_page_clock(tab).goto("/applicant/step/basic")
     sent = []
     page.on("request", lambda r: sent.append(r.post_data or "")
             if r.method == "POST" and r.headers.get("x-requested-with") == "fetch" else None)
     page.locator("#industry_field").fill("新材料（只发送改动）")
+    pause(page)  # the autosave's pause after the last keystroke, without waiting for it
     expect(page.locator("form .autosave-status")).to_contain_text("已自动保存")
     assert len(sent) == 1
     body = sent[0]

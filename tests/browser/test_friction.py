@@ -2,7 +2,7 @@
 and while typing says the text is kept in this browser, with a login link back to the step."""
 import re
 
-from browserkit import PASSWORD, expect, stored_files
+from browserkit import PASSWORD, expect, pause, stored_files, with_page_clock
 from builders import pdf_bytes
 from factories import ALLOY, evidence_slots_needed, submission_of
 from fill import complete_answers
@@ -39,9 +39,10 @@ def test_a_normal_save_after_the_login_expired_says_the_text_is_kept_and_leads_b
 
 def test_autosave_after_the_login_expired_stays_in_view_with_a_login_link(tab):
     tab.login("applicant-a")
-    page = tab.goto(STEP)
+    page = with_page_clock(tab).goto(STEP)
     tab.context.clear_cookies()
     page.locator("#revenue-y1").fill("88")
+    pause(page)  # autosave's pause after the last keystroke, without waiting for it
     status = page.locator(".autosave-status")
     expect(status).to_contain_text("已保存在本浏览器中")
     assert status.evaluate("e => getComputedStyle(e).position") == "sticky"
@@ -105,10 +106,8 @@ def test_the_local_copy_of_one_open_tab_does_not_pop_up_in_another(tab):
     tab.login("applicant-a")
     first = tab.goto("/applicant/step/org")
     first.locator("#org_operation").fill("本窗口正在写的运营情况")
-    for _ in range(300):  # the copy is written half a second after typing stops
-        if first.evaluate("Object.keys(localStorage).some(k => k.startsWith('wizard-draft:'))"):
-            break
-        first.wait_for_timeout(100)
+    # the copy is written half a second after typing stops: waited for in the page (no fixed sleep)
+    first.wait_for_function("() => Object.keys(localStorage).some(k => k.startsWith('wizard-draft:'))")
     second = tab.context.new_page()
     second.on("dialog", lambda d: d.accept())
     second.goto(tab.base + "/applicant/step/org")

@@ -73,11 +73,20 @@ def needed_slots(app, round_, step_key, category):
 
 # --- the applicant ----------------------------------------------------------------------------
 
+#: Every named field's kind (select, checkbox, text …) in one round trip: the first visible field of
+#: each name, as the locator in fill_form finds it.
+FIELD_KINDS_JS = """(names) => Object.fromEntries(names.map(n => {
+  const e = document.querySelector(`form [name="${CSS.escape(n)}"]:not([type="hidden"])`);
+  return [n, e ? (e.tagName === 'SELECT' ? 'select' : e.type) : null];
+}))"""
+
+
 def fill_form(page, data):
     """Type every value into the step's form as a user would (text, number, select, checkbox)."""
+    kinds = page.evaluate(FIELD_KINDS_JS, list(data))
     for name, value in data.items():
         box = page.locator(f'form [name="{name}"]:not([type="hidden"])').first
-        kind = box.evaluate("e => e.tagName === 'SELECT' ? 'select' : e.type")
+        kind = kinds[name]
         if kind == "select":
             box.select_option(label=value)
         elif kind == "checkbox":

@@ -4,7 +4,7 @@ evidence upload with page references, the client-side upload size check, and a c
 reviewer's approval.  Fixtures in tests/browser/conftest.py."""
 import re
 
-from browserkit import expect, stored_files
+from browserkit import expect, pause, stored_files, with_page_clock
 from factories import ALLOY, PASSWORD, attach, pdf_bytes, submission_of, submitted
 from wizard.evidence.names import file_size
 
@@ -109,10 +109,11 @@ def test_add_a_table_row_without_reloading(tab):
 
 def test_autosave_stores_what_was_typed(app, tab):
     tab.login("applicant-a")
-    page = tab.goto("/applicant/step/basic")
+    page = with_page_clock(tab).goto("/applicant/step/basic")
     status = page.locator("form .autosave-status")
     page.locator("#industry_field").fill("新材料（自动保存）")
-    expect(status).to_contain_text("已自动保存")  # ~3 s after the last keystroke
+    pause(page)  # autosave runs ~3 s after the last keystroke (the clock jumps instead of the test waiting)
+    expect(status).to_contain_text("已自动保存")
     expect(status).not_to_have_class(re.compile(r"\berror\b"))
     tab.shot("autosaved")
     with app.app_context():

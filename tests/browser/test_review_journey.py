@@ -22,7 +22,7 @@ import re
 
 import pytest
 
-from browserkit import DESKTOP, PHONE, expect
+from browserkit import DESKTOP, PHONE, expect, pause, with_page_clock
 from browser.axe import Checker, need_axe
 from factories import PASSWORD, attach_declarations, submission_of, user_named
 from fill import complete_answers
@@ -144,9 +144,10 @@ def fill_sheet(page, cluster, username):
     deduction = QUALITY[cluster] + SEVERITY[username]
     total = 0.0
     dims = page.locator("#sheet fieldset.expert-dimension")
-    for i in range(dims.count()):
+    legends = dims.evaluate_all("ds => ds.map(d => d.querySelector('legend').innerText)")  # one round trip
+    for i, legend in enumerate(legends):
         dim = dims.nth(i)
-        maximum = float(re.search(r"满分 ([\d.]+) 分", dim.locator("legend").inner_text()).group(1))
+        maximum = float(re.search(r"满分 ([\d.]+) 分", legend).group(1))
         value = maximum - deduction
         total += value
         dim.locator("input.expert-score").fill(score_text(value))
@@ -201,6 +202,8 @@ def score_three(expert, username, reports):
     """One expert's three reports: at 1366 (with an autosave kept across a reload), at 390, at 1366."""
     page = expert.tab.page
     for n, cluster in enumerate(reports):
+        if n == 0:  # the pages this tab loads from now on: autosave's pause is skipped, not waited for
+            with_page_clock(expert.tab)
         page = open_report(expert, cluster, check=True)
         expert(f"评分页 {cluster}")
         if n == 1:  # on a phone: the sheet comes after the report
@@ -211,6 +214,7 @@ def score_three(expert, username, reports):
         if n == 0:  # autosave: typed, saved while typing, still there after a reload
             first = page.locator("#sheet input.expert-score").first
             first.fill("9.5")
+            pause(page)
             expect(page.locator(".autosave-status")).to_contain_text("已自动保存")
             page.reload()
             expect(page.locator("#sheet input.expert-score").first).to_have_value("9.5")
