@@ -69,6 +69,8 @@ def _config(tmp, uri):
 
 RENDER_QUEUE = {}  # "url": this pytest worker's render queue (a SQLite file), set by render_consumer
 RUNNING = {}  # "item": the test this worker runs (set by pytest_runtest_setup)
+#: the families `make test-fast` leaves out (Makefile FAST): a render queued by a test outside them is named
+SLOW_FAMILIES = ("pdf", "browser", "crawl", "budget", "fuzz", "server", "office")
 
 
 class _LazyConsumer:
@@ -125,7 +127,7 @@ def render_consumer(tmp_path_factory):
     def enqueue_and_start(*args, **kwargs):
         consumer.start()
         item = RUNNING.get("item")
-        if item is not None and not item.get_closest_marker("pdf") and not item.get_closest_marker("crawl") and \
+        if item is not None and not any(item.get_closest_marker(m) for m in SLOW_FAMILIES) and \
                 ("queued a render", True) not in item.user_properties:
             item.user_properties.append(("queued a render", True))  # listed by the closing summary
         return enqueue(*args, **kwargs)
@@ -563,7 +565,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     unmarked = sorted({r.nodeid for key in ("passed", "failed", "error") for r in stats.get(key, [])
                        if ("queued a render", True) in getattr(r, "user_properties", ())})  # (collection errors: none)
     if unmarked:
-        terminalreporter.section("PDF renders outside the pdf family")
+        terminalreporter.section("PDF renders in make test-fast's families")
         write(f"{len(unmarked)} test(s) queued a PDF render without the pdf marker (add "
               "@pytest.mark.pdf: `make test-fast` renders no PDFs):", yellow=True)
         for nodeid in unmarked:
