@@ -171,19 +171,25 @@ def submitted(cluster_name=ALLOY, applicant="applicant-a") -> Submission:
     return sub
 
 
-def statements(app, client, path):
-    """How many SQL statements GET ``path`` makes (it must answer 200)."""
-    count = [0]
+def sql_of(app, client, method, path, **kwargs):
+    """(response, the SQL statements of one request, whitespace folded, lower case)."""
+    seen = []
 
-    def counter(*args):
-        count[0] += 1
+    def listen(conn, cursor, statement, *args):
+        seen.append(" ".join(statement.split()).lower())
 
     with app.app_context():
         engine = db.engine
-    event.listen(engine, "before_cursor_execute", counter)
+    event.listen(engine, "before_cursor_execute", listen)
     try:
-        r = client.get(path)
+        r = client.open(path, method=method, **kwargs)
     finally:
-        event.remove(engine, "before_cursor_execute", counter)
+        event.remove(engine, "before_cursor_execute", listen)
+    return r, seen
+
+
+def statements(app, client, path):
+    """How many SQL statements GET ``path`` makes (it must answer 200)."""
+    r, seen = sql_of(app, client, "GET", path)
     assert r.status_code == 200, (path, r.status_code)
-    return count[0]
+    return len(seen)

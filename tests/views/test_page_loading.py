@@ -6,29 +6,11 @@ import io
 import re
 
 import pytest
-from sqlalchemy import event
 
 from builders import pdf_bytes
-from factories import ALLOY, attach_declarations, csrf_from, submission_of, submitted
+from factories import ALLOY, attach_declarations, csrf_from, sql_of, submission_of, submitted
 from fill import complete_answers, step_data
 from wizard.extensions import db
-
-
-def sql_of(app, client, method, path, **kwargs):
-    """(response, the SQL statements of one request)."""
-    seen = []
-
-    def listen(conn, cursor, statement, *args):
-        seen.append(" ".join(statement.split()).lower())
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", listen)
-    try:
-        r = client.open(path, method=method, **kwargs)
-    finally:
-        event.remove(engine, "before_cursor_execute", listen)
-    return r, seen
 
 
 def evidence_reads(statements):

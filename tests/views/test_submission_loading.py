@@ -7,28 +7,15 @@ from the edition is read anew on every request."""
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event
 
-from factories import ALLOY, LINXIANG, age_session, submission_of
+from factories import ALLOY, LINXIANG, age_session, sql_of, submission_of
 from wizard.extensions import db
 from wizard.models import Edition, local_now
 
 
 def statements_of(app, client, path):
     """(response, the SQL statements one GET makes, lower case)."""
-    seen = []
-
-    def listen(conn, cursor, statement, *args):
-        seen.append(" ".join(statement.split()).lower())
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", listen)
-    try:
-        r = client.get(path)
-    finally:
-        event.remove(engine, "before_cursor_execute", listen)
-    return r, seen
+    return sql_of(app, client, "GET", path)
 
 
 def edition_reads(statements):
