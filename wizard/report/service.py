@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -87,7 +88,7 @@ def save_answers(submission: Submission, round_: str, new_values: dict, expected
     _merge_typed(merged, new_values, typed or {})
     params = {"sid": submission.id, "expected": expected_version, "read_state": submission.state, "now": utcnow()}
     patch = (_patch(current, merged, new_values, params)
-             if len(new_values) <= PATCH_MAX_KEYS and db.engine.dialect.name == "sqlite" else None)
+             if len(new_values) <= PATCH_MAX_KEYS and _sqlite_json() else None)
     if patch is None:
         params["answers"] = merged
     marks = still_carried(submission, round_, merged, confirmed)
@@ -103,6 +104,11 @@ def save_answers(submission: Submission, round_: str, new_values: dict, expected
         db.session.refresh(submission)
         raise StaleSave(submission.answers_for(round_), submission.version)
     return expected_version + 1  # the UPDATE matched version = expected and set it one higher
+
+
+def _sqlite_json() -> bool:
+    """Whether saves may patch the stored answers: SQLite with its JSON functions built in (3.38+)."""
+    return db.engine.dialect.name == "sqlite" and sqlite3.sqlite_version_info >= (3, 38)
 
 
 #: a save of more fields (a whole step, an import) writes the whole document: json_set takes at most
