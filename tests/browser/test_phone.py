@@ -59,6 +59,10 @@ def test_a_step_shows_its_form_before_the_step_list_on_a_phone(new_tab):
         tab.login("applicant-a")
         page = tab.page
         page.locator("ol.task-list").get_by_role("link", name="基本信息").click()
+        # measured once the step page has loaded with its stylesheet (a layout read earlier may be
+        # the one before the CSS applies: everything stacked at the left margin)
+        page.wait_for_url("**/applicant/step/basic")
+        page.wait_for_load_state("load")
         heading = page.get_by_role("heading", level=1)
         steps = page.get_by_role("navigation", name="填报步骤")
         expect(steps).to_be_visible()
