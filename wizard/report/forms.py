@@ -6,10 +6,12 @@ step forms.  Saving validates types and ranges only; completeness is checked at 
 """
 from __future__ import annotations
 
+import copy
 from functools import lru_cache
 
 from flask_wtf import FlaskForm
-from wtforms import HiddenField
+from wtforms import FieldList, FormField, HiddenField
+from wtforms.utils import unset_value
 
 from .definition import get_report
 from .inputs import numbered_rows_only
@@ -64,8 +66,9 @@ def make_shown_form(round_, step_key, category, years, answers: dict):
     """The step page's form from the saved answers (a GET).  A table's rows are not made into
     WTForms rows (50 rows of 5 or 6 inputs: most of a step page's cost): the table field keeps
     the stored rows as ``stored_rows``, and the page writes them from its row skeleton, made
-    once per field (report/view.table_rows)."""
-    cls = step_form_class(round_, step_key, category, tuple(sorted(years.items())))
+    once per field (report/view.table_rows).  A row of numbers makes its WTForms sub-form only
+    when something reads it (ShownValues)."""
+    cls = shown_form_class(step_form_class(round_, step_key, category, tuple(sorted(years.items()))))
     data = answers_to_data(cls, answers)
     rows = {f.key: data.pop(f.key) for f in cls._definition_fields if f.kind_of.has_rows and f.key in data}
     form = cls(formdata=None, data=data)
@@ -75,6 +78,120 @@ def make_shown_form(round_, step_key, category, years, answers: dict):
             stored = rows.get(f.key)
             form[f.key].stored_rows = [r for r in stored if isinstance(r, dict)] if isinstance(stored, list) else []
     return form
+
+
+class ShownValues(FormField):
+    """A row of numbers (a FormField of plain text inputs) on a step page shown from the saved
+    answers: WTForms' sub-form (a form and an input per number: most of an indicator grid's
+    cost) is made only when something reads it; its ``data`` and ``errors`` (none: nothing was
+    posted) are known without it, and the page writes the row from its skeleton and ``data``
+    (report/view.value_row)."""
+
+    _made = None
+    _pending = unset_value
+
+    def process(self, formdata, data=unset_value, extra_filters=None):
+        if formdata is not None or extra_filters:
+            return super().process(formdata, data, extra_filters)
+        if data is unset_value:  # as FormField: the default
+            try:
+                data = self.default()
+            except TypeError:
+                data = self.default
+        self._made, self._pending = None, data
+
+    def post_process(self, formdata=None):
+        if self._made is not None:
+            self._made.post_process(formdata)
+
+    @property
+    def form(self):
+        if self._made is None:  # made as FormField makes it, then its post_process (the parent's ran)
+            super().process(None, self._pending)
+            self._made.post_process(None)
+        return self._made
+
+    @form.setter
+    def form(self, value):
+        self._made = value
+
+    @property
+    def made(self) -> bool:
+        """Whether the sub-form exists (else ``data`` alone says what it holds)."""
+        return self._made is not None
+
+    @property
+    def data(self):
+        if self._made is None and (self._pending is None or isinstance(self._pending, dict)):
+            pending = self._pending or {}
+            return {name: pending.get(name) for name in _plain_inputs(self.form_class)}
+        return self.form.data
+
+    @property
+    def errors(self):
+        return self._made.errors if self._made is not None else {}
+
+
+class ShownRows(FieldList):
+    """A table on a step page shown from the saved answers: the page writes its rows from the
+    stored ones (``stored_rows``, report/view.table_rows), so WTForms' rows (at least one, a form
+    and an input per column) are made only when something reads ``entries``."""
+
+    _entries = None
+    _pending = None  # (formdata, data) of the deferred process
+
+    def process(self, formdata, data=unset_value, extra_filters=None):
+        if formdata is not None or extra_filters:
+            self._pending = None
+            return super().process(formdata, data, extra_filters)
+        self._entries, self._pending = None, (formdata, data)
+        self.last_index = -1
+
+    def post_process(self, formdata=None):
+        if self._pending is None:
+            super().post_process(formdata)
+
+    @property
+    def entries(self):
+        if self._pending is not None:  # made as FieldList makes them, then their post_process
+            formdata, data = self._pending
+            self._pending = None
+            super().process(formdata, data)
+            super().post_process(formdata)
+        return self._entries
+
+    @entries.setter
+    def entries(self, value):
+        self._entries = value
+
+
+_NAMES: dict = {}
+
+
+def _plain_inputs(form_class) -> tuple:
+    """The input names of a row of numbers' sub-form, in the form's order.  Its inputs are the
+    kind's number inputs (report/kinds.ValuesKind.build: NumberInput, no filters), whose ``data``
+    is the value given and is shown as ``str(data)``; so the row can be written from the values."""
+    names = _NAMES.get(form_class)
+    if names is None:
+        if len(_NAMES) > 8192:  # a form class per row of numbers and step form class
+            _NAMES.clear()
+        names = _NAMES[form_class] = tuple(f.short_name for f in form_class())
+    return names
+
+
+@lru_cache(maxsize=2048)
+def shown_form_class(cls):
+    """``cls`` with each row of numbers (the kind's ``grid_row``: a FormField of number inputs) a
+    ShownValues and each table (``has_rows``: a FieldList) a ShownRows, in the same place."""
+    attrs = {}
+    for f in cls._definition_fields:
+        unbound = cls.__dict__.get(f.key)
+        shown = ShownValues if f.kind_of.grid_row else ShownRows if f.kind_of.has_rows else None
+        if shown is not None and unbound is not None:
+            attrs[f.key] = copy.copy(unbound)  # its creation_counter: the form's order kept
+            attrs[f.key].field_class = shown
+    return type(cls.__name__, (cls,), attrs) if attrs else cls
 
 
 def answers_to_data(cls, answers: dict) -> dict:

@@ -6,6 +6,7 @@ from datetime import date
 from functools import lru_cache
 from typing import NamedTuple
 
+from flask import current_app
 from markupsafe import Markup, escape
 from wtforms.widgets import TextInput
 
@@ -49,23 +50,49 @@ def opinion_for(sub, round_):
     return {**op, "date_text": f"{d.year}年{d.month}月{d.day}日"}
 
 
+def _defaulted(step) -> tuple:
+    """The fields of ``step`` pre-filled from another answer (``default_from``), worked out once
+    per step (it depends on the definition alone)."""
+    entry = _DEFAULTED.get(id(step))
+    if entry is None or entry[0] is not step:
+        if len(_DEFAULTED) > 512:
+            _DEFAULTED.clear()
+        entry = _DEFAULTED[id(step)] = (step, tuple(f for f in step.fields if f.default_from))
+    return entry[1]
+
+
+_DEFAULTED: dict = {}
+
+
+def _fill_defaults(fields, submission, out: dict, sources: dict) -> None:
+    """Pre-fill into ``out`` each of ``fields`` never saved from its source: ``sources``' value
+    when a string, else for ``cluster_name`` the cluster's name."""
+    for f in fields:
+        if f.key in out:
+            continue
+        value = sources.get(f.default_from)
+        if not isinstance(value, str):
+            value = submission.cluster.name if f.default_from == "cluster_name" else None
+        if value:
+            out[f.key] = value
+
+
 def step_defaults(step, submission, answers: dict) -> dict:
     """Answers with pre-filled defaults for fields never saved (not stored until saved)."""
     out = dict(answers)
-    sources = {"cluster_name": submission.cluster.name}
-    sources.update({k: v for k, v in answers.items() if isinstance(v, str)})
-    for f in step.fields:
-        if f.default_from and f.key not in out and sources.get(f.default_from):
-            out[f.key] = sources[f.default_from]
+    _fill_defaults(_defaulted(step), submission, out, answers)
     return out
 
 
 def effective_answers(submission, round_) -> dict:
-    """The round's answers with the pre-filled defaults the applicant sees on screen."""
-    answers = submission.answers_for(round_)
+    """The round's answers with the pre-filled defaults the applicant sees on screen (each step's
+    defaults taken from the answers as the steps before it left them, as step_defaults would)."""
+    out = dict(submission.answers_for(round_))
     for step in get_report(round_).steps:
-        answers = step_defaults(step, submission, answers)
-    return answers
+        fields = _defaulted(step)
+        if fields:
+            _fill_defaults(fields, submission, out, dict(out))
+    return out
 
 
 def template_globals() -> dict:
@@ -89,6 +116,10 @@ def template_globals() -> dict:
         "text_input": text_input,
         "report_body_html": report_body_html,
         "heads_html": heads_html,
+        "kept_html": kept_html,
+        "field_input": field_input,
+        "section_html": section_html,
+        "file_rows": file_rows,
         "T": {
             "YEARS_HEADER": YEARS_HEADER, "INDICATOR_HEADER": INDICATOR_HEADER, "GROWTH_HEADER": GROWTH_HEADER,
             "PARK_GROWTH_HEADER": PARK_GROWTH_HEADER, "PARK_TOTAL": PARK_TOTAL, "PARK_CLUSTER": PARK_CLUSTER,
@@ -144,6 +175,15 @@ def shows_growth(section, field) -> bool:
     return field.kind_of.shows_growth(section)
 
 
+_NEEDS_ESCAPE = re.compile(r"[&<>\"']")
+
+
+def _escaped(text: str) -> str:
+    """``str(escape(text))``: the text itself when it holds nothing to escape (most stored
+    values: figures and names), without making a Markup of it."""
+    return text if _NEEDS_ESCAPE.search(text) is None else str(escape(text))
+
+
 # --- a table's rows from the saved answers: the row macro's skeleton, made once per field ------
 
 _SLOT = re.compile("\ue000([^\ue001]*)\ue001")
@@ -179,7 +219,7 @@ class _SlotCell:
 _skeletons: dict = {}
 
 
-def _skeleton(row_macro, field, labels: tuple, proto) -> tuple:
+def _skeleton(row_macro, field, labels: tuple, wtf_field) -> tuple:
     """The row macro rendered once with slot cells, as a ``%`` format (_format_of) with the
     row's index (``%(i)s``), its number (``%(n)s``), each value (``%(v<column>)s``) and each
     choice (``%(L<column>)s``: the static text that follows the choice's marker, one variant per
@@ -189,6 +229,7 @@ def _skeleton(row_macro, field, labels: tuple, proto) -> tuple:
     entry = _skeletons.get(key)
     if entry is not None:
         return entry
+    proto = wtf_field.entries[0].form  # the cells' markup (a choice's options) from a real row
     levels = {c.key for c in field.columns if hasattr(proto[c.key], "iter_choices")}
     cells = {c.key: _SlotCell(field.key, c.key, proto[c.key], c.key in levels) for c in field.columns}
     parts = _SLOT.split(str(row_macro(field, labels, "\ue000n\ue001", f"{field.key}-\ue000i\ue001", cells)))
@@ -221,13 +262,13 @@ def table_rows(row_macro, field, labels: tuple, wtf_field) -> Markup:
     """A table's rows on a step page shown from the saved answers (``wtf_field.stored_rows``):
     the same markup the row macro writes for each WTForms row, filled from the rows' values
     (at least one row, empty, as the form shows)."""
-    fmt, values, choices = _skeleton(row_macro, field, labels, wtf_field.entries[0].form)
+    fmt, values, choices = _skeleton(row_macro, field, labels, wtf_field)
     out = []
     for i, row in enumerate(wtf_field.stored_rows or [{}]):
         slots = {"i": i, "n": i + 1}
         for slot, col in values:
             value = row.get(col)
-            slots[slot] = "" if value is None else escape(str(value))
+            slots[slot] = "" if value is None else _escaped(str(value))
         for slot, (col, variants, none_selected) in choices:  # the stored value's option selected (blank: 请选择)
             value = row.get(col)
             slots[slot] = variants.get("" if value is None else str(value), none_selected)
@@ -307,6 +348,67 @@ def heads_html(macro, field, years, editable=False, corners=None, wrap=False) ->
             _heads.clear()
         entry = _heads[key] = (macro, field, Markup(str(macro(field, years, editable=editable))))
     return entry[2]
+
+
+_kept: dict = {}
+
+
+def kept_html(macro, *args) -> Markup:
+    """``macro(*args)``, written once per process for each macro and arguments: for a piece of a
+    page that depends on its arguments alone (hashable: the definition's texts, the upload
+    limits), e.g. an evidence slot's upload row (report/_inputs.html upload_row)."""
+    key = (id(macro), args)
+    entry = _kept.get(key)
+    if entry is None or entry[0] is not macro:
+        if len(_kept) > 4096:
+            _kept.clear()
+        entry = _kept[key] = (macro, Markup(str(macro(*args))))
+    return entry[1]
+
+
+# --- the files of an evidence slot in the wizard: the file macro's skeleton, made once per place ---
+
+def _html(value) -> str:
+    """``str(escape(value))``, as ``{{ value }}`` writes it."""
+    return _escaped(value) if type(value) is str else str(escape(value))
+
+
+class _SlotFile:
+    """An evidence file as the file macro reads it, each value a slot."""
+
+    id, original_name, pages = "\ue000i\ue001", "\ue000n\ue001", "\ue000p\ue001"
+
+
+class _SlotPlaced:
+    """An appendix entry (evidence.storage Placed) as the file macro reads it."""
+
+    file = _SlotFile()
+    pages_text = "\ue000t\ue001"
+
+
+_file_skeletons: dict = {}
+
+
+def file_rows(macro, items, url_for, endpoint: str, size_of) -> Markup:
+    """The files of an evidence slot (report/_inputs.html evidence_box): ``macro(p, href, size,
+    first, last)`` for each entry ``p`` of ``items``, with its link ``url_for(endpoint,
+    file_id=…)`` and its size ``size_of(bytes)``, each written from the macro rendered once per
+    place (first, last) with slots, as the loop of the macro wrote them (one a line)."""
+    out = []
+    last = len(items) - 1
+    for k, p in enumerate(items):
+        key = (id(macro), k == 0, k == last)
+        entry = _file_skeletons.get(key)
+        if entry is None or entry[0] is not macro:
+            if len(_file_skeletons) > 256:
+                _file_skeletons.clear()
+            html = str(macro(_SlotPlaced(), "\ue000h\ue001", "\ue000s\ue001", k == 0, k == last))
+            entry = _file_skeletons[key] = (macro, _format_of(_SLOT.split(html)))
+        f = p.file
+        out.append(entry[1] % {"h": _html(url_for(endpoint, file_id=f.id)), "s": _html(size_of(f.size)),
+                               "t": _html(p.pages_text), "i": _html(f.id), "n": _html(f.original_name),
+                               "p": _html(f.pages)})
+    return Markup("".join(f"\n    {li}\n  " for li in out))
 
 
 # --- a one-line input of the wizard (kinds text, phone): WTForms' markup, made once per field --
@@ -454,8 +556,56 @@ def value_row(row_macro, field, wtf_field, section, years: dict) -> Markup:
         entry = _row_skeletons[key] = (field, section, _format_of(parts),
                                        tuple((s, s[1:]) for s in slots if s != "g"), "g" in slots)
     _, _, fmt, values, growth = entry
-    inputs = wtf_field.form
-    filled = {slot: escape(inputs[name]._value()) for slot, name in values}
+    if getattr(wtf_field, "made", True):
+        inputs = wtf_field.form
+        filled = {slot: escape(inputs[name]._value()) for slot, name in values}
+    else:  # report/forms.ShownValues before its sub-form is made: plain inputs, shown as str(data)
+        data = wtf_field.data
+        filled = {slot: "" if data[name] is None else _escaped(str(data[name])) for slot, name in values}
     if growth:
         filled["g"] = escape(growth_text(field, wtf_field.data))
     return Markup(fmt % filled)
+
+
+# --- a section of a step page: section_block's markup, made once per section, form and years ---
+
+class _FieldSlots:
+    """A step form as section_block reads it while its skeleton is made: which fields it has
+    (``_fields``); each field's input is a slot (field_input)."""
+
+    def __init__(self, form):
+        self._fields = form._fields
+
+
+def field_input(partials, field, form, section, sub, years, ev) -> Markup:
+    """One field's input (_macros/report_fields.html section_block): its kind's partial's
+    ``input`` given the field's WTForms field (None when the form has none); in a section's
+    skeleton (section_html), a slot named by the field's key."""
+    if isinstance(form, _FieldSlots):
+        return Markup(f"\ue000{field.key}\ue001")
+    return partials[field.kind_of.template].input(field, form[field.key] if field.key in form._fields else None,
+                                                  section, sub, years, ev)
+
+
+_sections: dict = {}
+
+
+def section_html(macro, partials, section, form, sub, years, ev) -> Markup:
+    """``macro(section, form, sub, years, ev)`` (section_block): written from the macro rendered
+    once per section, form class, years and upload limits with a slot for each field's input,
+    filled with each field's input (field_input).  The evidence appendix (its list of files is
+    the request's) is written by the macro each time."""
+    if section.layout == "appendix" or not isinstance(years, dict):
+        return macro(section, form, sub, years, ev)
+    config = current_app.config
+    key = (id(macro), id(section), id(type(form)), tuple(sorted(years.items())),
+           config.get("UPLOAD_MAX_FILE_BYTES"), config.get("MAX_CONTENT_LENGTH"))
+    entry = _sections.get(key)
+    if entry is None or entry[0] is not macro or entry[1] is not section or entry[2] is not type(form):
+        parts = _SLOT.split(str(macro(section, _FieldSlots(form), None, years, None)))
+        fields = {f.key: f for f in section.fields}
+        if len(_sections) > 2048:
+            _sections.clear()
+        entry = _sections[key] = (macro, section, type(form), _format_of(parts),
+                                  tuple((k, fields[k]) for k in dict.fromkeys(parts[1::2])))
+    return Markup(entry[3] % {k: field_input(partials, f, form, section, sub, years, ev) for k, f in entry[4]})

@@ -81,8 +81,12 @@ def step_field(step, key):
     return next((f for f in step.fields if f.key == key), None)
 
 
-def _render_step(sub, round_, step, form, status=200, stale=None, choices=None):
+def _render_step(sub, round_, step, form, status=200, stale=None, choices=None, stored=None):
+    """``stored``: the step's saved answers with their defaults (step_defaults), when the caller
+    has them already (a GET: the form was made from them)."""
     report = get_report(round_)
+    if stored is None:
+        stored = step_defaults(step, sub, sub.answers_for(round_))
     files = evidence.files_of(sub, round_)  # one query: the files, what is missing, the steps' states
     missing = missing_files_by_step(sub, round_, files)
     ev = appendix(sub, round_, files=files)
@@ -90,7 +94,7 @@ def _render_step(sub, round_, step, form, status=200, stale=None, choices=None):
     nav = step_states(sub, round_, missing)
     return render_template("applicant/step.html", sub=sub, report=report, step=step, form=form, round_=round_,
                            nav=nav, status_labels=STATUS_LABELS, stale=stale, carried=carried_of(sub, round_),
-                           choices=choices or {}, loaded=step_digests(step, step_defaults(step, sub, sub.answers_for(round_))),
+                           choices=choices or {}, loaded=step_digests(step, stored),
                            carried_mark=CARRIED_MARK, qualified_name=qualified_name,
                            prev_step=report.steps[idx - 1] if idx > 0 else None,
                            next_step=report.steps[idx + 1] if idx + 1 < len(report.steps) else None,
@@ -260,9 +264,10 @@ def step(step_key):
     fetch = request.headers.get("X-Requested-With") == "fetch"
 
     if request.method == "GET":
-        form = _shown_form(sub, round_, step)
+        stored = step_defaults(step, sub, sub.answers_for(round_))
+        form = _shown_form(sub, round_, step, stored)
         form.version.data = str(sub.version)
-        return _render_step(sub, round_, step, form)
+        return _render_step(sub, round_, step, form, stored=stored)
 
     form = make_step_form(round_, step.key, category, years, formdata=request.form,
                           only=_named_fields(step, request.form) if fetch else None)
@@ -378,11 +383,11 @@ def _conflict_form(sub, round_, step, current: dict, choices: dict):
     return form
 
 
-def _shown_form(sub, round_, step):
-    """The step's form from the saved answers; values kept as typed (refused by the checks) are
-    shown again as typed, with their errors (report.checks.TYPED)."""
+def _shown_form(sub, round_, step, answers):
+    """The step's form from the saved answers (``answers``: step_defaults of the stored ones);
+    values kept as typed (refused by the checks) are shown again as typed, with their errors
+    (report.checks.TYPED)."""
     years, category = sub.edition.years, sub.cluster.category
-    answers = step_defaults(step, sub, sub.answers_for(round_))
     typed = {k: v for k, v in typed_entries(answers).items() if step_field(step, k)}
     if not typed:
         return make_shown_form(round_, step.key, category, years, answers)

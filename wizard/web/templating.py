@@ -57,8 +57,17 @@ def init_app(app):
 
         if not has_request_context() or not current_user.is_authenticated:
             return {"unread_count": 0}
-        n = db.session.execute(
-            db.select(db.func.count()).select_from(Message)
-            .where(Message.user_id == current_user.id, Message.read_at.is_(None))
-        ).scalar_one()
+        n = db.session.execute(_unread_statement(), {"user_id": current_user.id}).scalar_one()
         return {"unread_count": n}
+
+
+_UNREAD = []
+
+
+def _unread_statement():
+    """The unread count's statement, built once per process (building it and its cache key cost
+    more than running it); the user is its parameter."""
+    if not _UNREAD:
+        _UNREAD.append(db.select(db.func.count()).select_from(Message)
+                       .where(Message.user_id == db.bindparam("user_id"), Message.read_at.is_(None)))
+    return _UNREAD[0]
