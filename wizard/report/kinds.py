@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from functools import cached_property
 from typing import NamedTuple
 
 from wtforms import BooleanField, FieldList, Form, FormField, StringField, TextAreaField
@@ -150,7 +151,7 @@ class Kind:
     template_layout: str | None = None  # the Excel template: SINGLE | GRID | TABLE | None (not in it)
     template_input: str | None = None  # a SINGLE cell: LINE | NARRATIVE | TICK
 
-    @property
+    @cached_property  # a kind is one object per process (KINDS); every field of every page asks
     def template(self) -> str:
         """The partial with the macros ``input`` (the wizard) and ``show`` (the read-only report)."""
         return f"report/kinds/{self.partial or self.name}.html"

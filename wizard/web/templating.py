@@ -1,5 +1,5 @@
 """Template globals: labels from the workflow and report definition, the unread count."""
-from flask import has_request_context
+from flask import has_request_context, request, url_for
 from flask_login import current_user
 from markupsafe import Markup
 
@@ -45,6 +45,7 @@ def init_app(app):
                                  role_label=lambda r: ROLE_LABELS.get(r, r), opinion_for=opinion_for,
                                  file_size=file_size, ACCEPTED_KINDS=ACCEPTED_KINDS, EVIDENCE_MARK=EVIDENCE_MARK)
     app.jinja_env.filters["person"] = person
+    app.jinja_env.globals.update(once=once, url_once=url_once)
     app.jinja_env.filters["local"] = lambda moment, fmt="%Y-%m-%d %H:%M": to_local(moment).strftime(fmt) if moment else ""
 
     @app.context_processor
@@ -71,3 +72,39 @@ def _unread_statement():
         _UNREAD.append(db.select(db.func.count()).select_from(Message)
                        .where(Message.user_id == db.bindparam("user_id"), Message.read_at.is_(None)))
     return _UNREAD[0]
+
+
+#: (the application's root, a template's key) → the markup a template block renders from its key
+#: alone (base.html's navigation: the role and the page's endpoint): built once per process, not
+#: once per page (about 30 url_for and macro calls per page, issue #25).  Bounded, cleared when full.
+_ONCE: dict = {}
+_ONCE_MAX = 1024
+
+
+def once(*key, caller):
+    """``{% call once(key...) %}markup{% endcall %}``: the block's markup, rendered the first
+    time only.  The block must depend on nothing but ``key`` and the application's root (its
+    URLs carry it)."""
+    full = (request.script_root, *key) if has_request_context() else (None, *key)
+    hit = _ONCE.get(full)
+    if hit is None:
+        hit = caller()
+        if len(_ONCE) >= _ONCE_MAX:
+            _ONCE.clear()
+        _ONCE[full] = hit
+    return hit
+
+
+def url_once(endpoint: str, **values) -> str:
+    """``url_for(endpoint, **values)`` (a path: no ``_external`` or other options), kept per
+    process and application root: a link every page carries (base.html) is built once."""
+    if any(k.startswith("_") for k in values) or not has_request_context():
+        return url_for(endpoint, **values)
+    full = (request.script_root, "url", endpoint, *sorted(values.items()))
+    hit = _ONCE.get(full)
+    if hit is None:
+        hit = url_for(endpoint, **values)
+        if len(_ONCE) >= _ONCE_MAX:
+            _ONCE.clear()
+        _ONCE[full] = hit
+    return hit
