@@ -478,6 +478,7 @@ MARKED_PLACES = {
     "security/test_hostile_inputs.py": "fuzz",
     "evidence/test_hostile_files.py": "budget",
     "ops/test_slow_clients.py": "server",  # gunicorn (the production command) and 40 slow sockets
+    "ops/test_warmup.py": "server",  # gunicorn with the production config, warmed in its master
 }
 
 #: a test that needs one of these outside tools (``@pytest.mark.needs``, tests/tools.py) belongs to

@@ -1,6 +1,6 @@
 """Who may see what: every submission query is scoped here, in the query itself."""
 from flask import abort
-from sqlalchemy import bindparam, case
+from sqlalchemy import and_, bindparam, case
 from sqlalchemy.orm import contains_eager, defer, joinedload, undefer
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -169,19 +169,25 @@ def filtered_submissions(user, *, state: str = "", category: str = "", city: str
     return query.order_by(order, Submission.id)
 
 
+#: the city (prefecture-level region) of a cluster's region, in SQL: Region.city's rule
+CITY_ID = case((and_(Region.level == "county", Region.parent_id.is_not(None)), Region.parent_id), else_=Region.id)
+
+
 def submission_counts(user, edition_id: int | None) -> dict:
     """Counts of the edition's submissions this user may see: in all, per state, per category
-    and per city (a fixed number of statements, whatever the number of submissions)."""
-    base = visible_submissions(user).where(Submission.edition_id == edition_id)
+    and per city (two statements, and rows bounded by states × categories × cities, whatever the
+    number of submissions: grouped by city in SQL, not by each cluster's own region)."""
+    base = visible_submissions(user).join(Region, Region.id == Cluster.region_id) \
+        .where(Submission.edition_id == edition_id)
     rows = db.session.execute(
-        base.with_only_columns(Submission.state, Cluster.category, Cluster.region_id, db.func.count())
-        .group_by(Submission.state, Cluster.category, Cluster.region_id)
+        base.with_only_columns(Submission.state, Cluster.category, CITY_ID, db.func.count())
+        .group_by(Submission.state, Cluster.category, CITY_ID)
     ).all()
-    regions = {r.id: r for r in db.session.execute(db.select(Region)).scalars()}
+    ids = {city_id for _, _, city_id, _ in rows}
+    names = dict(db.session.execute(db.select(Region.id, Region.name).where(Region.id.in_(ids))).all()) if ids else {}
     counts = {"total": 0, "state": {}, "category": {}, "city": {}}
-    for state, category, region_id, n in rows:
-        city = regions[region_id].city.name
+    for state, category, city_id, n in rows:
         counts["total"] += n
-        for key, value in (("state", state), ("category", category), ("city", city)):
+        for key, value in (("state", state), ("category", category), ("city", names[city_id])):
             counts[key][value] = counts[key].get(value, 0) + n
     return counts
