@@ -1,11 +1,13 @@
 """Helpers of the render tests (tests/pdf/test_render_pool.py, test_render_queue.py): the report
-filled in, the PDF cache and the consumer's records looked at, PDFs read back with pypdf."""
+filled in, the PDF cache and the consumer's records looked at, PDFs read back (pypdf for the page
+count, PDFium for the text: tests/pdfread.py)."""
 import io
 import os
 import time
 
 from pypdf import PdfReader
 
+from pdfread import plain_text
 from factories import ALLOY, attach, submission_of
 from fill import complete_answers
 from wizard.extensions import db
@@ -42,7 +44,7 @@ def pages_of(pdf: bytes) -> int:
 
 
 def text_of(pdf: bytes) -> str:
-    return "".join((p.extract_text() or "") for p in PdfReader(io.BytesIO(pdf)).pages).replace(" ", "")
+    return plain_text(pdf).replace(" ", "")
 
 
 def until(condition, seconds=LONG):

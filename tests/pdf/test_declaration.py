@@ -1,10 +1,13 @@
-"""The declaration page alone (打印真实性声明页), read back with pypdf; the blank templates from
-the login page without logging in; the CLI refusing a final report that does not exist yet."""
+"""The declaration page alone (打印真实性声明页), read back with PDFium (tests/pdfread.py; pypdf for
+the page count); the blank templates from the login page without logging in; the CLI refusing a
+final report that does not exist yet."""
 import io
 import re
 
+import pytest
 from pypdf import PdfReader
 
+from pdfread import plain_text
 from factories import ALLOY, submission_of
 from fill import complete_answers
 from wizard.extensions import db
@@ -18,8 +21,7 @@ def squash(s: str) -> str:
 
 
 def read(pdf: bytes):
-    reader = PdfReader(io.BytesIO(pdf))
-    return reader, squash("".join(page.extract_text() or "" for page in reader.pages))
+    return PdfReader(io.BytesIO(pdf)), squash(plain_text(pdf))
 
 
 def test_declaration_page_has_the_names_the_text_and_room_to_sign(app, client, auth, people):
@@ -62,6 +64,7 @@ def test_declaration_needs_an_applicant(app, client, auth, people):
     assert client.get("/applicant/declaration.pdf").status_code == 403
 
 
+@pytest.mark.shared_pdf_cache  # the blank templates of test_paper.py, rendered once per worker
 def test_blank_templates_download_from_the_login_page_without_logging_in(app, client):
     page = client.get("/login").get_data(as_text=True)
     links = re.findall(r'href="(/report/blank/[^"]+\.pdf)"', page)

@@ -1,16 +1,17 @@
-"""The printed report as a paper to sign, seal and fill in by hand, measured with pdfplumber on a
+"""The printed report as a paper to sign, seal and fill in by hand, measured on a
 filled draft (the alloy cluster) and both blank templates: no heading left at the foot of a page,
 the declaration and both signature blocks on one page with room to sign and seal, blank value
 cells and answer boxes large enough to write in, the 草稿 watermark drawn over the content, every
-font embedded, the metadata and the 附件 marker."""
+font embedded, the metadata and the 附件 marker.  Read with tests/pdfread.py (PDFium, in
+pdfplumber's conventions)."""
 import io
 import re
 
-import pdfplumber
 import pytest
 from pypdf import PdfReader
 from pypdf.generic import ContentStream
 
+from pdfread import open_pdf, text_runs
 from factories import ALLOY, submission_of
 from fill import complete_answers
 from wizard.extensions import db
@@ -41,8 +42,7 @@ def make_pdf(app, kind, round_):
 
 def body_lines(page):
     """The text lines between the running header and footer, top to bottom (no watermark)."""
-    body = page.filter(lambda o: o.get("object_type") != "char" or o.get("size", 0) < 30)
-    lines = body.extract_text_lines(return_chars=False)
+    lines = page.filter(lambda c: c["size"] < 30).extract_text_lines()
     return [ln for ln in lines if ln["top"] > MARGIN - 6 and ln["bottom"] < page.height - MARGIN + 6]
 
 
@@ -56,7 +56,7 @@ def headings(report):
 def test_no_page_ends_with_a_heading(app, kind, round_):
     pdf = make_pdf(app, kind, round_)
     heads = headings(get_report(round_))
-    with pdfplumber.open(io.BytesIO(pdf)) as doc:
+    with open_pdf(pdf, rules=True) as doc:
         for page in doc.pages[:-1]:
             lines = body_lines(page)
             if not lines and kind == "blank":  # a page of a narrative's rows to write on
@@ -77,17 +77,17 @@ def test_declaration_and_both_signature_blocks_share_a_page_with_room(app, kind,
     section = next(s for s in report.sections if s.layout == "declaration")
     signers = [f for f in section.fields if f.kind_of.one_line]
     agree = next(f for f in section.fields if f.kind == "agree")
-    with pdfplumber.open(io.BytesIO(make_pdf(app, kind, round_))) as doc:
-        pages = [p for p in doc.pages if p.search(section.heading, regex=False)]
+    with open_pdf(make_pdf(app, kind, round_), rules=True) as doc:
+        pages = [p for p in doc.pages if p.search(section.heading)]
         assert len(pages) == 1
         page = pages[0]
         text = squash(page.extract_text())
         assert squash(section.note.split("\n")[-1]) in text  # the whole declaration text
         assert squash(agree.label) not in text  # no 是/否 line on paper
-        seals = page.search(UNIT_SEAL, regex=False)
+        seals = page.search(UNIT_SEAL)
         assert len(seals) == len(signers) == 2
         for field in signers:
-            label = page.search(field.print_label, regex=False)[0]
+            label = page.search(field.print_label)[0]
             column = (label["x0"], label["x0"] + 6 * CM)
             sign_line = _h_lines_below(page, *column, label["bottom"])[0]
             assert sign_line["top"] - label["bottom"] >= 3 * CM  # room for a handwritten signature
@@ -128,10 +128,10 @@ def test_blank_value_cells_and_answer_boxes_leave_room_to_write(app, round_):
               for f in s.fields if f.kind in ("text", "phone")}
     guidance = [f.guidance.split("\n")[0][:12] for f in report.fields if f.kind == "longtext"]
     measured, boxes = set(), 0
-    with pdfplumber.open(io.BytesIO(make_pdf(app, "blank", round_))) as doc:
+    with open_pdf(make_pdf(app, "blank", round_), rules=True) as doc:
         for page in doc.pages:
             for label in labels:
-                for match in page.search(label, regex=False):
+                for match in page.search(label):
                     left, right, mid_y = _cell_around(page, match)
                     if not left or match["x0"] - left[-1] > 8 or len(right) < 2 or any(
                             match["x1"] - 1 < c["x0"] < right[0] and c["top"] < mid_y < c["bottom"]
@@ -146,7 +146,7 @@ def test_blank_value_cells_and_answer_boxes_leave_room_to_write(app, round_):
                     assert bottom - top >= 0.8 * CM - 0.5, (label, bottom - top)
                     measured.add(label)
             for start in guidance:
-                for match in page.search(start, regex=False):
+                for match in page.search(start):
                     mid_y = (match["top"] + match["bottom"]) / 2
                     sides = [ln for ln in page.lines if ln["width"] < 1 and ln["top"] < mid_y < ln["bottom"]
                              and ln["x0"] < match["x0"]]
@@ -161,11 +161,10 @@ def test_blank_value_cells_and_answer_boxes_leave_room_to_write(app, round_):
 
 def test_draft_watermark_is_drawn_over_the_content(app):
     pdf = make_pdf(app, "filled", "preliminary")
-    with pdfplumber.open(io.BytesIO(pdf)) as doc:
-        for page in doc.pages:
-            chars = page.chars
-            assert "".join(c["text"] for c in chars[-len(DRAFT_WATERMARK):]) == DRAFT_WATERMARK
-            assert all(c["size"] > 100 for c in chars[-len(DRAFT_WATERMARK):])  # full size
+    for runs in text_runs(pdf):  # each page's text in the order it is drawn
+        drawn = [(ch, run["size"]) for run in runs for ch in run["text"] if not ch.isspace()]
+        assert "".join(ch for ch, _ in drawn[-len(DRAFT_WATERMARK):]) == DRAFT_WATERMARK
+        assert all(size > 100 for _, size in drawn[-len(DRAFT_WATERMARK):])  # full size
     for page in PdfReader(io.BytesIO(pdf)).pages:
         ops = [op for _, op in ContentStream(page.get_contents(), page.pdf).operations]
         last_text = max(i for i, op in enumerate(ops) if op in (b"Tj", b"TJ"))
@@ -205,7 +204,7 @@ def test_every_font_is_embedded_and_the_metadata_is_set(app, kind, round_):
 
 @pytest.mark.parametrize("round_", ["preliminary", "final"])
 def test_attachment_marker_and_corner_header(app, round_):
-    with pdfplumber.open(io.BytesIO(make_pdf(app, "blank", round_))) as doc:
+    with open_pdf(make_pdf(app, "blank", round_)) as doc:
         first = body_lines(doc.pages[0])[0]
         assert first["text"].strip() == ATTACHMENTS[round_] and first["x0"] < 3 * CM
         text = squash("".join(p.extract_text() for p in doc.pages))

@@ -1,12 +1,12 @@
-"""Page breaks of the printed report (issue 23, item 15), measured with pdfplumber: a table of up to
+"""Page breaks of the printed report (issue 23, item 15), measured: a table of up to
 8 rows (5.1's five targets) is never split, and a section heading keeps at least 3 rows of its
-table on its page, wherever the text before it ends (4.2's answer is made longer line by line)."""
-import io
+table on its page, wherever the text before it ends (4.2's answer is made longer line by line).
+Read with tests/pdfread.py (PDFium, pdfplumber's text conventions): only text is measured here."""
 import re
 
-import pdfplumber
 import pytest
 
+from pdfread import open_pdf
 from factories import ALLOY, submission_of
 from fill import complete_answers
 from wizard.extensions import db
@@ -31,12 +31,12 @@ def rows_below(page, heading, labels):
 
 
 def check_grids(pdf, report):
-    with pdfplumber.open(io.BytesIO(pdf)) as doc:
+    with open_pdf(pdf) as doc:
         for section in report.sections:
             if section.layout not in ("indicators", "targets") or not section.heading:
                 continue
             labels = [f.label for f in section.fields]
-            hits = [(page, m) for page in doc.pages for m in page.search(section.heading, regex=False)
+            hits = [(page, m) for page in doc.pages for m in page.search(section.heading)
                     if m["x0"] < 100]
             assert hits, section.heading
             page, heading = hits[0]

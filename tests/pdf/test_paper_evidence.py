@@ -1,13 +1,14 @@
-"""Evidence pages bound after the report (issue 23, item 14), read back with pdfplumber and pypdf:
+"""Evidence pages bound after the report (issue 23, item 14), read back with PDFium and pypdf:
 each carries the cluster's name and the report's 校验码 beside its 佐证材料第 N 页, so a loose page
 can be traced to its report; a draft's evidence pages carry the 草稿 watermark as its report pages
-do; the bound PDF keeps the report's Title, Author and Subject."""
+do; the bound PDF keeps the report's Title, Author and Subject.  Characters are read with
+tests/pdfread.py (PDFium, pdfplumber's conventions)."""
 import io
 import re
 
-import pdfplumber
 from pypdf import PdfReader
 
+from pdfread import open_pdf
 from factories import ALLOY, attach, submission_of, submitted
 from fill import complete_answers
 from wizard.extensions import db
@@ -20,7 +21,7 @@ def squash(s: str) -> str:
 
 
 def evidence_pages(pdf: bytes, n: int):
-    with pdfplumber.open(io.BytesIO(pdf)) as doc:
+    with open_pdf(pdf) as doc:
         return [(squash("".join(c["text"] for c in p.chars if c["size"] < 30)),
                  "".join(c["text"] for c in p.chars if c["size"] > 100)) for p in doc.pages[-n:]]
 

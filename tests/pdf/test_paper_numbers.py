@@ -2,12 +2,12 @@
 table as in the seed; the 增幅 header of a grid with share rows names percentage points; a figure
 keeps the decimals the applicant typed (63.0 stays 63.0) and prints with thousands separators,
 and the summary workbook shows it the same way (one rule: report/numbers.number_text and
-excel_number_format)."""
+excel_number_format).  Read with tests/pdfread.py (PDFium, in pdfplumber's conventions)."""
 import io
 import re
 from decimal import Decimal
 
-import pdfplumber
+import pytest
 from openpyxl import load_workbook
 from werkzeug.datastructures import MultiDict
 
@@ -19,6 +19,10 @@ from wizard.pdf.report import report_pdf
 from wizard.report.definition import get_report
 from wizard.report.forms import form_to_answers, make_step_form
 from wizard.models import local_now
+from pdfread import open_pdf
+
+# deterministic documents read, never a render counted: renders are shared by content (conftest)
+pytestmark = pytest.mark.shared_pdf_cache
 
 YEARS = {"y1": 2021, "y2": 2022, "t1": 2023, "t2": 2024, "t3": 2025}
 TYPED = {"output_total": {"y1": "63.0", "y2": "6.2"}, "employees": {"y1": "86500", "y2": "90000"},
@@ -65,8 +69,8 @@ def filled(app):
 def test_figures_print_with_the_typed_decimals_and_separators_as_in_the_summary(app):
     pdf, wb = filled(app)
     report = get_report("preliminary")
-    with pdfplumber.open(io.BytesIO(pdf)) as doc:
-        page = next(p for p in doc.pages if p.search(report.field("output_total").label, regex=False))
+    with open_pdf(pdf) as doc:
+        page = next(p for p in doc.pages if p.search(report.field("output_total").label))
         lines = {squash(ln["text"]) for ln in page.extract_text_lines()}
     ws = wb["汇总"]
     heads = {}
@@ -89,10 +93,10 @@ def test_figures_print_with_the_typed_decimals_and_separators_as_in_the_summary(
 
 def test_growth_header_names_percentage_points_where_a_share_row_has_them(app):
     pdf, _ = filled(app)
-    with pdfplumber.open(io.BytesIO(pdf)) as doc:
-        page = next(p for p in doc.pages if p.search("2.1", regex=False))
-        year = page.search(f"{YEARS['y2']}年", regex=False)[0]
-        first_row = page.search("集群总产值", regex=False)[0]
+    with open_pdf(pdf) as doc:
+        page = next(p for p in doc.pages if p.search("2.1"))
+        year = page.search(f"{YEARS['y2']}年")[0]
+        first_row = page.search("集群总产值")[0]
         header = "".join(c["text"] for c in page.chars if c["x0"] > year["x1"] and year["top"] - 20 < c["top"]
                          < first_row["top"] and c["size"] < 30)
     assert "个百分点" in header, header  # 增幅（% / 个百分点）: the share rows hold +1.20个百分点
@@ -103,16 +107,16 @@ def test_the_declaration_of_6_1_is_a_ruled_table(app):
     section = next(s for s in get_report("preliminary").sections if s.layout == "declaration")
     signers = [f for f in section.fields if f.kind_of.one_line]
     first_line = section.note.split("\n")[0][:10]
-    with pdfplumber.open(io.BytesIO(pdf)) as doc:
-        page = next(p for p in doc.pages if p.search(section.heading, regex=False))
-        text = page.search(first_line, regex=False)[0]
+    with open_pdf(pdf, rules=True) as doc:
+        page = next(p for p in doc.pages if p.search(section.heading))
+        text = page.search(first_line)[0]
         mid = (text["top"] + text["bottom"]) / 2
         sides = [ln for ln in page.lines if ln["width"] < 1 and ln["top"] < mid < ln["bottom"]]
         assert any(ln["x0"] < text["x0"] for ln in sides) and any(ln["x0"] > text["x1"] for ln in sides)
         above = [ln for ln in page.lines if ln["height"] < 1 and ln["top"] < text["top"]
                  and ln["x0"] < text["x0"] < ln["x1"]]
         assert above, "a rule above the declaration text"
-        labels = [page.search(f.print_label, regex=False)[0] for f in signers]
+        labels = [page.search(f.print_label)[0] for f in signers]
         right, left = max(labels, key=lambda m: m["x0"]), min(labels, key=lambda m: m["x0"])
         y = (right["top"] + right["bottom"]) / 2
         between = [ln for ln in page.lines if ln["width"] < 1 and ln["top"] < y < ln["bottom"]

@@ -1,13 +1,13 @@
-"""Paper that is sealed and dated by hand (issue 23, items 10 and 11), measured with pdfplumber:
+"""Paper that is sealed and dated by hand (issue 23, items 10 and 11), measured:
 the county box of 一、 keeps （盖章） and a 4 cm square of free room for the seal once the county
 has approved, with the typed opinion and the date; every blank 年 月 日 (the county box, 6.1 of
-the report, the declaration page) leaves room to write the year, the month and the day."""
-import io
+the report, the declaration page) leaves room to write the year, the month and the day.
+Read with tests/pdfread.py (PDFium, in pdfplumber's conventions)."""
 from datetime import datetime, timezone
 
-import pdfplumber
 import pytest
 
+from pdfread import open_pdf
 from factories import ALLOY, submitted, user_named
 from wizard.pdf.declaration import declaration_pdf
 from wizard.pdf.report import report_pdf
@@ -56,7 +56,7 @@ def test_every_blank_date_of_the_report_and_the_template_leaves_room_to_write(ap
         draft = report_pdf(submitted(ALLOY), "preliminary")  # not approved yet: the county box is blank
         blank = report_pdf(None, "preliminary", blank=True)
     for pdf in (draft, blank):
-        with pdfplumber.open(io.BytesIO(pdf)) as doc:
+        with open_pdf(pdf, rules=True) as doc:
             dates = [(page, d) for page in doc.pages for d in blank_dates(page)]
             assert len(dates) == 3  # the county box and the two signers of 6.1
             for page, d in dates:
@@ -66,7 +66,7 @@ def test_every_blank_date_of_the_report_and_the_template_leaves_room_to_write(ap
 def test_the_declaration_page_leaves_room_to_write_both_dates(app, people):
     with app.app_context(), app.test_request_context():
         pdf = declaration_pdf(submitted(ALLOY), "preliminary")
-    with pdfplumber.open(io.BytesIO(pdf)) as doc:
+    with open_pdf(pdf, rules=True) as doc:
         dates = blank_dates(doc.pages[0])
         assert len(dates) == 2
         assert_room_to_write(doc.pages[0], dates)
@@ -84,15 +84,15 @@ def approved_report(app):
 def test_county_box_after_approval_keeps_the_seal_mark_and_room_for_a_4cm_seal(app, people):
     pdf, government = approved_report(app)
     label = next(f.label for f in get_report("preliminary").fields if f.kind == "opinion")
-    with pdfplumber.open(io.BytesIO(pdf)) as doc:
-        page = next(p for p in doc.pages if p.search(label, regex=False))
-        box_top = page.search(label, regex=False)[0]["bottom"]
-        assert page.search(OPINION[:12], regex=False)  # the typed opinion
-        assert page.search(government, regex=False)
-        seals = page.search(SEAL, regex=False)
+    with open_pdf(pdf, rules=True) as doc:
+        page = next(p for p in doc.pages if p.search(label))
+        box_top = page.search(label)[0]["bottom"]
+        assert page.search(OPINION[:12])  # the typed opinion
+        assert page.search(government)
+        seals = page.search(SEAL)
         assert len(seals) == 1, "（盖章） is printed after approval"
         seal = seals[0]
-        date = page.search("2026年12月7日", regex=False)
+        date = page.search("2026年12月7日")
         assert date and date[0]["top"] >= seal["top"] - 1  # the date beside or below the seal mark
         column = (seal["x1"] - 4.5 * CM, seal["x1"])
         above = [c["bottom"] for c in text_chars(page) if box_top - 1 < c["bottom"] < seal["top"] - 1

@@ -1,15 +1,19 @@
 """The official prompts in the filled report (issue 23, item 13): the guidance of every narrative
 (2.8, 3.2, 4.1, 4.2 and 5.2's five parts), with its length limit, is printed from the definition
-above the answer, smaller than the answer, so a reader of the print sees what was asked."""
-import io
+above the answer, smaller than the answer, so a reader of the print sees what was asked.  Read
+with tests/pdfread.py (PDFium, pdfplumber's conventions)."""
+import pytest
 
-import pdfplumber
-
+from pdfread import open_pdf
 from factories import ALLOY, submission_of
 from fill import complete_answers
 from wizard.extensions import db
 from wizard.pdf.report import report_pdf
 from wizard.report.definition import get_report
+
+# a deterministic document read, never a render counted: the filled report of test_paper.py, shared
+# by content (conftest)
+pytestmark = pytest.mark.shared_pdf_cache
 
 
 def test_each_narrative_prints_its_prompt_smaller_above_its_answer(app):
@@ -22,9 +26,9 @@ def test_each_narrative_prints_its_prompt_smaller_above_its_answer(app):
         pdf = report_pdf(sub, "preliminary")
     narratives = [f for f in report.fields if f.kind == "longtext"]
     assert len(narratives) == 9
-    with pdfplumber.open(io.BytesIO(pdf)) as doc:
+    with open_pdf(pdf) as doc:
         def find(text):
-            return [(i, m) for i, page in enumerate(doc.pages) for m in page.search(text, regex=False)]
+            return [(i, m) for i, page in enumerate(doc.pages) for m in page.search(text)]
 
         for f in narratives:
             lines = [ln for ln in f.guidance.split("\n") if ln.strip()]

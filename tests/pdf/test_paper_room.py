@@ -1,4 +1,4 @@
-"""Blank templates filled in by pen (issue 23, item 16), measured with pdfplumber: every narrative
+"""Blank templates filled in by pen (issue 23, item 16), measured: every narrative
 box of the blank 附件1 and 附件2 has room for its limit written by hand.
 
 The density is stated here, apart from the template's own arithmetic: a character written by pen
@@ -7,12 +7,12 @@ room of a box is the free height between its rules across the box (below the pro
 many pages it runs), in rows of 8 mm, each holding (row width ÷ 8.5 mm) characters.  2.8's 2,500
 characters thus need 125 rows of 17 cm, about four and a half A4 pages; the 10 cm box it had
 held 5 rows below its prompt, 100 characters.  A narrative without a limit (4.1, 5.2's five parts) gets a page of
-rows and says more pages may be attached."""
-import io
+rows and says more pages may be attached.
 
-import pdfplumber
+Read with tests/pdfread.py (PDFium, in pdfplumber's conventions)."""
 import pytest
 
+from pdfread import open_pdf
 from wizard.pdf.report import HANDWRITING, report_pdf
 from wizard.report.definition import get_report
 
@@ -50,11 +50,11 @@ def room_of_each_narrative(pdf, fields):
     starts = {f.key: f.guidance.split("\n")[0][:14] for f in fields}
     room = {key: 0 for key in starts}
     current, rows_seen = None, 0
-    with pdfplumber.open(io.BytesIO(pdf)) as doc:
+    with open_pdf(pdf, rules=True) as doc:
         for page in doc.pages:
             chars = text_chars(page)
             events = [(m["top"], "start", key) for key, text in starts.items()
-                      for m in page.search(text, regex=False)]
+                      for m in page.search(text)]
             events += [(top, "rule", width) for top, width in rules(page)]
             previous = None
             for top, kind, value in sorted(events, key=lambda e: (e[0], e[1] != "start")):
@@ -82,6 +82,7 @@ def test_every_narrative_box_of_the_blank_template_holds_its_limit_by_hand(app, 
     short = {key: (room[key], needed[key]) for key in needed if room[key] < needed[key]}
     assert short == {}, short  # {field: (characters the box holds, characters its limit needs)}
     assert room["self_assessment"] >= 2500
-    text = "".join(page.extract_text() or "" for page in pdfplumber.open(io.BytesIO(pdf)).pages)
+    with open_pdf(pdf) as doc:
+        text = "".join(page.extract_text() for page in doc.pages)
     unlimited = [f for f in fields if not f.max_chars]
     assert text.count(HANDWRITING["more"]) == len(unlimited)

@@ -1,13 +1,14 @@
-"""The report as PDF, read back with pypdf: labels of the official forms, values, growth,
-watermark only on drafts, the embedded font, access, the CLI."""
+"""The report as PDF, read back with PDFium (tests/pdfread.py; pypdf for the page count): labels
+of the official forms, values, growth, watermark only on drafts, the embedded font, access, the
+CLI."""
 import io
 import os
 import re
-import shutil
 
 import pytest
 from pypdf import PdfReader
 
+from pdfread import plain_text
 from factories import ALLOY, LINXIANG, submission_of, submitted
 from fill import complete_answers
 from wizard.extensions import db
@@ -15,14 +16,14 @@ from wizard.report.definition import get_report
 
 
 def text_of(pdf: bytes) -> str:
-    reader = PdfReader(io.BytesIO(pdf))
-    return "\n".join(page.extract_text() or "" for page in reader.pages)
+    return plain_text(pdf)
 
 
 def squash(s: str) -> str:
     return re.sub(r"\s+", "", s)
 
 
+@pytest.mark.shared_pdf_cache  # the blank templates of test_paper.py, rendered once per worker
 @pytest.mark.parametrize("round_", ["preliminary", "final"])
 def test_blank_template_has_every_label(app, client, auth, people, round_):
     auth.login("applicant-a")
@@ -42,6 +43,7 @@ def test_blank_template_has_every_label(app, client, auth, people, round_):
             assert squash(s.heading) in text, s.heading
 
 
+@pytest.mark.shared_pdf_cache  # the filled draft of test_paper.py, rendered once per worker
 def test_filled_report_shows_values_growth_and_watermark(app, client, auth, people):
     with app.app_context():
         sub = submission_of(ALLOY)
@@ -78,6 +80,7 @@ def test_pdf_access_is_scoped(app, client, auth, people):
     assert client.get(f"/submissions/{alloy}/report.pdf").status_code == 404
 
 
+@pytest.mark.shared_pdf_cache  # the blank templates of test_paper.py, rendered once per worker
 @pytest.mark.needs("poppler-utils", "cjk-font")
 def test_chinese_font_is_embedded_when_installed(app, tmp_path, runner):
     import subprocess
@@ -89,6 +92,7 @@ def test_chinese_font_is_embedded_when_installed(app, tmp_path, runner):
     assert any("TrueType" in line and " yes " in line for line in fonts.splitlines()[2:]), fonts
 
 
+@pytest.mark.shared_pdf_cache  # the blank templates of test_paper.py, rendered once per worker
 @pytest.mark.needs("poppler-utils", "fonts-wqy-microhei")
 def test_headings_use_an_embedded_bold_face_when_installed(app, tmp_path, runner):
     """Song/Ming has no bold: headings are set in an embedded Hei face (fonts-wqy-microhei in CI)."""
