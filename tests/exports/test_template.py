@@ -8,6 +8,7 @@ from io import BytesIO
 
 import pytest
 from openpyxl import load_workbook
+from openpyxl.cell.cell import MergedCell
 from openpyxl.utils import get_column_letter
 from pypdf import PdfReader
 
@@ -109,6 +110,42 @@ def test_growth_is_a_formula_in_a_locked_cell_and_inputs_are_unlocked(client, au
     assert not ws.cell(r, 3).protection.locked and not ws.cell(r, 4).protection.locked
     assert ws.cell(r, 2).protection.locked  # the label
     assert ws.column_dimensions["A"].hidden  # the row keys
+
+
+def test_every_input_cell_looks_like_one_and_only_inputs_are_validated(client, auth, filled):
+    """On every sheet: the cells one may type into are light yellow and boxed, the 增幅 formulas
+    grey, locked and boxed; every cell a validation rule covers is such an input, each at most
+    once; the numeric inputs are exactly the cells of the number rules; a narrative's cell starts
+    at the top.  (The template writes each combination of styles once and each rule's cells at
+    once: exports/template.py, issue #25.)"""
+    wb = download(client, auth)
+    inputs = 0
+    for ws in wb.worksheets:
+        if ws.title == INFO_SHEET:
+            continue
+        unlocked = set()
+        for row in ws.iter_rows():
+            for c in row:
+                if isinstance(c, MergedCell):  # the rest of a merged range: the first cell holds its look
+                    continue
+                if not c.protection.locked:
+                    unlocked.add(c.coordinate)
+                    assert c.fill.fgColor.rgb.endswith("FFF8DC") and c.border.left.style == "thin", (ws.title, c.coordinate)
+                    narrative = (ws.row_dimensions[c.row].height or 0) >= 150  # room to write: text from the top
+                    assert c.alignment.vertical == ("top" if narrative else "center") and c.alignment.wrap_text
+                elif c.data_type == "f":  # a 增幅 formula (locked)
+                    assert c.fill.fgColor.rgb.endswith("E7E6E6") and c.border.bottom.style == "thin", (ws.title, c.coordinate)
+        covered = [cell for dv in ws.data_validations.dataValidation for rng in dv.sqref.ranges for cell in
+                   (f"{get_column_letter(col)}{r}" for r in range(rng.min_row, rng.max_row + 1)
+                    for col in range(rng.min_col, rng.max_col + 1))]
+        assert len(covered) == len(set(covered)) and set(covered) <= unlocked, ws.title
+        numeric = {c.coordinate for row in ws.iter_rows() for c in row
+                   if c.coordinate in unlocked and c.number_format not in ("General", "@")}
+        number_rules = {cell for dv in ws.data_validations.dataValidation if dv.type in ("whole", "decimal")
+                        for rng in dv.sqref.ranges for cell in (f"{get_column_letter(rng.min_col)}{rng.min_row}",)}
+        assert numeric == number_rules, (ws.title, sorted(numeric ^ number_rules)[:5])
+        inputs += len(unlocked)
+    assert inputs > 300
 
 
 def test_data_validation_lists_levels_and_checks_numbers(client, auth, filled):

@@ -137,12 +137,13 @@ def test_login_form_needs_a_token(app, client, people):
     assert client.get("/admin/").status_code == 302  # not logged in
 
 
-def test_missing_token_on_a_read_only_step_is_not_a_crash(app, world, client, auth):
+def test_missing_token_on_a_read_only_step_is_not_a_crash(app, world, client, auth, monkeypatch):
     """A tab left open on a step after the report was submitted, posted without a valid token:
     the CSRF handler re-shows the step, the step refuses (read-only) — the user must get a
     Chinese 4xx page, never the 500 page."""
     auth.login("applicant-a")  # submission A is submitted: its steps are read-only
-    app.config["PROPAGATE_EXCEPTIONS"] = False  # answer as production does
+    # answer as production does (restored after the test: the shared app is not rebuilt for the next one)
+    monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)
     r = client.post("/applicant/step/basic", data={"industry_field": "旧标签页的输入", "csrf_token": "stale"})
     html = r.get_data(as_text=True)
     assert 400 <= r.status_code < 500, f"got {r.status_code}: {re.findall(r'<title>([^<]*)', html)}"

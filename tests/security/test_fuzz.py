@@ -147,9 +147,10 @@ def test_fuzz_final_steps(app, client, auth, people, finalist):
     fuzz_steps(app, client, "final", LINXIANG, "sme")
 
 
-def test_fuzz_login_form(app, client, people):
-    app.config["LOGIN_MAX_FAILURES_PER_ADDRESS"] = 10_000  # exercise the form, not the throttle
-    app.config["LOGIN_MAX_FAILURES_PER_ACCOUNT"] = 10_000
+def test_fuzz_login_form(app, client, people, monkeypatch):
+    # exercise the form, not the throttle (restored after the test: the shared app is kept)
+    monkeypatch.setitem(app.config, "LOGIN_MAX_FAILURES_PER_ADDRESS", 10_000)
+    monkeypatch.setitem(app.config, "LOGIN_MAX_FAILURES_PER_ACCOUNT", 10_000)
     token = csrf_from(client.get("/login"))
 
     @FUZZ

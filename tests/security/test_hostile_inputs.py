@@ -18,6 +18,8 @@ import html
 import re
 
 import pytest
+from flask import Request
+from werkzeug.datastructures import ImmutableMultiDict
 
 from factories import ALLOY, attach, csrf_from, submission_of
 from urlmap import Actor, build_url, param_values, routes
@@ -141,39 +143,183 @@ def problem(r, what):
     return None
 
 
-def survey(app, browser, values, value, failures):
-    """Every rule and method with ``value`` in each query parameter (with and without an edition)
-    and, for POSTs, in each known form field."""
-    for rule, method in routes(app):
-        url = build_url(rule, values)
-        if method == "GET":
-            query = {p: value for p in QUERY_PARAMS}
-            for q in (query, {k: v for k, v in query.items() if k != "edition"}):
-                failures.append(problem(browser.client.get(url, query_string=q), f"GET {url} {value[:20]!r}"))
-        else:
-            data = {"csrf_token": browser.token, **hostile_form(value)}
-            failures.append(problem(browser.client.post(url, data=data), f"POST {url} {value[:20]!r}"))
-        if rule.endpoint == "auth.logout":
-            browser.login()
+#: the two values every rule and method is sent first (a control character and a value longer
+#: than any field), before the walk decides whether the rest of HOSTILE can reach anything there
+PROBES = ("\x00", "x" * 300)
+#: the one key of a hostile request that holds no hostile value
+CSRF_FIELD = "csrf_token"
+
+
+class NotedValues(ImmutableMultiDict):
+    """The query, form and files of the walk's requests (the request class's storage for them):
+    notes in ``noted`` each key the app looks up (``[]``, ``get``, ``getlist``, ``in``, from a hook,
+    a view or a template alike) and ``*`` for anything that goes over every key or value (iteration,
+    ``items``, ``to_dict``, a copy …).  Every lookup answers as the plain dictionary does."""
+
+    noted = None  # the set of the request being made (the walk sets it)
+
+    def _note(self, key):
+        if NotedValues.noted is not None:
+            NotedValues.noted.add(key)
+
+    def __getitem__(self, key):
+        self._note(key)
+        return super().__getitem__(key)
+
+    def getlist(self, key, type=None):
+        self._note(key)
+        return super().getlist(key, type)
+
+    def __contains__(self, key):
+        self._note(key)
+        return super().__contains__(key)
+
+
+def _noting_every_key(name):
+    def method(self, *args, **kwargs):
+        self._note("*")
+        return getattr(ImmutableMultiDict, name)(self, *args, **kwargs)
+    method.__name__ = name
+    return method
+
+
+for _name in ("__iter__", "keys", "items", "values", "lists", "listvalues", "to_dict", "copy", "deepcopy",
+              "__copy__", "__deepcopy__", "__reduce_ex__", "__getstate__", "__repr__", "__eq__", "__or__"):
+    setattr(NotedValues, _name, _noting_every_key(_name))
+
+
+class NotingRequest(Request):
+    parameter_storage_class = NotedValues
+
+
+def sent(browser, method, url, **kw):
+    """The response to one request, and whether the app read any of its values (any key but the
+    CSRF token; ``*``: all of them)."""
+    NotedValues.noted = noted = set()
+    try:
+        response = browser.client.open(url, method=method, **kw)
+    finally:
+        NotedValues.noted = None
+    return response, bool(noted - {CSRF_FIELD})
+
+
+def gated(app, endpoint, role):
+    """Whether a blueprint of ``endpoint`` has the role gate (web/security.require_role, a
+    before_request hook) and the gate admits other roles only."""
+    parts = endpoint.split(".")[:-1]
+    for blueprint in (".".join(parts[:n]) for n in range(1, len(parts) + 1)):
+        for hook in app.before_request_funcs.get(blueprint, ()):
+            if getattr(hook, "roles", None) is not None and role not in hook.roles:
+                return True
+    return False
+
+
+class Walk:
+    """Every rule and method of the URL map as one role, one hostile value at a time; remembers,
+    after PROBES, where the rest of HOSTILE can reach nothing (see the test's docstring)."""
+
+    def __init__(self, app, browser, role, values):
+        self.app, self.browser, self.role, self.values = app, browser, role, values
+        self.reads = {}  # (rule, endpoint, method) -> whether a probe's request read a value
+        self.refused = set()  # rules and methods the role gate refused
+        self.failures = []
+
+    def request(self, method, url, what, **kw):
+        response, read = sent(self.browser, method, url, **kw)
+        self.failures.append(problem(response, what))
+        return response, read
+
+    def survey(self, value):
+        """Every rule and method with ``value`` in each query parameter (with and without an
+        edition) and, for POSTs, in each known form field."""
+        probe = value in PROBES
+        for rule, method in routes(self.app):
+            slot = (rule.rule, rule.endpoint, method)
+            if not probe and not self.reads[slot]:
+                continue
+            url = build_url(rule, self.values)
+            if method == "GET":
+                query = {p: value for p in QUERY_PARAMS}
+                requests = [dict(query_string=q) for q in (query, {k: v for k, v in query.items() if k != "edition"})]
+            else:
+                requests = [dict(data={CSRF_FIELD: self.browser.token, **hostile_form(value)})]
+            for kw in requests:
+                response, read = self.request(method, url, f"{method} {url} {value[:20]!r}", **kw)
+                if probe:
+                    self.reads[slot] = self.reads.get(slot, False) or read
+                    self.gate(rule, method, response)
+            if rule.endpoint == "auth.logout":
+                self.browser.login()
+
+    def gate(self, rule, method, response):
+        if not gated(self.app, rule.endpoint, self.role):
+            return
+        self.refused.add((rule.rule, rule.endpoint, method))
+        body = response.get_data(as_text=True) if response.mimetype.startswith("text/") else ""
+        if response.status_code != 403 or "没有权限" not in body:
+            self.failures.append(f"{method} {rule.rule} as {self.role}: the role gate answered {response.status_code}, "
+                                 "not its 403")
+
+    def paths(self):
+        """Every string path parameter: PATH_STRINGS, or PROBES where the role gate refuses the rule
+        (the value never reaches the view)."""
+        for rule, method in routes(self.app):
+            for arg in sorted(a for a in rule.arguments if f"<int:{a}>" not in rule.rule):
+                for bad in PATH_STRINGS:
+                    if bad in PROBES or (rule.rule, rule.endpoint, method) not in self.refused:
+                        url = build_url(rule, {**self.values, arg: bad})
+                        data = {CSRF_FIELD: self.browser.token} if method != "GET" else None
+                        self.request(method, url, f"{method} {url}", data=data)
+
+
+def test_the_walk_notes_every_way_a_value_is_read():
+    """What the walk below relies on: each way of reading a query or form value is noted (a way
+    that is not would leave a view that reads values with the probes only)."""
+    values = NotedValues([("page", "2"), ("ids", "1"), ("ids", "2"), (CSRF_FIELD, "t")])
+    reads = {
+        "page": [lambda v: v["page"], lambda v: v.get("page"), lambda v: v.get("page", type=int),
+                 lambda v: "page" in v, lambda v: v.get("page", "1")],
+        "ids": [lambda v: v.getlist("ids"), lambda v: v.getlist("ids", type=int)],
+        "*": [list, lambda v: v.keys(), lambda v: v.items(multi=True), lambda v: v.to_dict(), dict,
+              lambda v: v.values(), lambda v: v.lists(), lambda v: v.copy(), lambda v: {**v}],
+    }
+    for key, ways in reads.items():
+        for n, way in enumerate(ways):
+            NotedValues.noted = noted = set()
+            try:
+                way(values)
+            finally:
+                NotedValues.noted = None
+            assert key in noted, (key, n)
+    assert values.get("page", type=int) == 2 and values.getlist("ids") == ["1", "2"] and "nope" not in values
+    assert NotingRequest.parameter_storage_class is NotedValues
 
 
 @pytest.mark.shared_pdf_cache  # the PDFs are only fetched (never read or counted): one render per document and worker
 @pytest.mark.parametrize("role", list(ROLES))
-def test_every_route_survives_hostile_values(app, world, role):
-    """The whole URL map as applicant, county and administrator: hostile values in every known
-    query parameter and form field, and in every string path parameter: never a 500."""
-    browser = Actor(app, ROLES[role])
-    values = {**param_values(world), "step_key": "green"}
-    failures = []
-    for value in HOSTILE:
-        survey(app, browser, values, value, failures)
-    for rule, method in routes(app):
-        for arg in sorted(a for a in rule.arguments if f"<int:{a}>" not in rule.rule):
-            for bad in PATH_STRINGS:
-                url = build_url(rule, {**values, arg: bad})
-                failures.append(problem(browser.request(method, url), f"{method} {url}"))
-    failures = [f for f in failures if f]
+def test_every_route_survives_hostile_values(app, world, role, monkeypatch):
+    """The whole URL map as applicant, county, administrator and expert: hostile values in every
+    known query parameter and form field, and in every string path parameter: never a 500, never
+    an error without a Chinese message.
+
+    Every rule and method is sent PROBES first.  The rest of HOSTILE goes only where a probe's
+    request read a value: the walk's request class notes every key of the query and the form
+    that anything in the app looks up while answering (hooks, views, templates; going over all
+    keys counts as reading each), and where nothing but the CSRF token was read, no other value
+    can change the answer — the value is never looked at.  That is so wherever the blueprint's
+    role gate (``require_role``, asked from the app: the hook carries the roles it admits) refuses
+    this role before the view runs: there the probes must be the gate's 403 (a hostile request
+    is refused as any other), and PATH_STRINGS too are cut to the probes; and it is so for views
+    that read no parameter (the Excel template download, most pages of one object).  A route
+    whose view reads any key gets every value of HOSTILE and every path string."""
+    monkeypatch.setattr(app, "request_class", NotingRequest)
+    walk = Walk(app, Actor(app, ROLES[role]), role, {**param_values(world), "step_key": "green"})
+    for value in PROBES + tuple(v for v in HOSTILE if v not in PROBES):
+        walk.survey(value)
+    walk.paths()
+    failures = [f for f in walk.failures if f]
     assert not failures, "\n".join(failures[:40])
+    assert walk.refused and any(walk.reads.values())  # the walk saw both kinds of route
 
 
 # --- 1. row indexes, versions and ids posted in forms ---------------------------------------------

@@ -54,8 +54,8 @@ def test_absolute_timeout_ends_even_an_active_session(app, client, auth, people)
     assert "登录已超时" in client.get(r.headers["Location"]).get_data(as_text=True)
 
 
-def test_timeouts_come_from_the_configuration(app, client, auth, people):
-    app.config["SESSION_IDLE_TIMEOUT"] = timedelta(minutes=5)
+def test_timeouts_come_from_the_configuration(app, client, auth, people, monkeypatch):
+    monkeypatch.setitem(app.config, "SESSION_IDLE_TIMEOUT", timedelta(minutes=5))  # restored after: the shared app is kept
     auth.login("admin")
     age_session(client, idle=timedelta(minutes=4))
     assert client.get("/admin/").status_code == 200
@@ -262,7 +262,8 @@ def test_session_cookie_is_secure_when_configured(app, monkeypatch, people):
     from wizard import create_app
 
     monkeypatch.setenv("WIZARD_SESSION_COOKIE_SECURE", "1")
-    keys = ("TESTING", "SECRET_KEY", "SQLALCHEMY_DATABASE_URI", "INSTANCE_PATH", "UPLOAD_FOLDER", "PDF_CACHE_FOLDER")
+    keys = ("TESTING", "SECRET_KEY", "SQLALCHEMY_DATABASE_URI", "INSTANCE_PATH", "UPLOAD_FOLDER", "PDF_CACHE_FOLDER",
+            "PASSWORD_HASH_METHOD")  # the tests' cheap hash (conftest.py), not scrypt's at start-up
     secure_app = create_app({k: app.config[k] for k in keys})
     try:
         assert secure_app.config["SESSION_COOKIE_SECURE"] is True
@@ -276,12 +277,12 @@ def test_session_cookie_is_secure_when_configured(app, monkeypatch, people):
 
 # --- passwords -------------------------------------------------------------------------------
 
-def test_password_length_and_hash(app, client, auth, people):
+def test_password_length_and_hash(app, client, auth, people, monkeypatch):
     from wizard.models import User
 
     from wizard.config import Defaults
 
-    app.config["PASSWORD_HASH_METHOD"] = Defaults.PASSWORD_HASH_METHOD  # what production uses
+    monkeypatch.setitem(app.config, "PASSWORD_HASH_METHOD", Defaults.PASSWORD_HASH_METHOD)  # what production uses
     auth.login("applicant-a")
     token = auth.csrf("/account/password")
     r = client.post("/account/password", data={"csrf_token": token, "current": PASSWORD,

@@ -274,9 +274,9 @@ def test_refused_files_store_nothing(client, auth, app, alloy, kind):
     assert state(app) == before and pending_files(app) == []
 
 
-def test_a_file_over_the_limit_is_refused(client, auth, app, alloy):
+def test_a_file_over_the_limit_is_refused(client, auth, app, alloy, monkeypatch):
     auth.login("applicant-a")
-    app.config["TEMPLATE_MAX_BYTES"] = 20 * 1024
+    monkeypatch.setitem(app.config, "TEMPLATE_MAX_BYTES", 20 * 1024)  # restored after: the shared app is kept
     r = upload(client, download(client))
     assert r.status_code == 422 and "文件过大：填报模板不能超过 20 KB" in body(r)
 

@@ -28,6 +28,7 @@ from functools import lru_cache
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.cell_range import MultiCellRange
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from ..models import Submission
@@ -504,6 +505,7 @@ class Validations:
 
     def __init__(self):
         self.rules: dict = {}
+        self.cells: dict = {}
 
     def add(self, slot: Slot, coordinate: str) -> None:
         key = (slot.input, slot.integer, slot.signed, slot.percent, slot.max_length)
@@ -511,11 +513,13 @@ class Validations:
             rule = make_validation(slot)
             if rule is None:
                 return
-            self.rules[key] = rule
-        self.rules[key].add(coordinate)
+            self.rules[key], self.cells[key] = rule, []
+        self.cells[key].append(coordinate)
 
     def attach(self, ws) -> None:
-        for rule in self.rules.values():
+        # the cells given at once: DataValidation.add compares each new cell with every cell so far
+        for key, rule in self.rules.items():
+            rule.sqref = MultiCellRange(" ".join(self.cells[key]))
             ws.add_data_validation(rule)
 
 

@@ -211,6 +211,7 @@ def require_role(*roles):
             abort(403)
         return None
 
+    check.roles = frozenset(roles)  # whom the gate admits (the hostile-input walk asks the app)
     return check
 
 
