@@ -69,6 +69,7 @@ import unicodedata
 from importlib.metadata import version
 
 from reportlab.lib.textsplit import ALL_CANNOT_END, ALL_CANNOT_START
+from reportlab.pdfbase.pdfmetrics import getFont
 from xhtml2pdf import reportlab_paragraph as rp
 
 #: Characters that must not start a line: ReportLab's list plus Chinese
@@ -119,25 +120,49 @@ def _frag_text(f) -> str:
     return text or ""
 
 
+#: (font object, size) -> {character: advance width}, kept across paragraphs and renders: the
+#: same few thousand characters are measured in every paragraph.  Keyed by the registered font
+#: object (``pdfmetrics.getFont``), not its name, so a font registered again under the same name
+#: (another PDF_FONT_PATH) is measured anew.  Emptied past _WIDTHS_MAX characters in all.
+_widths: dict[tuple, dict[str, float]] = {}
+_WIDTHS_MAX = 200_000
+_widths_count = [0]
+
+
+def _width_table(font_name: str, font_size: float) -> dict[str, float]:
+    key = (getFont(font_name), font_size)
+    table = _widths.get(key)
+    if table is None:
+        if _widths_count[0] > _WIDTHS_MAX:
+            _widths.clear()
+            _widths_count[0] = 0
+        table = _widths[key] = {}
+    return table
+
+
 def _glyphs(frags):
-    """Per character: text, owning fragment index and advance width."""
-    chars, owner, widths = [], [], []
-    cache: dict[tuple, float] = {}
+    """Per character: text, owning fragment index and advance width (each character measured
+    alone, ``stringWidth(ch)``, as the line breaking has always measured it); and where each
+    fragment's characters end (every fragment has at least one, "" when it has no text)."""
+    chars, owner, widths, ends = [], [], [], []
     for j, f in enumerate(frags):
-        text = _frag_text(f) or ""
+        text = _frag_text(f)  # a page number's text is read once: it iterates, it has no len()
+        run = list(text) if text else [""]
+        chars.extend(run)
+        owner.extend([j] * len(run))
+        ends.append(len(chars))
         cb = getattr(f, "cbDefn", None)
-        for ch in text or [""]:
-            if cb is not None:  # inline image/box: its own width
-                w = getattr(cb, "width", 0)
-            else:
-                key = (ch, f.fontName, f.fontSize)
-                w = cache.get(key)
-                if w is None:
-                    w = cache[key] = rp.stringWidth(ch, f.fontName, f.fontSize)
-            chars.append(ch)
-            owner.append(j)
-            widths.append(w)
-    return chars, owner, widths
+        if cb is not None:  # inline image/box: its own width
+            widths.extend([getattr(cb, "width", 0)] * len(run))
+            continue
+        table = _width_table(f.fontName, f.fontSize)
+        missing = [ch for ch in run if ch not in table]
+        for ch in missing:
+            if ch not in table:
+                table[ch] = rp.stringWidth(ch, f.fontName, f.fontSize)
+                _widths_count[0] += 1
+        widths.extend([table[ch] for ch in run])
+    return chars, owner, widths, ends
 
 
 class _LineBuilder:
@@ -145,8 +170,8 @@ class _LineBuilder:
     per-character objects and comparisons (same result, several times faster
     on long text)."""
 
-    def __init__(self, frags, chars, owner, widths, calc_bounds):
-        self.frags, self.chars, self.owner, self.widths = frags, chars, owner, widths
+    def __init__(self, frags, chars, owner, widths, ends, calc_bounds):
+        self.frags, self.chars, self.owner, self.widths, self.ends = frags, chars, owner, widths, ends
         self.calc_bounds = calc_bounds
         special = [hasattr(f, "cbDefn") or hasattr(f, "lineBreak") for f in frags]
         self.special = special
@@ -178,18 +203,18 @@ class _LineBuilder:
         words = []
         max_size = max_ascent = min_descent = 0
         k = start
+        ends, special, joins_prev = self.ends, self.special, self.joins_prev
         while k < end:
+            # a word: the rest of this fragment's characters, and of the following fragments
+            # that may continue it (a special fragment -- an inline box, a <br/> -- stands alone)
             j0 = owner[k]
-            m = k + 1
-            while m < end:
-                j = owner[m]
-                if j == owner[m - 1] and not self.special[j]:
-                    m += 1
-                elif j != owner[m - 1] and self.joins_prev[j]:
-                    m += 1
-                else:
-                    break
-            for j in set(owner[k:m]):
+            if special[j0]:
+                m = k + 1
+            else:
+                m = min(end, ends[j0])
+                while m < end and joins_prev[owner[m]]:
+                    m = min(end, ends[owner[m]])
+            for j in range(j0, owner[m - 1] + 1):
                 f = self.frags[j]
                 ascent, descent = self.bounds(j)
                 max_size = max(max_size, f.fontSize)
@@ -260,8 +285,8 @@ def cjk_frag_split(frags, maxWidths, calcBounds, encoding="utf8"):
     Replacement for ``xhtml2pdf.reportlab_paragraph.cjkFragSplit``; same
     signature and return type (``ParaLines(kind=1, lines=[FragLine...])``).
     """
-    chars, owner, widths = _glyphs(frags)
-    build = _LineBuilder(frags, chars, owner, widths, calcBounds)
+    chars, owner, widths, ends = _glyphs(frags)
+    build = _LineBuilder(frags, chars, owner, widths, ends, calcBounds)
     is_br = [hasattr(f, "lineBreak") for f in frags]
     lines = []  # (start, end, width) of each line; built into FragLines at the end
     start = 0

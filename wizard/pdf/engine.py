@@ -86,6 +86,13 @@ anyway).
 (``TAGS`` entry and tag class, looked up by name by xhtml2pdf's parser). Templates put it before
 a heading so the heading moves with the first rows of its table.
 
+Speed (issue #25): a document that prints 共 N 页 is laid out once (``_render_stamped``);
+ReportLab's pure-Python number formatting is remembered (:mod:`wizard.pdf.rl_numbers`, applied
+on import like :mod:`wizard.pdf.cjk_patch`); the render process warms the engine and freezes its
+long-lived objects out of the garbage collector's sight before its first job
+(``wizard.pdf.render.warm_up``).  Where the rest of a render goes (xhtml2pdf's parse and CSS,
+ReportLab's tables): docs/benchmarks.md.
+
 Known limits: ``<a href>`` links are kept as PDF link annotations (they are
 not fetched); only raw, unescaped HTML can create them.
 """
@@ -116,7 +123,7 @@ from xhtml2pdf.config.resources import ResourceAccessError, ResourceAccessPolicy
 from xhtml2pdf.default import MUST, SIZE, TAGS
 from xhtml2pdf.tags import pisaTag
 
-from . import cjk_patch
+from . import cjk_patch, rl_numbers
 from .fonts import FontStatus, register_cjk_fonts
 
 __all__ = ["PdfRenderError", "font_status", "render_pdf"]
@@ -125,6 +132,7 @@ log = logging.getLogger(__name__)
 
 # Installed once, on import (both are idempotent).
 cjk_patch.apply()
+rl_numbers.apply()  # ReportLab's number formatting remembered (wizard/pdf/rl_numbers.py)
 
 
 class PdfRenderError(RuntimeError):

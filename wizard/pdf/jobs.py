@@ -81,6 +81,10 @@ class RenderResult:
     folder: str = ""
     #: "" when the Chinese font was embedded; else what the administrator is told (fonts.FontStatus)
     font_message: str = ""
+    #: when the render process took the job and when its file was in place (time.time(): what
+    #: benchmarks/bench_pdf.py splits a cold download's time by)
+    started_at: float = 0.0
+    written_at: float = 0.0
 
 
 def write_atomically(path: str, data: bytes | Callable[[BinaryIO], object]) -> None:

@@ -1,9 +1,10 @@
 """The render process: what a rendering consumer (:mod:`wizard.pdf.worker`) runs its jobs in.
 
 Started by the consumer as ``python -m wizard.pdf.render <consumer pid>``; it imports the PDF
-engine once, then reads pickled :class:`~wizard.pdf.jobs.RenderJob` objects from its standard
-input and answers each with one pickled reply on the descriptor that was its standard output
-(the engine's own output goes to standard error).  It renders with xhtml2pdf, binds the
+engine once and warms it while it waits for its first job (:func:`warm_up`), then reads pickled
+:class:`~wizard.pdf.jobs.RenderJob` objects from its standard input and answers each with one
+pickled reply on the descriptor that was its standard output (the engine's own output goes to
+standard error).  It renders with xhtml2pdf, binds the
 evidence, and writes the PDF into the cache folder atomically.
 
 It never outlives its consumer: the kernel kills it when the consumer dies, even by SIGKILL
@@ -15,6 +16,7 @@ stale by an edit.
 from __future__ import annotations
 
 import ctypes
+import gc
 import logging
 import os
 import pickle
@@ -43,15 +45,17 @@ def run_job(job: RenderJob) -> RenderResult:
     """Render ``job`` into its cache file.  On failure the ``.failed`` marker gets a Chinese
     sentence, the traceback goes to the log and the exception is raised again."""
     paths = cache_paths(job.folder, job.key)
-    started, cpu = time.perf_counter(), time.process_time()
+    started_at, started, cpu = time.time(), time.perf_counter(), time.process_time()
     try:
         pdf = render_pdf(job.html, static_root=job.static_root, font_path=job.font_path, watermark=job.watermark)
         write_atomically(paths.pdf, (lambda fh: bind(pdf, job, fh)) if job.evidence else pdf)
+        written_at = time.time()
         remove_file(paths.failed)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         font = register_cjk_fonts(job.font_path)  # what render_pdf used (registered once per process)
         return RenderResult(job.key, os.getpid(), time.perf_counter() - started, os.path.getsize(paths.pdf), peak,
-                            time.process_time() - cpu, job.folder, "" if font.embedded else font.message)
+                            time.process_time() - cpu, job.folder, "" if font.embedded else font.message,
+                            started_at, written_at)
     except Exception as exc:
         log.error("PDF render %s failed in process %d:\n%s", job.key, os.getpid(), traceback.format_exc())
         if is_storage_full(exc):  # told once an hour (the stamp beside the cache folder), not per render
@@ -121,6 +125,27 @@ def serve(source: BinaryIO, replies: BinaryIO) -> None:
         replies.flush()
 
 
+#: What the process renders before its first job (see :func:`warm_up`).
+WARM_UP_HTML = "<html><body><p>预热 warm-up</p></body></html>"
+
+
+def warm_up() -> None:
+    """Ready the process for its first job while it waits for one: the Chinese font registered
+    (its file read and parsed, about 0.4 s of CPU: the font the app's WIZARD_PDF_FONT_PATH names,
+    else the one found on the system, as for a job without PDF_FONT_PATH), xhtml2pdf's lazily
+    loaded parts loaded by one small render; then everything alive so far (the libraries, the
+    font's tables) is frozen out of the cyclic garbage collector's sight (``gc.freeze``).  A report
+    render allocates hundreds of thousands of objects, and each of its full collections walked
+    these long-lived ones too: the collector took about 0.17 s of a 28-page render, 0.05 s after
+    the freeze (docs/benchmarks.md).  A warm-up that fails is logged: the first job says why."""
+    try:
+        render_pdf(WARM_UP_HTML, font_path=os.environ.get("WIZARD_PDF_FONT_PATH") or None)
+    except Exception:
+        log.warning("render process %d: the warm-up render failed", os.getpid(), exc_info=True)
+    gc.collect()
+    gc.freeze()
+
+
 def main() -> None:
     _bind_to_parent(int(sys.argv[1]))
     replies = os.fdopen(os.dup(1), "wb")
@@ -128,6 +153,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s [render %(process)d] %(name)s: %(message)s")
     cjk_patch.check_version()
+    warm_up()
     serve(sys.stdin.buffer, replies)
 
 

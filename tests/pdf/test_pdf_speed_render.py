@@ -1,0 +1,109 @@
+"""Issue #25, the report PDF cold under 1.5 s: what was cut around and inside the render keeps
+what the PDF shows (wizard/pdf/rl_numbers.py, cjk_patch.py, render.py, worker.py).  No timing
+is asserted here (benchmarks/bench_pdf.py measures): each test holds a behaviour the speed-up
+relies on, and fails if it goes."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from reportlab.lib import rl_accel
+from reportlab.pdfgen import canvas
+
+from rendering import LONG, until
+from wizard.pdf import rl_numbers, worker
+from wizard.pdf.engine import render_pdf
+from wizard.pdf.jobs import RenderJob
+
+ROOT = Path(__file__).resolve().parents[2]
+NUMBERS = [0, 0.0, -0.0, 1e-9, 1e-7, 2e-7, 0.5, 1, 1.0, True, False, 2, -3, 10.5, 12.345678, 0.1 + 0.2,
+           72, 595.2755905511812, 841.8897637795277, 1234567.891, -0.000123456, 99999999.5]
+
+
+def test_remembered_number_formatting_writes_what_reportlab_writes():
+    """Every number ReportLab writes into a page goes through fp_str; the memo in front of it
+    returns exactly its text, also for numbers that compare equal but are of another type (1, 1.0,
+    True), for several numbers at once, and for a list (not a key: passed through)."""
+    original = rl_accel.fp_str  # the module's own name is left as it is
+    memo = rl_numbers.remembered(original)
+    for _ in range(2):  # the second round answers from the memo
+        for x in NUMBERS:
+            assert memo(x) == original(x), x
+        for args in [(1, 2), (1.0, 2.0), (0.5, 0.25, 0.125, 0, 0, 1), tuple(NUMBERS[:6])]:
+            assert memo(*args) == original(*args), args
+        assert memo([1.5, 2, 3.25]) == original([1.5, 2, 3.25])
+    assert memo(1) == memo(1.0) == memo(True) == "1"
+
+
+def test_the_memo_is_bounded(monkeypatch):
+    monkeypatch.setattr(rl_numbers, "LIMIT", 10)
+    memo = rl_numbers.remembered(rl_accel.fp_str)
+    texts = [memo(i + 0.5) for i in range(25)]
+    assert texts == [rl_accel.fp_str(i + 0.5) for i in range(25)]
+
+
+def test_the_pages_are_drawn_through_the_memo():
+    """The engine puts the memo in front of the pure-Python fp_str of the canvas (what draws every
+    page); with ReportLab's C accelerator installed, its own fp_str is kept."""
+    assert rl_numbers.is_applied()
+    if rl_numbers.is_python_fallback(rl_accel.fp_str):
+        assert canvas.fp_str is not rl_accel.fp_str
+    assert render_pdf("<p>1.5 2.25</p>").startswith(b"%PDF")
+
+
+def children(pid: int) -> list[int]:
+    out = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            out.append(int(entry))
+    return out
+
+
+def command_of(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return fh.read().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def test_a_consumer_starts_its_render_process_before_the_first_job(tmp_path):
+    """The first PDF a user asks for after the consumer starts does not wait for a render
+    process to start and load the engine: the consumer has started it already, with no job queued."""
+    url = f"sqlite:///{tmp_path / 'queue.db'}"
+    consumer = subprocess.Popen([sys.executable, "-m", "wizard.pdf.worker", "--queue", url], cwd=ROOT,
+                                stderr=subprocess.DEVNULL)
+    try:
+        until(lambda: any("wizard.pdf.render" in command_of(p) for p in children(consumer.pid)), LONG)
+    finally:
+        consumer.kill()
+        consumer.wait()
+
+
+def test_a_recycled_render_process_is_replaced_when_its_last_job_is_answered(tmp_path, monkeypatch):
+    """After RECYCLE_AFTER renders a render process is replaced (its memory returned); the new one
+    is started as soon as the last job is answered, not when the next job comes, and it renders."""
+    monkeypatch.setattr(worker, "RECYCLE_AFTER", 1)
+    renderer = worker.RenderProcess()
+    page = "<html><body><p>第{n}份　共 1 页</p></body></html>"
+    try:
+        outcome = renderer.run(RenderJob(key="one", folder=str(tmp_path), html=page.format(n=1)),
+                               time.monotonic() + LONG, lambda force=False: True)
+        assert outcome[0] == "ok", outcome
+        successor = renderer.pid()
+        assert successor is not None and successor != outcome[1].pid
+        assert renderer.proc.poll() is None  # running, waiting for a job
+        again = renderer.run(RenderJob(key="two", folder=str(tmp_path), html=page.format(n=2)),
+                             time.monotonic() + LONG, lambda force=False: True)
+        assert again[0] == "ok" and again[1].pid == successor
+        assert (tmp_path / "two.pdf").read_bytes().startswith(b"%PDF")
+    finally:
+        renderer.stop()
