@@ -14,7 +14,7 @@ from reportlab.lib import rl_accel
 from reportlab.pdfgen import canvas
 
 from rendering import LONG, until
-from wizard.pdf import rl_numbers, worker
+from wizard.pdf import report as pdf_report, rl_numbers, worker
 from wizard.pdf.engine import render_pdf
 from wizard.pdf.jobs import RenderJob
 
@@ -107,3 +107,21 @@ def test_a_recycled_render_process_is_replaced_when_its_last_job_is_answered(tmp
         assert (tmp_path / "two.pdf").read_bytes().startswith(b"%PDF")
     finally:
         renderer.stop()
+
+
+def test_a_command_renders_its_pdfs_in_one_render_process_and_recovers_from_a_killed_one(app):
+    """report_pdf (the CLI, scripts) keeps its render process for the next PDF (its engine
+    imported and warmed once, not once a PDF); one killed between two PDFs is started again and
+    the next PDF still comes out."""
+    with app.app_context(), app.test_request_context():
+        first = pdf_report.report_pdf(None, "preliminary", blank=True)
+        pid = pdf_report._own_renderer().pid()
+        second = pdf_report.report_pdf(None, "final", blank=True)
+        assert pdf_report._own_renderer().pid() == pid is not None
+        os.kill(pid, 9)
+        until(lambda: pdf_report._own_renderer().proc.poll() is not None, LONG)
+        for path in Path(app.config["PDF_CACHE_FOLDER"]).glob("*.pdf"):  # rendered again, not read
+            path.unlink()
+        third = pdf_report.report_pdf(None, "preliminary", blank=True)
+        assert pdf_report._own_renderer().pid() not in (None, pid)
+    assert first.startswith(b"%PDF") and second.startswith(b"%PDF") and third.startswith(b"%PDF")

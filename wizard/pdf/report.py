@@ -17,10 +17,12 @@ module never imports the PDF engine.  Cache files are named (docs/pdf-engine.md)
 """
 from __future__ import annotations
 
+import atexit
 import glob
 import hashlib
 import json
 import os
+import threading
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -239,15 +241,34 @@ def snapshot_pdf(snapshot, submission) -> bytes:
     return _render_now(snapshot_request(snapshot, submission))
 
 
+#: This process's own render process for :func:`_render_now` (a command or script that renders
+#: several PDFs: the CLI, benchmarks, the tests): started with the first render and kept for the
+#: next ones, so the engine is imported and warmed once (about 1.7 s of CPU a start), not once per
+#: PDF; recycled after RECYCLE_AFTER jobs and restarted after a failure as a consumer's is, stopped
+#: when this process exits (and killed by the kernel if this process dies: PR_SET_PDEATHSIG).
+#: One render at a time (the lock).  A web page never uses it (pages queue renders: :func:`fetch`).
+_OWN: list = []
+_OWN_LOCK = threading.Lock()
+
+
+def _own_renderer() -> RenderProcess:
+    if not _OWN:
+        _OWN.append(RenderProcess())
+        atexit.register(_OWN[0].stop)
+    return _OWN[0]
+
+
 def _render_now(prepared: Prepared) -> bytes:
     paths = prepared.paths
     if not os.path.exists(paths.pdf):
-        renderer = RenderProcess()
-        try:
-            outcome = renderer.run(prepared.make_job(), time.monotonic() + current_app.config["RENDER_TIME_LIMIT"],
-                                   lambda force=False: True)
-        finally:
-            renderer.stop()
+        with _OWN_LOCK:
+            renderer = _own_renderer()
+            try:
+                outcome = renderer.run(prepared.make_job(), time.monotonic() + current_app.config["RENDER_TIME_LIMIT"],
+                                       lambda force=False: True)
+            except BaseException:
+                renderer.stop()  # interrupted mid-job: its reply is never read; the next render starts afresh
+                raise
         if outcome[0] != "ok":
             raise ReportPdfError(read_failure(paths.failed) or GENERIC_FAILURE)
     with open(paths.pdf, "rb") as fh:
