@@ -87,8 +87,8 @@ anyway).
 a heading so the heading moves with the first rows of its table.
 
 Speed (issue #25): a document that prints 共 N 页 is laid out once (``_render_stamped``);
-ReportLab's pure-Python number formatting is remembered (:mod:`wizard.pdf.rl_numbers`, applied
-on import like :mod:`wizard.pdf.cjk_patch`); the render process warms the engine and freezes its
+ReportLab's C accelerator (the ``rl-accel`` package, in the lock) formats its numbers (a pure-Python
+``fp_str`` took about 6 % of a report's render); the render process warms the engine and freezes its
 long-lived objects out of the garbage collector's sight before its first job
 (``wizard.pdf.render.warm_up``).  Where the rest of a render goes (xhtml2pdf's parse and CSS,
 ReportLab's tables): docs/benchmarks.md.
@@ -123,16 +123,15 @@ from xhtml2pdf.config.resources import ResourceAccessError, ResourceAccessPolicy
 from xhtml2pdf.default import MUST, SIZE, TAGS
 from xhtml2pdf.tags import pisaTag
 
-from . import cjk_patch, rl_numbers
+from . import cjk_patch
 from .fonts import FontStatus, register_cjk_fonts
 
 __all__ = ["PdfRenderError", "font_status", "render_pdf"]
 
 log = logging.getLogger(__name__)
 
-# Installed once, on import (both are idempotent).
+# Installed once, on import (idempotent).
 cjk_patch.apply()
-rl_numbers.apply()  # ReportLab's number formatting remembered (wizard/pdf/rl_numbers.py)
 
 
 class PdfRenderError(RuntimeError):
