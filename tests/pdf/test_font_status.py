@@ -2,7 +2,7 @@
 what the render consumer's last render recorded (no page worker loads the PDF engine for it)."""
 from dataclasses import replace
 
-from rendering import LONG, fill_alloy, renders
+from rendering import LONG, fill_alloy, renders, until
 from wizard.pdf.queue import record_result
 from wizard.pdf.report import render_queue
 
@@ -14,6 +14,7 @@ def test_the_dashboard_says_what_font_the_last_render_used(app, client, auth, pe
     app.config["PDF_WAIT_SECONDS"] = LONG
     auth.login("applicant-a")
     assert client.get("/applicant/report.pdf").status_code == 200  # a real render by the consumer
+    until(lambda: renders(app))  # the consumer records the render just after the file is in place
     [done] = renders(app)
     assert done.font_message == ""  # this machine has fonts-arphic-uming: embedded
     auth.logout()

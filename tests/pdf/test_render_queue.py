@@ -246,6 +246,7 @@ def test_the_queue_on_redis_is_shared_by_processes(app, client, auth, people, re
         auth.login("applicant-a")
         r = client.get(URL)
         assert r.status_code == 200 and "佐证材料第1页" in text_of(r.data)
+        until(lambda: renders(app))  # recorded just after the file is in place
         [result] = renders(app)
         assert result.pid not in (os.getpid(), *(c.pid for c in consumers))
     finally:
