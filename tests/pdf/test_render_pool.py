@@ -47,6 +47,7 @@ def test_the_report_is_rendered_in_another_process(waiting, client, auth, people
     assert r.status_code == 200 and r.mimetype == "application/pdf"
     assert "草稿" in text_of(r.data) and "佐证材料第1页" in text_of(r.data)
     [name] = cached(waiting)
+    until(lambda: renders(waiting, name[:-4]))  # recorded just after the file is in place
     [result] = renders(waiting, name[:-4])
     assert result.pid != os.getpid()
     assert cached(waiting, ".lock") == [] and cached(waiting, ".tmp") == []
@@ -72,6 +73,7 @@ def test_two_requests_at_once_start_one_render(waiting, people):
         t.join(LONG)
     assert [b.status_code for b in bodies] == [200, 200]
     assert bodies[0].data == bodies[1].data and bodies[0].data.startswith(b"%PDF")
+    until(lambda: len(renders(waiting)) > before)  # recorded just after the file is in place
     assert len(renders(waiting)) == before + 1
     assert len(cached(waiting)) == 1
 
