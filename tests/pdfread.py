@@ -307,22 +307,27 @@ def page_texts(pdf: bytes) -> list:
         return [p.extract_text() for p in doc.pages]
 
 
+def _each_page(pdf: bytes):
+    """(page, its text page) of each page in turn, each closed after its turn, then the document."""
+    doc = pdfium.PdfDocument(pdf)
+    try:
+        for i in range(len(doc)):
+            page = doc[i]
+            text = page.get_textpage()
+            try:
+                yield page, text
+            finally:
+                text.close()
+                page.close()
+    finally:
+        doc.close()
+
+
 def plain_text(pdf: bytes) -> str:
     """The document's text as PDFium reads it, in the order it is drawn (a text object's characters
     together: the turned 草稿 stays one word), pages joined by new lines: what pypdf's
     ``extract_text`` gives, for tests that look for a string anywhere."""
-    doc = pdfium.PdfDocument(pdf)
-    try:
-        out = []
-        for i in range(len(doc)):
-            page = doc[i]
-            text = page.get_textpage()
-            out.append(text.get_text_range().replace("\r\n", "\n"))
-            text.close()
-            page.close()
-        return "\n".join(out)
-    finally:
-        doc.close()
+    return "\n".join(text.get_text_range().replace("\r\n", "\n") for _, text in _each_page(pdf))
 
 
 def pages_with(pdf: bytes, s: str) -> list:
@@ -335,23 +340,15 @@ def text_runs(pdf: bytes) -> list:
     """Each page's text objects in the order they are drawn (content order, which a page's
     characters do not always keep in PDFium): dicts with text and size (the font size as drawn,
     scaled by the object's matrix)."""
-    doc = pdfium.PdfDocument(pdf)
-    try:
-        out = []
-        for i in range(len(doc)):
-            page = doc[i]
-            text = page.get_textpage()
-            runs = []
-            for obj in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_TEXT], textpage=text):
-                m = obj.get_matrix()
-                scale = math.sqrt(abs(m.a * m.d - m.b * m.c))
-                runs.append({"text": obj.extract(), "size": obj.get_font_size() * scale})
-            out.append(runs)
-            text.close()
-            page.close()
-        return out
-    finally:
-        doc.close()
+    out = []
+    for page, text in _each_page(pdf):
+        runs = []
+        for obj in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_TEXT], textpage=text):
+            m = obj.get_matrix()
+            scale = math.sqrt(abs(m.a * m.d - m.b * m.c))
+            runs.append({"text": obj.extract(), "size": obj.get_font_size() * scale})
+        out.append(runs)
+    return out
 
 
 @contextmanager

@@ -7,32 +7,18 @@ import http.client
 import os
 import re
 import shutil
-import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
 
+import servers
 from factories import PASSWORD, make_user
 from wizard import create_app
 from wizard.extensions import db
 from wizard.ops.warmup import forget_connections, warm_pages, warm_up
 
 pytestmark = pytest.mark.server
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port():
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 class Browser:
     """Cookies and one request at a time, no redirects followed."""
@@ -57,19 +43,6 @@ class Browser:
             return r.status, text
         finally:
             conn.close()
-
-
-def _wait_until_up(proc, port, log, limit=180):
-    end = time.monotonic() + limit
-    while time.monotonic() < end:
-        if proc.poll() is not None:
-            pytest.fail(f"gunicorn exited: {log.read_text(errors='replace')[-2000:]}")
-        try:
-            if Browser(port).request("GET", "/login", timeout=10)[0] == 200:
-                return
-        except OSError:
-            time.sleep(0.5)
-    pytest.fail(f"gunicorn did not answer: {log.read_text(errors='replace')[-2000:]}")
 
 
 def _children(pid):
@@ -99,25 +72,9 @@ def gunicorn(sqlite_template, tmp_path):
     with app.app_context():
         make_user("admin", "admin")
         db.engine.dispose()
-    port = free_port()
-    env = {**os.environ, "WEB_CONCURRENCY": "2"}
-    env.pop("WIZARD_PRELOAD", None)
     log_path = tmp_path / "gunicorn.log"
-    log = open(log_path, "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "python:wizard.ops.gunicorn_conf",
-                             "-b", f"127.0.0.1:{port}", f"wizard:create_app({settings!r})"],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        _wait_until_up(proc, port, log_path)
+    with servers.gunicorn(settings, log_path, {"WEB_CONCURRENCY": "2", "WIZARD_PRELOAD": None}) as (port, proc):
         yield {"port": port, "pid": proc.pid, "log": log_path, "database": str(database)}
-    finally:
-        os.killpg(proc.pid, signal.SIGQUIT)  # gunicorn's quick shutdown
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=30)
-        log.close()
 
 
 def test_gunicorn_warms_the_app_in_its_master_and_its_workers_serve_pages(gunicorn):

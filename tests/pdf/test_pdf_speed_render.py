@@ -13,7 +13,7 @@ from pathlib import Path
 from reportlab.lib import rl_accel
 from reportlab.pdfgen import canvas
 
-from rendering import LONG, until
+from rendering import LONG, children, until
 from wizard.pdf import report as pdf_report, worker
 from wizard.pdf.engine import render_pdf
 from wizard.pdf.jobs import RenderJob
@@ -27,19 +27,6 @@ def test_reportlab_formats_its_numbers_with_its_c_accelerator():
     assert getattr(canvas.fp_str, "__module__", None) != rl_accel.__name__, "ReportLab's pure-Python fp_str is in use"
     assert [float(x) for x in canvas.fp_str(0.5, 1, 2.25).split()] == [0.5, 1, 2.25]
     assert render_pdf("<p>1.5 2.25</p>").startswith(b"%PDF")
-
-
-def children(pid: int) -> list[int]:
-    out = []
-    for entry in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{entry}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid and fields[0] != "Z":
-            out.append(int(entry))
-    return out
 
 
 def command_of(pid: int) -> str:

@@ -17,7 +17,7 @@ import pytest
 
 from factories import ALLOY, LINXIANG, PASSWORD, AuthActions, submission_of
 from fill import complete_answers
-from rendering import LONG, cached, fill_alloy, renders, text_of, until
+from rendering import LONG, cached, children, fill_alloy, renders, text_of, until
 from wizard.extensions import db
 from wizard.pdf import cache
 from wizard.pdf.queue import ATTEMPTS, slot_of
@@ -253,20 +253,6 @@ def test_the_queue_on_redis_is_shared_by_processes(app, client, auth, people, re
         for c in consumers:
             c.terminate()
             c.wait(30)
-
-
-def children(pid):
-    """The live processes whose parent is ``pid``."""
-    out = []
-    for entry in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{entry}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid and fields[0] != "Z":
-            out.append(int(entry))
-    return out
 
 
 def test_a_render_over_its_time_limit_is_stopped_and_says_so(app, client, auth, people, tmp_path):
