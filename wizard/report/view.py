@@ -571,10 +571,13 @@ def value_row(row_macro, field, wtf_field, section, years: dict) -> Markup:
 
 class _FieldSlots:
     """A step form as section_block reads it while its skeleton is made: which fields it has
-    (``_fields``); each field's input is a slot (field_input)."""
+    (``key in form``, as WTForms answers it); each field's input is a slot (field_input)."""
 
     def __init__(self, form):
-        self._fields = form._fields
+        self.names = frozenset(f.short_name for f in form)
+
+    def __contains__(self, key) -> bool:
+        return key in self.names
 
 
 def field_input(partials, field, form, section, sub, years, ev) -> Markup:
@@ -583,7 +586,7 @@ def field_input(partials, field, form, section, sub, years, ev) -> Markup:
     skeleton (section_html), a slot named by the field's key."""
     if isinstance(form, _FieldSlots):
         return Markup(f"\ue000{field.key}\ue001")
-    return partials[field.kind_of.template].input(field, form[field.key] if field.key in form._fields else None,
+    return partials[field.kind_of.template].input(field, form[field.key] if field.key in form else None,
                                                   section, sub, years, ev)
 
 
