@@ -2,13 +2,15 @@
 checks (形式审查) shown as warnings on the review page."""
 from __future__ import annotations
 
+import itertools
 from decimal import Decimal
 
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 
 from ..models import Submission
 from ..workflow.states import FINAL, ROUNDS
 from .definition import get_report
+from .fragments import identity_of
 from .model import fill_years
 from .numbers import count_chars, to_decimal
 from .view import effective_answers
@@ -234,9 +236,69 @@ def step_statuses(submission, round_) -> list:
     return list(zip(report.steps, statuses))
 
 
+def shown_answers_identity(submission, round_) -> str | None:
+    """A name of the round's answers as the pages show them (``effective_answers``: the saved
+    answers and the defaults pre-filled from them or from the cluster's name) that changes
+    whenever they could: the row key of ``_statuses_key``, the number of this process's latest
+    write of the row through the ORM (``_WRITES``) and the cluster's name.  None: not
+    stored yet, or changed on the object and not written (then nothing is kept under it)."""
+    if submission.id is None or submission.version is None or inspect(submission).modified:
+        return None
+    return (f"submission:{submission.id}:{round_}:{submission.created_at}:{submission.version}:"
+            f"{submission.updated_at}:{_WRITES.get(submission.id, _WRITES_FLOOR[0])}:{submission.cluster.name}")
+
+
+#: submission id → a number taken anew each time this process writes the row through the ORM
+#: (``_forget_statuses``: answers assigned on the object keep the version and the time); a row
+#: this process never wrote has the floor, raised past every number given when the map is cleared
+#: (bounded), so a number once part of a name never comes back for other answers.
+_WRITES: dict = {}
+_WRITES_FLOOR = [0]
+_WRITES_MAX = 65536
+_WRITE_NUMBERS = itertools.count(1)
+
+
+#: (submission id, round) → (what the lists were computed from, the report, the problems, the
+#: warnings): the latest review lists of each submission's round (report_problems and
+#: consistency_warnings of the whole report: several ms a page on the county's, the
+#: administrator's and the review page).  Bounded, cleared when full.
+_CHECKS: dict = {}
+_CHECKS_MAX = 4096
+
+
+def review_checks(submission, round_, answers) -> tuple[list, list]:
+    """(report_problems, consistency_warnings) of the round's ``answers``.  Kept per submission
+    and round when the page named its answers (fragments.known_answers: a name that changes
+    with the saved row), until the name, the category, the years or the carried texts change;
+    answers the page did not name are checked every time.  Each call gets its own lists and
+    dicts (a caller may add to them)."""
+    category, years = submission.cluster.category, submission.edition.years
+    carried = carried_of(submission, round_)
+    report = get_report(round_)
+    identity = identity_of(answers)
+    key = None if identity is None else (identity, category, tuple(years.items()), tuple(carried))
+    hit = _CHECKS.get((submission.id, round_)) if key is not None else None
+    if hit is None or hit[0] != key or hit[1] is not report:
+        hit = (key, report, tuple(report_problems(round_, answers, category, years, carried)),
+               tuple(consistency_warnings(round_, answers, years)))
+        if key is not None:
+            if len(_CHECKS) >= _CHECKS_MAX:
+                _CHECKS.clear()
+            _CHECKS[(submission.id, round_)] = hit
+    return [dict(p) for p in hit[2]], [dict(w) for w in hit[3]]
+
+
 @event.listens_for(Submission, "after_update")
 def _forget_statuses(mapper, connection, target) -> None:
     """A submission written through the ORM (its answers assigned, not saved by save_answers or
-    a move) may keep its version and time: its kept statuses go."""
+    a move) may keep its version and time: its kept statuses and review lists go, and the name of
+    its answers (``shown_answers_identity``) changes."""
     for round_ in ROUNDS:
         _STATUSES.pop((target.id, round_), None)
+        _CHECKS.pop((target.id, round_), None)
+    number = next(_WRITE_NUMBERS)
+    if len(_WRITES) >= _WRITES_MAX:
+        _WRITES.clear()
+        _WRITES_FLOOR[0] = number
+        number = next(_WRITE_NUMBERS)
+    _WRITES[target.id] = number

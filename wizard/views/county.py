@@ -73,10 +73,30 @@ def changes_since_return(sub: Submission) -> dict | None:
                                       HistoryEntry.at >= previous.created_at, HistoryEntry.at <= latest.created_at)
         .order_by(HistoryEntry.id.desc()).limit(1)
     ).scalar_one_or_none()
-    comparison = compare_submissions(previous.answers, latest.answers, round_, sub.cluster.category,
-                                     sub.edition.years)
-    labels = {s.key: s.label for s in slots(round_)}
-    return {"comparison": comparison, "changed": comparison.only_changed(), "returned": returned,
-            "returned_move": MOVES_BY_KEY[returned.move] if returned else None,
-            "files": compare_files(previous.evidence, latest.evidence, labels),
+    return {**snapshot_changes(previous, latest, round_, sub.cluster.category, sub.edition.years),
+            "returned": returned, "returned_move": MOVES_BY_KEY[returned.move] if returned else None,
             "previous": previous, "latest": latest}
+
+
+#: (the two snapshots' ids and digests, the round, the category, the years) → what changed between
+#: them.  A snapshot never changes, so neither does their comparison: its answers (hundreds of kB
+#: of JSON each) are read and compared once per worker, not on every view of the county's page.
+#: The changed fields alone are kept (not the whole comparison).  Bounded, cleared when full.
+_CHANGES: dict = {}
+_CHANGES_MAX = 64
+
+
+def snapshot_changes(previous: Snapshot, latest: Snapshot, round_: str, category: str, years: dict) -> dict:
+    """{changed (the comparison's changed fields), changed_count, total (fields compared),
+    files (evidence added and removed)}."""
+    key = (previous.id, previous.digest, latest.id, latest.digest, round_, category, tuple(years.items()))
+    hit = _CHANGES.get(key)
+    if hit is None:
+        comparison = compare_submissions(previous.answers, latest.answers, round_, category, years)
+        labels = {s.key: s.label for s in slots(round_)}
+        hit = {"changed": comparison.only_changed(), "changed_count": comparison.changed_count,
+               "total": comparison.total, "files": compare_files(previous.evidence, latest.evidence, labels)}
+        if len(_CHANGES) >= _CHANGES_MAX:
+            _CHANGES.clear()
+        _CHANGES[key] = hit
+    return hit

@@ -4,6 +4,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy import bindparam
 from sqlalchemy.orm import defer
 from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
@@ -63,20 +64,26 @@ for _round in ROUNDS:
             StringField(f"{ROUND_LABELS[_round]}报告提交截止时间", render_kw={"type": "datetime-local"}))
 
 
+#: a submission's snapshots, newest first, each with the account that submitted it (one statement,
+#: built once): the list shows each snapshot's time, code and file count, so its answers (hundreds
+#: of kB of JSON) stay unread
+SNAPSHOTS_WITH_SUBMITTERS = (
+    db.select(Snapshot, User).outerjoin(User, User.id == Snapshot.created_by_id)
+    .where(Snapshot.submission_id == bindparam("sid")).options(defer(Snapshot.answers))
+    .order_by(Snapshot.id.desc())
+)
+
+
 def admin_extras(sub: Submission) -> dict:
     """What _submission_extras.html shows administrators: snapshots and the deadline form."""
     round_ = current_round(sub)
-    # the list shows each snapshot's time, code and file count: its answers (hundreds of kB of JSON) stay unread
-    snapshots = db.session.execute(
-        db.select(Snapshot).filter_by(submission_id=sub.id).options(defer(Snapshot.answers))
-        .order_by(Snapshot.id.desc())
-    ).scalars().all()
-    ids = {s.created_by_id for s in snapshots if s.created_by_id}
-    users = db.session.execute(db.select(User).where(User.id.in_(ids))).scalars() if ids else []
-    return {"snapshots": snapshots, "submitters": {u.id: u.display_name or u.username for u in users},
-            "round": round_, "deadline": effective_deadline(sub, round_),
-            "can_extend": STATES[sub.state].editable_round is not None,  # only while a report is being written
-            "form": DeadlineForm(formdata=None), "deadline_hint": _deadline_hint()}
+    can_extend = STATES[sub.state].editable_round is not None  # only while a report is being written
+    rows = db.session.execute(SNAPSHOTS_WITH_SUBMITTERS, {"sid": sub.id}).all()
+    return {"snapshots": [snap for snap, _ in rows],
+            "submitters": {u.id: u.display_name or u.username for _, u in rows if u is not None},
+            "round": round_, "deadline": effective_deadline(sub, round_), "can_extend": can_extend,
+            "form": DeadlineForm(formdata=None) if can_extend else None,  # the page shows it only then
+            "deadline_hint": _deadline_hint()}
 
 
 def _validated_until(form, subs=()):

@@ -9,19 +9,21 @@ refuses them once the assignment has ended, the sheet is submitted, the report h
 round's scoring state or the round's review deadline has passed."""
 from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy import bindparam
+from sqlalchemy.orm import defer
 
 from ..access import current_edition, get_submission
 from ..dbsetup import reads_deferred
 from ..evidence.storage import appendix
 from ..extensions import db
-from ..models import ROLE_EXPERT, ReviewAssignment, ReviewScheme, Submission, local_now
+from ..models import ROLE_EXPERT, ReviewAssignment, ReviewScheme, Snapshot, Submission, local_now
 from ..params import parse_version
 from ..report.definition import get_report
+from ..report.fragments import DeferredAnswers
 from ..report.model import ROUND_LABELS
 from ..review import scheme as schemes
 from ..review import scoring
 from ..web.security import client_address, require_role
-from ..workflow.snapshots import latest_snapshot
 from ..workflow.states import ROUNDS
 
 bp = Blueprint("expert", __name__, url_prefix="/expert")
@@ -184,6 +186,14 @@ def conflict(assignment_id):
     return redirect(url_for("expert.home"))
 
 
+#: the round's latest snapshot (as workflow/snapshots.latest_snapshot), its answers left unread
+#: until asked for; built once
+LATEST_SNAPSHOT_UNREAD = (
+    db.select(Snapshot).where(Snapshot.submission_id == bindparam("sid"), Snapshot.round == bindparam("round"))
+    .options(defer(Snapshot.answers)).order_by(Snapshot.id.desc()).limit(1)
+)
+
+
 def _render(assignment: ReviewAssignment, sheet, status=200, message=None, saved=False, conflict_error=None,
             typed_reason=""):
     """The report page: the round's latest submitted report (read-only, the shared partial), its
@@ -191,10 +201,13 @@ def _render(assignment: ReviewAssignment, sheet, status=200, message=None, saved
     sub = get_submission(assignment.submission_id, current_user)
     round_ = assignment.round
     scheme = scoring.scheme_of(assignment)
-    snap = latest_snapshot(sub, round_)
+    snap = db.session.execute(LATEST_SNAPSHOT_UNREAD, {"sid": sub.id, "round": round_}).scalar_one_or_none()
+    # a snapshot never changes: its report's body is kept under its id and digest, and its answers
+    # (hundreds of kB of JSON) are read only when the body is written (report_body_html)
+    answers = DeferredAnswers(f"snapshot:{snap.id}:{snap.digest}", lambda: snap.answers or {}) if snap else {}
     return render_template(
         "expert/report.html", a=assignment, sub=sub, report=get_report(round_), round_=round_,
-        round_label=ROUND_LABELS[round_], answers=(snap.answers if snap else None) or {}, snap=snap,
+        round_label=ROUND_LABELS[round_], answers=answers, snap=snap,
         ev=appendix(sub, round_), scheme=scheme, sheet=sheet, closed=scoring.closed_reason(assignment, scheme),
         progress_label=scoring.PROGRESS_LABELS[scoring.progress(assignment)], message=message, saved=saved,
         conflict_error=conflict_error, typed_reason=typed_reason, score_text=scoring.score_text,

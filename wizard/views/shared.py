@@ -7,13 +7,17 @@ from urllib.parse import urlencode
 
 from flask import Response, current_app, render_template, request, send_file, url_for
 from flask_login import current_user
+from sqlalchemy import bindparam
+from sqlalchemy.orm import joinedload
 
 from ..evidence.storage import appendix, files_of
 from ..extensions import db
 from ..models import HistoryEntry
 from ..pdf.queue import FAILED, READY
 from ..pdf.report import fetch, pdf_filename, report_request, snapshot_filename, snapshot_request
+from ..report.checks import shown_answers_identity
 from ..report.definition import COUNTY_SCAN_LABEL, get_report
+from ..report.fragments import known_answers
 from ..report.view import effective_answers
 from ..web.http import content_disposition
 from ..web.security import audit
@@ -38,6 +42,9 @@ def submission_page(sub, move_error=None, typed=None, status=200, extras=None):
     ``extras``: what only administrators see (snapshots, the deadline form), see deadlines.admin_extras."""
     round_ = current_round(sub)
     answers = effective_answers(sub, round_)
+    identity = shown_answers_identity(sub, round_)
+    if identity is not None:  # the report's body and review lists are kept under it (no 50 kB digest a page)
+        known_answers(answers, identity)
     files = files_of(sub, round_)  # one query: the appendix and the files still missing
     problems, warnings = review_lists(sub, round_, answers, files)
     return render_template("shared/submission.html", sub=sub, report=get_report(round_), answers=answers,
@@ -47,10 +54,14 @@ def submission_page(sub, move_error=None, typed=None, status=200, extras=None):
                            extras=extras), status
 
 
+#: a submission's history, newest first, with each entry's account (the table names it: one
+#: statement, not one more per account), built once
+HISTORY = (db.select(HistoryEntry).where(HistoryEntry.submission_id == bindparam("sid"))
+           .options(joinedload(HistoryEntry.user)).order_by(HistoryEntry.id.desc()))
+
+
 def history_of(sub):
-    return db.session.execute(
-        db.select(HistoryEntry).filter_by(submission_id=sub.id).order_by(HistoryEntry.id.desc())
-    ).scalars().all()
+    return db.session.execute(HISTORY, {"sid": sub.id}).scalars().all()
 
 
 def send_report_pdf(sub, round_):

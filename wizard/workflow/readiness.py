@@ -13,8 +13,8 @@ from ..report.checks import (
     OPTIONAL,
     STATUS_LABELS,
     carried_of,
-    consistency_warnings,
     report_problems,
+    review_checks,
     step_statuses,
     submit_problems,
 )
@@ -25,12 +25,11 @@ from .deadlines import effective_deadline
 def review_lists(submission, round_, answers, files=None) -> tuple[list, list]:
     """(problems, warnings) for the review and submission pages: the report's gaps and checks
     plus the evidence files still missing.  ``files``: ``evidence.files_of`` when the page has
-    it already (one query per page)."""
-    years = submission.edition.years
+    it already (one query per page).  The report's own lists are kept while the answers stay
+    the same when the page named them (report/fragments.known_answers; checks.review_checks)."""
     evidence_problems, evidence_warnings = evidence.missing(submission, round_, answers, files)
-    carried = carried_of(submission, round_)
-    return (report_problems(round_, answers, submission.cluster.category, years, carried) + evidence_problems,
-            consistency_warnings(round_, answers, years) + evidence_warnings)
+    problems, warnings = review_checks(submission, round_, answers)
+    return problems + evidence_problems, warnings + evidence_warnings
 
 
 def review_problems(submission, round_, answers, files=None) -> list:
