@@ -101,8 +101,12 @@ CURRENT_FIRST = (Edition.is_current.desc(), Edition.id.desc())
 CURRENT_EDITION_ID = db.select(Edition.id).order_by(*CURRENT_FIRST).limit(1).scalar_subquery()
 
 
+#: the current edition (a statement built once)
+CURRENT_EDITION = db.select(Edition).order_by(*CURRENT_FIRST).limit(1)
+
+
 def current_edition() -> Edition | None:
-    return db.session.execute(db.select(Edition).order_by(*CURRENT_FIRST).limit(1)).scalar_one_or_none()
+    return db.session.execute(CURRENT_EDITION).scalar_one_or_none()
 
 
 def edition_or_404() -> Edition:
@@ -150,23 +154,65 @@ def filtered_submissions(user, *, state: str = "", category: str = "", city: str
                          edition_id: int | None = None, sort: str = "name", answers: bool = False):
     """A select() of the submissions this user may see, with the administrator list's filters:
     state key, category key, city region code (the city and its counties), name search, edition."""
-    query = visible_submissions(user, answers).join(Cluster.region)
+    shape, values = list_filter(state=state, category=category, city=city, q=q, edition_id=edition_id, sort=sort,
+                                answers=answers)
+    return _filtered(user, shape).params(**values)
+
+
+def list_filter(*, state: str = "", category: str = "", city: str = "", q: str = "", edition_id: int | None = None,
+                sort: str = "name", answers: bool = False) -> tuple[tuple, dict]:
+    """filtered_submissions' filters as (the shape of the statement: which filters apply, the
+    order; the values to bind): statements of one shape are built once (``run_filtered``).
+    Unknown state or category keys filter nothing, nor does a city code no region has."""
+    values = {}
     if state in STATES:
-        query = query.where(Submission.state == state)
+        values["f_state"] = state
     if category in CATEGORY_LABELS:
-        query = query.where(Cluster.category == category)
+        values["f_category"] = category
     if city:
-        city_region = db.session.execute(db.select(Region).filter_by(code=city)).scalar_one_or_none()
-        if city_region:
-            query = query.where((Region.id == city_region.id) | (Region.parent_id == city_region.id))
+        city_id = db.session.execute(db.select(Region.id).filter_by(code=city)).scalar_one_or_none()
+        if city_id is not None:
+            values["f_city"] = city_id
     q = clean_text(q or "").strip()
-    if q:
-        query = query.where(Cluster.name.contains(q[:64], autoescape=True))
+    if q:  # "contains", as LIKE with the wildcards of the text escaped (what autoescape=True writes)
+        values["f_q"] = "%" + q[:64].replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
     if edition_id is not None:
-        query = query.where(Submission.edition_id == edition_id)
-    order = {"name": Cluster.name, "state": Submission.state,
-             "updated": Submission.updated_at.desc()}.get(sort, Cluster.name)
-    return query.order_by(order, Submission.id)
+        values["f_edition"] = edition_id
+    shape = (*(k in values for k in FILTER_PARAMS), sort if sort in LIST_ORDERS else "name", answers)
+    return shape, values
+
+
+#: the bound parameters of the filters, in the order of a shape
+FILTER_PARAMS = ("f_state", "f_category", "f_city", "f_q", "f_edition")
+#: the list's orders (then by id: a stable order across pages)
+LIST_ORDERS = {"name": Cluster.name, "state": Submission.state, "updated": Submission.updated_at.desc()}
+
+
+def _filtered(user, shape: tuple):
+    """The select() of filtered_submissions for a shape of list_filter, values left to bind."""
+    has_state, has_category, has_city, has_q, has_edition, sort, answers = shape
+    query = visible_submissions(user, answers)
+    if has_state:
+        query = query.where(Submission.state == bindparam("f_state"))
+    if has_category:
+        query = query.where(Cluster.category == bindparam("f_category"))
+    if has_city:  # the cluster's region joined for this filter only (a lookup per row saved)
+        city = bindparam("f_city")
+        query = query.join(Cluster.region).where((Region.id == city) | (Region.parent_id == city))
+    if has_q:
+        query = query.where(Cluster.name.like(bindparam("f_q"), escape="/"))
+    if has_edition:
+        query = query.where(Submission.edition_id == bindparam("f_edition"))
+    return query.order_by(LIST_ORDERS[sort], Submission.id)
+
+
+def run_filtered(user, filters: tuple[tuple, dict], part: str, derive, **params):
+    """Run ``derive(select)`` (a statement made of the filtered select, e.g. its count; ``part``
+    names it) for this user and these ``filters`` (a list_filter), with ``params`` bound too.
+    The statement is built once per shape, part and role (scoped_once: at most 2⁵ filter sets
+    × 3 orders × 2 × the parts × 4 roles); returns the Result."""
+    shape, values = filters
+    return scoped_once(("filtered", part, shape), user, lambda u: derive(_filtered(u, shape)), **values, **params)
 
 
 #: the city (prefecture-level region) of a cluster's region, in SQL: Region.city's rule
@@ -175,19 +221,21 @@ CITY_ID = case((and_(Region.level == "county", Region.parent_id.is_not(None)), R
 
 def submission_counts(user, edition_id: int | None) -> dict:
     """Counts of the edition's submissions this user may see: in all, per state, per category
-    and per city (two statements, and rows bounded by states × categories × cities, whatever the
-    number of submissions: grouped by city in SQL, not by each cluster's own region)."""
-    base = visible_submissions(user).join(Region, Region.id == Cluster.region_id) \
-        .where(Submission.edition_id == edition_id)
-    rows = db.session.execute(
-        base.with_only_columns(Submission.state, Cluster.category, CITY_ID, db.func.count())
-        .group_by(Submission.state, Cluster.category, CITY_ID)
-    ).all()
-    ids = {city_id for _, _, city_id, _ in rows}
-    names = dict(db.session.execute(db.select(Region.id, Region.name).where(Region.id.in_(ids))).all()) if ids else {}
-    counts = {"total": 0, "state": {}, "category": {}, "city": {}}
-    for state, category, city_id, n in rows:
-        counts["total"] += n
-        for key, value in (("state", state), ("category", category), ("city", names[city_id])):
-            counts[key][value] = counts[key].get(value, 0) + n
-    return counts
+    and per city (by the city's region id; the province's own clusters under its id) in one
+    statement, built once per role, and rows bounded by states × categories × cities, whatever
+    the number of submissions: grouped by city in SQL, not by each cluster's own region."""
+    by_state, by_category, by_city = {}, {}, {}
+    total = 0
+    for state, category, city_id, n in scoped_once("counts", user, _counts, edition_id=edition_id):
+        total += n
+        by_state[state] = by_state.get(state, 0) + n
+        by_category[category] = by_category.get(category, 0) + n
+        by_city[city_id] = by_city.get(city_id, 0) + n
+    return {"total": total, "state": by_state, "category": by_category, "city": by_city}
+
+
+def _counts(scope_user):
+    return (visible_submissions(scope_user).join(Region, Region.id == Cluster.region_id)
+            .where(Submission.edition_id == bindparam("edition_id"))
+            .with_only_columns(Submission.state, Cluster.category, CITY_ID, db.func.count())
+            .group_by(Submission.state, Cluster.category, CITY_ID))
