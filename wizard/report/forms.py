@@ -11,6 +11,7 @@ from functools import lru_cache
 
 from flask_wtf import FlaskForm
 from wtforms import FieldList, FormField, HiddenField
+from wtforms.fields.core import UnboundField
 from wtforms.utils import unset_value
 
 from .definition import get_report
@@ -20,11 +21,12 @@ from .view import error_messages
 
 class StepBase(FlaskForm):
     version = HiddenField()
+    _raw_formdata = None  # the data posted (make_step_form), for the kinds' checks across inputs; None: from answers
 
     def validate(self, extra_validators=None):
         ok = super().validate(extra_validators)
         for f in self._definition_fields:
-            errors = f.kind_of.form_errors(f, getattr(self, "_raw_formdata", None))
+            errors = f.kind_of.form_errors(f, self._raw_formdata)
             if errors:
                 self[f.key].errors = list(self[f.key].errors) + errors
                 ok = False
@@ -74,10 +76,64 @@ def make_shown_form(round_, step_key, category, years, answers: dict):
     form = cls(formdata=None, data=data)
     form._raw_formdata = None
     for f in cls._definition_fields:
-        if f.kind_of.has_rows and f.key in form._fields:
+        if f.kind_of.has_rows and f.key in form:
             stored = rows.get(f.key)
             form[f.key].stored_rows = [r for r in stored if isinstance(r, dict)] if isinstance(stored, list) else []
     return form
+
+
+class VersionShown:
+    """The hidden ``version`` input of a form not made yet (DeferredShownForm): what the page
+    reads of it, as WTForms' HiddenField of a form without prefix has it."""
+
+    id = name = short_name = "version"
+    errors = ()
+
+    def __init__(self):
+        self.data = None
+
+    def _value(self):  # as WTForms' text inputs: the data as text, blank for None
+        return str(self.data) if self.data is not None else ""
+
+
+@lru_cache(maxsize=2048)
+def _field_names(cls) -> frozenset:
+    """The names of a form class's fields (``key in form``), from the class alone."""
+    return frozenset(name for name in dir(cls) if isinstance(getattr(cls, name, None), UnboundField))
+
+
+class DeferredShownForm:
+    """make_shown_form's form, made only when something reads its fields: a step page whose
+    sections are all kept (report/view.filled_section) reads none.  What the page reads without
+    it: ``shown_class`` (the form's class: what the kept sections are keyed by), ``key in form``,
+    the hidden ``version`` input, and no errors (a form made from the saved answers has none)."""
+
+    def __init__(self, round_, step_key, category, years, answers: dict):
+        self.shown_class = shown_form_class(step_form_class(round_, step_key, category, tuple(sorted(years.items()))))
+        self.version = VersionShown()
+        self.made_form = None
+        self.arguments = (round_, step_key, category, years, answers)
+
+    def real(self):
+        """The form itself (make_shown_form), with the version set here."""
+        if self.made_form is None:
+            self.made_form = make_shown_form(*self.arguments)
+            self.made_form.version.data = self.version.data
+            self.version = self.made_form.version
+        return self.made_form
+
+    @property
+    def field_names(self) -> frozenset:
+        return _field_names(self.shown_class)
+
+    def __contains__(self, key) -> bool:
+        return key in _field_names(self.shown_class)
+
+    def __iter__(self):
+        return iter(self.real())
+
+    def __getitem__(self, key):
+        return self.real()[key]
 
 
 class ShownValues(FormField):
@@ -208,7 +264,7 @@ def form_to_answers(form) -> dict:
     """The step's answers from a validated form: normalised numbers, empty rows skipped."""
     out = {}
     for f in form._definition_fields:
-        if f.key not in form._fields:
+        if f.key not in form:
             continue
         out[f.key] = f.kind_of.answer(f, form[f.key])
     return out
@@ -219,7 +275,7 @@ def split_answers(form) -> tuple[dict, dict]:
     fields as typed with their messages).  One bad cell never costs the rest of the step."""
     good, typed = {}, {}
     for f in form._definition_fields:
-        if f.key not in form._fields:
+        if f.key not in form:
             continue
         if form[f.key].errors:
             typed[f.key] = {"posted": f.kind_of.posted(form[f.key]), "errors": error_messages(form[f.key])}

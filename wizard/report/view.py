@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from datetime import date
 from functools import lru_cache
 from typing import NamedTuple
@@ -149,7 +150,7 @@ def error_messages(wtf_field) -> list[str]:
     out = []
     if isinstance(errors, dict):
         for key, msgs in errors.items():
-            sub = wtf_field.form[key] if hasattr(wtf_field, "form") and key in wtf_field.form._fields else None
+            sub = wtf_field.form[key] if hasattr(wtf_field, "form") and key in wtf_field.form else None
             label = sub.label.text if sub is not None else key
             out += [f"{label}：{m}" for m in _strings(msgs)]
         return out
@@ -159,7 +160,7 @@ def error_messages(wtf_field) -> list[str]:
         elif isinstance(item, dict) and item:
             entry = wtf_field.entries[i] if i < len(wtf_field.entries) else None
             for key, msgs in item.items():
-                label = entry.form[key].label.text if entry is not None and key in entry.form._fields else key
+                label = entry.form[key].label.text if entry is not None and key in entry.form else key
                 out += [f"第 {i + 1} 行“{label}”：{m}" for m in _strings(msgs)]
     return out
 
@@ -574,7 +575,8 @@ class _FieldSlots:
     (``key in form``, as WTForms answers it); each field's input is a slot (field_input)."""
 
     def __init__(self, form):
-        self.names = frozenset(f.short_name for f in form)
+        names = getattr(form, "field_names", None)  # a form not made yet (forms.DeferredShownForm) knows them
+        self.names = names if names is not None else frozenset(f.short_name for f in form)
 
     def __contains__(self, key) -> bool:
         return key in self.names
@@ -593,22 +595,97 @@ def field_input(partials, field, form, section, sub, years, ev) -> Markup:
 _sections: dict = {}
 
 
-def section_html(macro, partials, section, form, sub, years, ev) -> Markup:
+def section_html(macro, partials, section, form, sub, years, ev, shown=None, box=None) -> Markup:
     """``macro(section, form, sub, years, ev)`` (section_block): written from the macro rendered
     once per section, form class, years and upload limits with a slot for each field's input,
     filled with each field's input (field_input).  The evidence appendix (its list of files is
-    the request's) is written by the macro each time."""
+    the request's) is written by the macro each time.
+
+    ``shown``: the answers ``form`` was made from, when it was made from them alone (a step page
+    shown from the saved answers: report/forms.make_shown_form), and ``box`` the evidence box
+    macro (report/_inputs.html evidence_box): the section's inputs are then kept per section, form
+    class, years, upload limits and the section's values (filled_section), with only the evidence
+    boxes (the request's files and messages) written each time."""
     if section.layout == "appendix" or not isinstance(years, dict):
         return macro(section, form, sub, years, ev)
     config = current_app.config
-    key = (id(macro), id(section), id(type(form)), tuple(sorted(years.items())),
+    cls = getattr(form, "shown_class", None) or type(form)  # forms.DeferredShownForm: the class it makes
+    key = (id(macro), id(section), id(cls), tuple(sorted(years.items())),
            config.get("UPLOAD_MAX_FILE_BYTES"), config.get("MAX_CONTENT_LENGTH"))
     entry = _sections.get(key)
-    if entry is None or entry[0] is not macro or entry[1] is not section or entry[2] is not type(form):
+    if entry is None or entry[0] is not macro or entry[1] is not section or entry[2] is not cls:
         parts = _SLOT.split(str(macro(section, _FieldSlots(form), None, years, None)))
         fields = {f.key: f for f in section.fields}
         if len(_sections) > 2048:
             _sections.clear()
-        entry = _sections[key] = (macro, section, type(form), _format_of(parts),
+        entry = _sections[key] = (macro, section, cls, _format_of(parts),
                                   tuple((k, fields[k]) for k in dict.fromkeys(parts[1::2])))
+    if shown is not None and box is not None:
+        return filled_section(entry, key, partials, form, section, sub, years, ev, shown, box)
     return Markup(entry[3] % {k: field_input(partials, f, form, section, sub, years, ev) for k, f in entry[4]})
+
+
+# --- a section of a step page shown from the saved answers: kept per its values -----------------
+
+_BOX = "\ue002"  # where an evidence box goes in a kept section (never in a skeleton's text)
+
+
+class _DeferredEvidence:
+    """The evidence appendix as a kept section's inputs see it: each evidence box (report/_inputs.html
+    evidence_box, which asks for ``deferred``) is left as a mark, written per request."""
+
+    def __init__(self):
+        self.boxes = []
+
+    def deferred(self, key, label, hint) -> Markup:
+        self.boxes.append((key, label, hint))
+        return Markup(_BOX)
+
+
+#: (section key of section_html, the section's values) -> (macro, section, form class, the
+#: section's markup split at its evidence boxes, the boxes' arguments).  Bounded by its characters.
+_filled: dict = {}
+_FILLED_MAX_CHARS = 4_000_000  # characters of markup and values: a few MB a process
+_filled_chars = [0]
+_filled_lock = threading.Lock()
+
+
+def _keep_filled(full, hit) -> None:
+    """Keep a section (oldest out first while over the bound)."""
+    with _filled_lock:
+        stale = _filled.pop(full, None)
+        if stale is not None:
+            _filled_chars[0] -= stale[5]
+        while _filled and _filled_chars[0] + hit[5] > _FILLED_MAX_CHARS:
+            _filled_chars[0] -= _filled.pop(next(iter(_filled)))[5]
+        if hit[5] <= _FILLED_MAX_CHARS:
+            _filled[full] = hit
+            _filled_chars[0] += hit[5]
+
+
+def filled_section(entry, key, partials, form, section, sub, years, ev, shown: dict, box) -> Markup:
+    """section_html of a form made from ``shown`` alone: every input depends on the field, the
+    form class (the round, step and category), the section, the years, the upload limits and the
+    field's value in ``shown``, and nothing else but the evidence boxes (the files, the messages
+    beside them).  Kept per those, with the boxes written each time by ``box``; a value holding
+    the box mark is written the usual way."""
+    macro, _, cls, fmt, slots = entry
+    values = repr(tuple((k, shown.get(k)) for k, _ in slots))
+    full = (key, values)
+    hit = _filled.get(full)
+    if hit is None or hit[0] is not macro or hit[1] is not section or hit[2] is not cls:
+        deferred = _DeferredEvidence()
+        html = fmt % {k: field_input(partials, f, form, section, sub, years, deferred) for k, f in slots}
+        parts = html.split(_BOX)
+        if len(parts) != len(deferred.boxes) + 1:  # the mark typed in a value: not kept
+            return Markup(fmt % {k: field_input(partials, f, form, section, sub, years, ev) for k, f in slots})
+        hit = (macro, section, cls, tuple(parts), tuple(deferred.boxes), len(values) + len(html))
+        _keep_filled(full, hit)
+    parts, boxes = hit[3], hit[4]
+    if not boxes:
+        return Markup(parts[0])
+    out = [parts[0]]
+    for (box_key, label, hint), after in zip(boxes, parts[1:]):
+        out.append(str(box(box_key, label, ev, hint=hint)))
+        out.append(after)
+    return Markup("".join(out))

@@ -1,5 +1,7 @@
 """The applicant's wizard: task list, one route for every step, review, submit."""
+import hashlib
 import json
+import threading
 from contextlib import nullcontext
 
 from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
@@ -25,7 +27,7 @@ from ..report.checks import (
 )
 from ..report.compare import step_changes
 from ..report.definition import get_report
-from ..report.forms import form_to_answers, make_shown_form, make_step_form, split_answers
+from ..report.forms import DeferredShownForm, form_to_answers, make_step_form, split_answers
 from ..report.service import StaleSave, answer_digest, answers_to_formdata, save_answers, step_digests
 from ..report.view import effective_answers, step_defaults
 from ..web.deadline_lock import readonly_message, refuse_writes_after_deadline, writable_round
@@ -62,7 +64,7 @@ def tasks():
     sub = _submission()
     round_ = current_round(sub)
     report = get_report(round_)
-    answers, files = effective_answers(sub, round_), evidence.files_of(sub, round_)  # once per page
+    answers, files = effective_answers(sub, round_), evidence.listed_files(sub, round_)  # once per page
     steps = step_states(sub, round_, missing_files_by_step(sub, round_, files, answers))
     next_step = next((s for s, st, _ in steps if st not in ("complete", "optional")), None)
     editable = _editable_round(sub) is not None
@@ -83,18 +85,23 @@ def step_field(step, key):
 
 def _render_step(sub, round_, step, form, status=200, stale=None, choices=None, stored=None):
     """``stored``: the step's saved answers with their defaults (step_defaults), when the caller
-    has them already (a GET: the form was made from them)."""
+    has them already (a GET: the form was made from them; from them alone when the step holds no
+    value kept as typed, and the page's sections are then kept per their values: view.section_html)."""
     report = get_report(round_)
+    shown = None
     if stored is None:
         stored = step_defaults(step, sub, sub.answers_for(round_))
-    files = evidence.files_of(sub, round_)  # one query: the files, what is missing, the steps' states
+    elif not _typed_of(step, stored):
+        shown = stored
+    files = evidence.listed_files(sub, round_)  # one query: the files, what is missing, the steps' states
     missing = missing_files_by_step(sub, round_, files)
     ev = appendix(sub, round_, files=files)
     idx = list(report.steps).index(step)
     nav = step_states(sub, round_, missing)
     return render_template("applicant/step.html", sub=sub, report=report, step=step, form=form, round_=round_,
                            nav=nav, status_labels=STATUS_LABELS, stale=stale, carried=carried_of(sub, round_),
-                           choices=choices or {}, loaded=step_digests(step, stored),
+                           choices=choices or {}, loaded=_loaded(step, stored), shown=shown,
+                           errors=_errors_of(form),
                            carried_mark=CARRIED_MARK, qualified_name=qualified_name,
                            prev_step=report.steps[idx - 1] if idx > 0 else None,
                            next_step=report.steps[idx + 1] if idx + 1 < len(report.steps) else None,
@@ -104,11 +111,40 @@ def _render_step(sub, round_, step, form, status=200, stale=None, choices=None, 
                            declaration=step.key == declaration_step_key(report)), status
 
 
+#: step_digests per step and a digest of the step's values (a function of them alone; bounded,
+#: oldest out first)
+_LOADED: dict = {}
+_LOADED_MAX = 256
+_LOADED_LOCK = threading.Lock()
+
+
+def _loaded(step, stored: dict) -> str:
+    """The page's ``loaded`` field (service.step_digests), kept per step and the step's values."""
+    values = repr(tuple(stored.get(f.key) for f in step.fields)).encode("utf-8", "surrogatepass")
+    key = (step.key, hashlib.blake2b(values, digest_size=20).digest())  # a few bytes an entry, whatever the values
+    hit = _LOADED.get(key)
+    if hit is None or hit[0] is not step:
+        hit = (step, step_digests(step, stored))
+        with _LOADED_LOCK:  # the server's threads share it
+            if len(_LOADED) >= _LOADED_MAX:
+                _LOADED.pop(next(iter(_LOADED)), None)
+            _LOADED[key] = hit
+    return hit[1]
+
+
+def _errors_of(form) -> list:
+    """The form's inputs with errors, for the summary atop the page (a form made from the saved
+    answers alone has none)."""
+    if isinstance(form, DeferredShownForm):
+        return []
+    return [f for f in form if f.short_name not in ("csrf_token", "version") and f.errors]
+
+
 def _row_edit(form):
     """Add or remove a table row when JavaScript is off (buttons named add_row/remove_row)."""
     add = request.form.get("add_row")
     remove = request.form.get("remove_row")
-    tables = {f.key for f in form._definition_fields if f.kind_of.has_rows and f.key in form._fields}
+    tables = {f.key for f in form._definition_fields if f.kind_of.has_rows and f.key in form}
     if add in tables:
         fl = form[add]
         if len(fl.entries) < fl.max_entries:
@@ -388,9 +424,9 @@ def _shown_form(sub, round_, step, answers):
     values kept as typed (refused by the checks) are shown again as typed, with their errors
     (report.checks.TYPED)."""
     years, category = sub.edition.years, sub.cluster.category
-    typed = {k: v for k, v in typed_entries(answers).items() if step_field(step, k)}
-    if not typed:
-        return make_shown_form(round_, step.key, category, years, answers)
+    typed = _typed_of(step, answers)
+    if not typed:  # made only if the page reads its fields (its sections not kept yet)
+        return DeferredShownForm(round_, step.key, category, years, answers)
     md = answers_to_formdata(round_, step.key, {k: v for k, v in answers.items() if k not in typed})
     for entry in typed.values():
         for name, value in entry.get("posted") or []:
@@ -398,6 +434,11 @@ def _shown_form(sub, round_, step, answers):
     form = make_step_form(round_, step.key, category, years, formdata=md, meta={"csrf": False})
     form.validate()
     return form
+
+
+def _typed_of(step, answers) -> dict:
+    """The step's values kept as typed (refused by the checks) in ``answers``."""
+    return {k: v for k, v in typed_entries(answers).items() if step_field(step, k)}
 
 
 def _names(fields, years, most=8) -> str:
@@ -483,7 +524,7 @@ def review():
     sub = _submission()
     round_ = current_round(sub)
     answers = effective_answers(sub, round_)
-    files = evidence.files_of(sub, round_)  # one query: the appendix and the files still missing
+    files = evidence.listed_files(sub, round_)  # one query: the appendix and the files still missing
     problems, warnings = review_lists(sub, round_, answers, files)
     editable = _editable_round(sub) is not None
     report = get_report(round_)

@@ -19,6 +19,7 @@ from ..extensions import csrf, db, login_manager
 from ..models import LoginAttempt, User, utcnow
 from . import deadline_lock
 from .pending import SESSION_USER_KEY, stash_owner, stash_pending_save
+from .templating import remember_unread, unread_of_user
 
 
 PUBLIC_ENDPOINTS = frozenset({"auth.login", "static", "main.blank_pdf",  # blank templates: from the login page
@@ -30,19 +31,21 @@ CSP = (
 )
 
 
-#: the account a session cookie names, built once (every request runs it; building it anew cost
-#: about as much as running it)
-USER_BY_TOKEN = db.select(User).where(User.session_token == db.bindparam("token"))
+#: the account a session cookie names, with its unread messages (the header's badge: no statement
+#: of its own, templating.unread), built once (every request runs it; building it anew cost about
+#: as much as running it)
+USER_BY_TOKEN = db.select(User, unread_of_user()).where(User.session_token == db.bindparam("token"))
 
 
 @login_manager.user_loader
 def load_user(token):
     if not token:
         return None
-    user = db.session.execute(USER_BY_TOKEN, {"token": token}).scalar_one_or_none()
-    if user is None or not user.active:
+    row = db.session.execute(USER_BY_TOKEN, {"token": token}).one_or_none()
+    if row is None or not row[0].active:
         return None
-    return user
+    remember_unread(row[0].id, row[1])
+    return row[0]
 
 
 def _now_ts() -> int:

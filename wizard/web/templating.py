@@ -1,12 +1,13 @@
 """Template globals: labels from the workflow and report definition, the unread count."""
-from flask import has_request_context, request, url_for
+from flask import g, has_app_context, has_request_context, request, url_for
 from flask_login import current_user
 from markupsafe import Markup
+from sqlalchemy import event
 
 from ..evidence.checks import ACCEPTED_KINDS
 from ..evidence.names import file_size
 from ..extensions import db
-from ..models import ROLE_LABELS, Message, local_now, to_local
+from ..models import ROLE_LABELS, Message, User, local_now, to_local
 from ..report.model import EVIDENCE_MARK
 from ..report.view import opinion_for, template_globals
 from ..workflow.states import STATES, move_label, state_label
@@ -58,8 +59,43 @@ def init_app(app):
 
         if not has_request_context() or not current_user.is_authenticated:
             return {"unread_count": 0}
+        known = g.get(_UNREAD_KNOWN)
+        if known is not None and known[0] == current_user.id:
+            return {"unread_count": known[1]}
         n = db.session.execute(_unread_statement(), {"user_id": current_user.id}).scalar_one()
         return {"unread_count": n}
+
+    if not event.contains(db.session, "after_flush", _forget_unread):
+        event.listen(db.session, "after_flush", _forget_unread)
+        event.listen(db.session, "do_orm_execute", _forget_unread_on_write)
+
+
+# --- the unread count, read with the user (web/security.load_user) ---------------------------
+
+_UNREAD_KNOWN = "unread_known"  # g: (user id, unread count) as the user's statement read them
+
+
+def unread_of_user():
+    """The unread messages of the ``User`` a statement selects, as a column of it."""
+    return (db.select(db.func.count()).select_from(Message)
+            .where(Message.user_id == User.id, Message.read_at.is_(None)).scalar_subquery())
+
+
+def remember_unread(user_id: int, count: int) -> None:
+    """The unread count read with the user: the page shows it unless this request writes
+    anything first (a message read or added: _forget_unread)."""
+    if has_app_context():
+        g.setdefault(_UNREAD_KNOWN, (user_id, count))
+
+
+def _forget_unread(*_args) -> None:
+    if has_app_context():
+        g.pop(_UNREAD_KNOWN, None)
+
+
+def _forget_unread_on_write(state) -> None:
+    if not state.is_select:  # an UPDATE, INSERT or DELETE through the session (e.g. messages marked read)
+        _forget_unread()
 
 
 _UNREAD = []
