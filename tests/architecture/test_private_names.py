@@ -33,9 +33,12 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "wizard"
 EXCEPTIONS = {"wizard/pdf/cjk_patch.py"}  # patches xhtml2pdf: the stated exception
 #: Public API that starts with an underscore: namedtuple's and SQLAlchemy's ``Row`` (``_mapping``,
-#: ``_asdict``, ``_fields``, ``_t``, ``_tuple``: underscored so as not to clash with column names),
-#: werkzeug's documented ``LocalProxy._get_current_object``.
-PUBLIC_UNDERSCORE = {"_replace", "_asdict", "_fields", "_make", "_field_defaults", "_mapping", "_t", "_tuple",
+#: ``_asdict``, ``_t``, ``_tuple``: underscored so as not to clash with column names),
+#: werkzeug's documented ``LocalProxy._get_current_object``.  Not ``_fields``: namedtuple's and
+#: ``Row``'s is public, but WTForms' ``BaseForm._fields`` is not, and the scan cannot tell a form
+#: from a row; the project uses neither (``key in form``, ``form[key]``, ``iter(form)`` are WTForms'
+#: public API).
+PUBLIC_UNDERSCORE = {"_replace", "_asdict", "_make", "_field_defaults", "_mapping", "_t", "_tuple",
                      "_get_current_object"}
 #: Uses found when this test was written, in modules other helpers own (issue 24): each is a
 #: private name of xhtml2pdf/reportlab or WTForms, to be replaced by its owner.  The entry goes
@@ -66,26 +69,43 @@ def project_files():
 
 
 def defined_private_names(trees) -> set:
-    """Every private name the project defines itself."""
+    """Every private name the project defines as an attribute: a method or a class attribute, an
+    attribute it assigns on ``self`` or ``cls`` (not ``obj._x = …``: that may be a library's), a keyword (dataclass fields set by
+    ``replace(plan, _x=…)``) or a key given to ``type(name, bases, {...})``.  A module-level
+    function or variable (``def _style(…)``, ``_cache = {}``) is not one: it is reached by its bare
+    name, so it does not make ``cell._style`` the project's own (see module_names)."""
     names = set()
     for tree in trees:
         for node in ast.walk(tree):
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                names.add(node.name)
-                for arg in node.args.args + node.args.kwonlyargs if not isinstance(node, ast.ClassDef) else []:
-                    names.add(arg.arg)
+            if isinstance(node, ast.ClassDef):
+                for item in node.body:  # methods and class attributes
+                    if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                        names.add(item.name)
+                    elif isinstance(item, (ast.Assign, ast.AnnAssign)):
+                        for target in item.targets if isinstance(item, ast.Assign) else [item.target]:
+                            names.update(sub.id for sub in ast.walk(target) if isinstance(sub, ast.Name))
             elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 for target in targets:
-                    for sub in ast.walk(target):
-                        if isinstance(sub, ast.Name):
-                            names.add(sub.id)
-                        elif isinstance(sub, ast.Attribute):
-                            names.add(sub.attr)  # the project's own attribute (see KNOWN_OFFENDERS)
+                    names.update(sub.attr for sub in ast.walk(target) if isinstance(sub, ast.Attribute)
+                                 and isinstance(sub.value, ast.Name) and sub.value.id in ("self", "cls"))
             elif isinstance(node, ast.keyword) and node.arg:
-                names.add(node.arg)  # dataclass fields set by keyword, e.g. replace(plan, _x=…)
-            elif isinstance(node, ast.Dict):  # class attributes given to type(name, bases, {...})
+                names.add(node.arg)
+            elif isinstance(node, ast.Dict):
                 names.update(k.value for k in node.keys if isinstance(k, ast.Constant) and isinstance(k.value, str))
+    return {n for n in names if is_private(n)}
+
+
+def module_names(tree) -> set:
+    """The private names one module defines at its top level (functions, classes, variables):
+    reached as ``module._x`` only through the module itself."""
+    names = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                names.update(sub.id for sub in ast.walk(target) if isinstance(sub, ast.Name))
     return {n for n in names if is_private(n)}
 
 
@@ -133,10 +153,26 @@ def chain_root(node: ast.AST):
     return node.id if isinstance(node, ast.Name) else None
 
 
-def violations(rel: str, tree: ast.AST, ours: set) -> list:
-    """Every use of another package's private name in one module, as 'path:line: what'."""
+def project_imports(tree) -> set:
+    """The local names a module binds to the project's own modules and names (relative imports,
+    ``wizard.…``)."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").split(".")[0] == "wizard"):
+            names.update(alias.asname or alias.name for alias in node.names)
+        elif isinstance(node, ast.Import):
+            names.update(alias.asname or alias.name.split(".")[0] for alias in node.names
+                         if alias.name.split(".")[0] == "wizard")
+    return names
+
+
+def violations(rel: str, tree: ast.AST, ours: set, module_level: frozenset = frozenset()) -> list:
+    """Every use of another package's private name in one module, as 'path:line: what'.  ``ours``:
+    the private attribute names the project defines (defined_private_names); ``module_level``: its
+    modules' top-level private names, the project's own only when reached through a project module."""
     found = []
     imported = imported_names(tree)
+    own_modules = project_imports(tree)
     stdlib = imported_names(tree, stdlib=True)
 
     def flag(node, what):
@@ -161,6 +197,8 @@ def violations(rel: str, tree: ast.AST, ours: set) -> list:
                 continue  # the standard library's (os._exit)
             elif node.attr in KNOWN_OFFENDERS:
                 flag(node, f".{node.attr} (a known private name of pypdf or Pillow)")
+            elif node.attr in module_level and root in own_modules:
+                continue  # a project module's own top-level name (pdf_report._own_renderer)
             elif node.attr not in ours:  # self._x too: a base class of another package's
                 flag(node, f".{node.attr} (defined by no module of the project)")
         elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
@@ -190,7 +228,8 @@ def name_in(violation: str) -> str:
 def scan(files) -> list:
     files = list(files)
     ours = defined_private_names(tree for _, tree in files)
-    return [v for rel, tree in files if rel not in EXCEPTIONS for v in violations(rel, tree, ours)]
+    module_level = frozenset().union(*(module_names(tree) for _, tree in files))
+    return [v for rel, tree in files if rel not in EXCEPTIONS for v in violations(rel, tree, ours, module_level)]
 
 
 def test_no_module_touches_a_private_name_of_another_library():
@@ -225,6 +264,8 @@ OFFENDERS = {
     "a private module": "import PIL._util\n",
     "a private name of an imported module": "from PIL import Image\nx = Image._conv_type_shape\n",
     "getattr with a private name": "def f(writer):\n    return getattr(writer, '_root_object')\n",
+    "a library's private attribute named like one of the module's own functions": (
+        "def _style(cell, font):\n    cell.font = font\n\ndef copy(a, b):\n    b._style = a._style\n"),
     "a subclass overriding a private name": (
         "from pypdf.generic import StreamObject\n"
         "class S(StreamObject):\n    def __init__(self):\n        self._data = b''\n"),
@@ -235,11 +276,14 @@ OFFENDERS = {
 def test_the_scan_finds_each_kind_of_use(source):
     """Each pattern the rule forbids is found (so the scan above can fail)."""
     tree = ast.parse(source)
-    assert violations("wizard/example.py", tree, defined_private_names([tree]) - KNOWN_OFFENDERS)
+    assert violations("wizard/example.py", tree, defined_private_names([tree]) - KNOWN_OFFENDERS,
+                      frozenset(module_names(tree)))
 
 
 def test_the_scan_leaves_the_projects_own_private_names_alone():
-    source = ("from dataclasses import replace\nclass A:\n    def __init__(self):\n        self._spool = 1\n"
-              "def _helper(a):\n    return a._spool, _helper\n")
+    source = ("from dataclasses import replace\nfrom . import report as pdf_report\nclass A:\n"
+              "    _shared = {}\n    def __init__(self):\n        self._spool = 1\n    def _method(self):\n"
+              "        return A._shared\n"
+              "def _helper(a):\n    return a._spool, a._method(), _helper, pdf_report._helper\n")
     tree = ast.parse(source)
-    assert violations("wizard/example.py", tree, defined_private_names([tree])) == []
+    assert violations("wizard/example.py", tree, defined_private_names([tree]), frozenset(module_names(tree))) == []

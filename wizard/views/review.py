@@ -154,7 +154,7 @@ def _save_scheme(form, sch, rows, frozen):
     except SchemeRefused as refused:
         db.session.rollback()
         for name, messages in refused.errors.items():
-            if name in form._fields:
+            if name in form:  # WTForms: a form answers "in" for its fields
                 form[name].errors.extend(messages)
         return {"message": refused.message}
     db.session.commit()  # unchanged defaults saved for the first time are stored as confirmed
