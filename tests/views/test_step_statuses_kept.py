@@ -133,3 +133,25 @@ def test_the_navigation_follows_the_role_the_page_and_the_root(app, client, auth
     auth.login("admin")
     admin = nav_of(client.get("/admin/").get_data(as_text=True))
     assert "申报管理" in admin and "填报任务" not in admin
+
+
+def test_kept_blocks_are_bounded_by_their_size_not_only_their_number(app):
+    """A round comparison's tables are about 150 kB each: blocks kept by web/templating.once must
+    not grow a worker's memory past its bound however many large ones are shown."""
+    from wizard.web.templating import once
+    rendered = []
+
+    def block(n):
+        def caller():
+            rendered.append(n)
+            return "表" * 1_000_000
+        return caller
+
+    with app.test_request_context("/"):
+        once("bounded-test", 0, caller=block(0))
+        once("bounded-test", 0, caller=block(0))
+        assert rendered == [0]  # kept: the same key again is not rendered again
+        for n in range(1, 12):  # 11 M characters more than the first
+            once("bounded-test", n, caller=block(n))
+        once("bounded-test", 0, caller=block(0))
+    assert rendered.count(0) == 2, "a block kept past the size bound (the cache grew with the blocks' size)"

@@ -111,10 +111,22 @@ def _unread_statement():
 
 
 #: (the application's root, a template's key) → the markup a template block renders from its key
-#: alone (base.html's navigation: the role and the page's endpoint): built once per process, not
-#: once per page (about 30 url_for and macro calls per page, issue #25).  Bounded, cleared when full.
+#: alone (base.html's navigation: the role and the page's endpoint; a round comparison's tables,
+#: about 150 kB each): built once per process, not once per page (about 30 url_for and macro calls
+#: per page, issue #25).  Bounded by entries and by characters, cleared when full.
 _ONCE: dict = {}
 _ONCE_MAX = 1024
+_ONCE_MAX_CHARS = 8_000_000  # a few tens of MB at most, however large the blocks
+_once_chars = [0]
+
+
+def _keep_once(full, hit) -> None:
+    size = len(hit)
+    if len(_ONCE) >= _ONCE_MAX or _once_chars[0] + size > _ONCE_MAX_CHARS:
+        _ONCE.clear()
+        _once_chars[0] = 0
+    _ONCE[full] = hit
+    _once_chars[0] += size
 
 
 def once(*key, caller):
@@ -125,9 +137,7 @@ def once(*key, caller):
     hit = _ONCE.get(full)
     if hit is None:
         hit = caller()
-        if len(_ONCE) >= _ONCE_MAX:
-            _ONCE.clear()
-        _ONCE[full] = hit
+        _keep_once(full, hit)
     return hit
 
 
@@ -140,7 +150,5 @@ def url_once(endpoint: str, **values) -> str:
     hit = _ONCE.get(full)
     if hit is None:
         hit = url_for(endpoint, **values)
-        if len(_ONCE) >= _ONCE_MAX:
-            _ONCE.clear()
-        _ONCE[full] = hit
+        _keep_once(full, hit)
     return hit
