@@ -56,7 +56,12 @@ ROOT = os.path.dirname(HERE)
 RESULTS = os.path.join(HERE, "results")
 EDIT_STEP = "indicators"  # autosave and save: 经济指标, the step with the most single inputs
 STEPS = ["basic", "indicators", "innovation", "green", "quality", "park", "org", "plan", "declaration", "evidence"]
-TARGET_STEP_RATIO, TARGET_LIST_RATIO, TARGET_AUTOSAVE_X, TARGET_OPEN_P99_MS = 0.06, 0.05, 5.0, 150.0
+#: issue #25: every step, the review page, the county's and the administrator's report page, and
+#: (at the largest N) the administrator's list and dashboard at least 0.06 of the bare route; the
+#: county queue keeps issue #16's 0.05
+TARGET_STEP_RATIO, TARGET_LIST_RATIO, TARGET_AUTOSAVE_X, TARGET_OPEN_P99_MS = 0.06, 0.06, 5.0, 150.0
+TARGET_QUEUE_RATIO = 0.05
+REPORT_PAGES = ("review page", "county report page", "admin submission page")
 
 
 # --- processes ----------------------------------------------------------------------------
@@ -221,6 +226,26 @@ def cpu_seconds(pid: int) -> float:
         return 0.0
 
 
+def settle(roots: list[int], idle_cores: float = 0.05, window: float = 0.5, timeout: float = 60.0) -> float:
+    """Wait until the processes under ``roots`` (the server, the render consumer) are idle: their
+    CPU over ``window`` below ``idle_cores``.  A render consumer warms its render processes after
+    it starts; measured meanwhile, the first operations shared the cores with that start-up.
+    Returns the seconds waited (``timeout`` at most)."""
+    start = time.perf_counter()
+
+    def used() -> float:
+        table = _proc_table()
+        return sum(cpu_seconds(p) for root in roots for p in [root] + descendants(root, table))
+    before = used()
+    while time.perf_counter() - start < timeout:
+        time.sleep(window)
+        now = used()
+        if now - before < idle_cores * window:
+            break
+        before = now
+    return time.perf_counter() - start
+
+
 def worker_memory(master: int) -> list[dict]:
     """Each gunicorn worker now: pid, resident memory (MB), CPU seconds used so far."""
     return [{"pid": p, "rss_mb": round(status_kb(p, "VmRSS") / 1024, 1), "cpu_s": round(cpu_seconds(p), 2)}
@@ -346,6 +371,7 @@ class Run:
         self.app = Server(spec, ROOT, env, os.path.join(self.instance, "gunicorn.log"), self.args.server,
                           self.args.workers)
         self.app.warm()
+        self.settled_seconds = settle([self.app.proc.pid, self.consumer.proc.pid])
         self.memory_start = worker_memory(self.app.proc.pid)
         self.rss = RssSampler(self.app.proc.pid, (self.consumer.proc.pid,))
         self.rss.start()
@@ -402,7 +428,11 @@ class Run:
             cookies = {} if op["role"] == "bare" else users[op["role"]][0].client.cookies
             wrk_get(port, op["paths"], cookies, self.args.warmup, c)
             self.rss.reset()
+            workers = self.app.workers() if op["role"] != "bare" else []
+            used = [cpu_seconds(w) for w in workers]
             result = wrk_get(port, op["paths"], cookies, self.args.seconds, c)
+            if workers:  # how the connections spread: each page worker's CPU seconds during the run
+                result["worker_cpu"] = [round(cpu_seconds(w) - u, 2) for w, u in zip(workers, used)]
             if op["role"] != "bare":
                 workers_kb, others_kb = self.rss.reset()
                 result["peak_worker_rss_mb"] = workers_kb / 1024
@@ -463,7 +493,7 @@ def run_size(args, n: int, workdir: str, bare: Bare, with_pdf: bool) -> dict:
                 r["ratio"] = r["rps"] / bare_rps if bare_rps else None
         out = {"n": n, "build_seconds": run.build_seconds, "bare_rps": bare_rps, "bare_p50_ms": bare_p50,
                "operations": results, "county_reviewer": run.county, "answers_bytes": run.info["answers_bytes"],
-               "server": run.app.settings}
+               "server": run.app.settings, "settled_seconds": round(run.settled_seconds, 1)}
         if with_pdf:
             out["open_loop"] = open_loop(run, args)
         out["rss_hwm"] = run.rss.hwm()
@@ -665,16 +695,16 @@ def open_loop(run: Run, args) -> dict:
 # --- the verdicts ------------------------------------------------------------------------
 
 def verdicts(sizes: list) -> list[str]:
-    """Each target of issue #16 against the figures, met or not."""
+    """Each target of issues #16 and #25 against the figures, met or not."""
     out = []
     last = sizes[-1]
     for s in sizes:
         ops = s["operations"]
         if not ops:
             continue
-        pages = {k: v for k, v in ops.items() if k.startswith("step ") or k == "review page"}
+        pages = {k: v for k, v in ops.items() if k.startswith("step ") or k in REPORT_PAGES}
         worst = min(pages.items(), key=lambda kv: kv[1]["ratio"])
-        out.append(f"N={s['n']}: worst step/review ratio {worst[1]['ratio']:.3f} ({worst[0]}), target "
+        out.append(f"N={s['n']}: worst step/report page ratio {worst[1]['ratio']:.3f} ({worst[0]}), target "
                    f"≥ {TARGET_STEP_RATIO}: {'met' if worst[1]['ratio'] >= TARGET_STEP_RATIO else 'NOT met'}")
         auto = next(v for k, v in ops.items() if k.startswith("autosave"))
         x = auto["p50_ms"] / s["bare_p50_ms"]
@@ -685,8 +715,9 @@ def verdicts(sizes: list) -> list[str]:
             break
         if k in ("county queue", "admin dashboard") or k.startswith("admin list"):
             sqls = [s["operations"][k].get("sql") for s in sizes]
-            out.append(f"N={last['n']}: {k} ratio {v['ratio']:.3f} (target ≥ {TARGET_LIST_RATIO}: "
-                       f"{'met' if v['ratio'] >= TARGET_LIST_RATIO else 'NOT met'}); SQL statements by N {sqls} "
+            target = TARGET_QUEUE_RATIO if k == "county queue" else TARGET_LIST_RATIO
+            out.append(f"N={last['n']}: {k} ratio {v['ratio']:.3f} (target ≥ {target}: "
+                       f"{'met' if v['ratio'] >= target else 'NOT met'}); SQL statements by N {sqls} "
                        f"({'constant' if len(set(sqls)) == 1 else 'GROWS'})")
     ol = last.get("open_loop")
     if ol:

@@ -1,7 +1,8 @@
 """A real gunicorn for the tests marked `server`: the production command (its config file,
 wizard/ops/gunicorn_conf.py) on a free local port, with the app's settings given to the factory.
 Started in its own session and stopped with gunicorn's quick shutdown (QUIT; TERM would wait out
-graceful_timeout), killed if it does not stop.  Imported as ``servers`` (tests/ is on the path)."""
+graceful_timeout), killed if it has not stopped 5 s later (a threaded worker whose pool threads
+are still reading slow clients waits for them up to graceful_timeout even on QUIT).  Imported as ``servers`` (tests/ is on the path)."""
 import http.client
 import os
 import signal
@@ -52,8 +53,8 @@ def gunicorn(settings: dict, log_path: Path, env: dict, limit: float = 180):
             yield port, proc
         finally:
             os.killpg(proc.pid, signal.SIGQUIT)
-            try:
-                proc.wait(timeout=60)
+            try:  # a threaded worker's pool threads still reading a client keep it up to graceful_timeout
+                proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=30)

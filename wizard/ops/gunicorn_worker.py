@@ -10,9 +10,9 @@ client still sending them then is disconnected, and the thread goes back to the 
 headers are in, the request runs as usual (an upload's body and the app's own time are bounded by
 gunicorn's ``timeout``, and by the upload limits).
 
-It overrides two public methods of gunicorn's ``ThreadWorker`` (``handle``: a connection's turn
-in a thread, ``handle_request``: called once the head is parsed) and keeps one watchdog thread
-per worker process.  Used by ``wizard/ops/gunicorn_conf.py``.
+It overrides three public methods of gunicorn's ``ThreadWorker`` (``handle``: a connection's turn
+in a thread, ``handle_request``: called once the head is parsed, ``accept``: see its docstring,
+connections spread over the workers) and keeps one watchdog thread per worker process.  Used by ``wizard/ops/gunicorn_conf.py``.
 """
 from __future__ import annotations
 
@@ -27,6 +27,9 @@ from gunicorn.workers.gthread import ThreadWorker
 HEADER_SECONDS = float(os.environ.get("WIZARD_HEADER_TIMEOUT", "10"))
 #: how often the watchdog looks for clients past their time
 TICK_SECONDS = 0.5
+#: before taking a new connection, a worker waits this long for each connection it holds already
+#: (at most ACCEPT_DELAY_MAX): an idle worker, woken by the same connection, takes it first
+ACCEPT_DELAY_PER_CONNECTION, ACCEPT_DELAY_MAX = 0.0005, 0.005
 
 
 class HeaderDeadlines:
@@ -73,6 +76,16 @@ class BoundedThreadWorker(ThreadWorker):
     def init_process(self):
         self.header_deadlines = HeaderDeadlines(self.log)
         super().init_process()
+
+    def accept(self, listener):
+        """Take a waiting connection, leaving it a moment to idle workers first.  Every worker's
+        poller wakes for a new connection, and the one already running wins the race: a burst of
+        connections (a client opening 8 at once) could all land on one worker and share its one
+        core (and its GIL) while the others stayed idle.  A kept-alive connection stays with the
+        worker that took it, so that halved the throughput for as long as the client stayed."""
+        if self.nr_conns:
+            time.sleep(min(self.nr_conns * ACCEPT_DELAY_PER_CONNECTION, ACCEPT_DELAY_MAX))
+        return super().accept(listener)
 
     def handle(self, conn):
         self.header_deadlines.arm(conn)
