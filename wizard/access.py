@@ -1,6 +1,6 @@
 """Who may see what: every submission query is scoped here, in the query itself."""
 from flask import abort
-from sqlalchemy import and_, bindparam, case
+from sqlalchemy import and_, bindparam, case, inspect, or_
 from sqlalchemy.orm import contains_eager, defer, joinedload, undefer
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -18,7 +18,7 @@ from .models import (
     Submission,
 )
 from .text import clean_text
-from .workflow.states import ROUNDS, STATES
+from .workflow.states import ROUNDS, STATES, round_of
 
 
 #: a submission's cluster, its region and the region's city come with it (lists: no query per row)
@@ -81,17 +81,44 @@ def scoped_once(key: str, user, build, **params):
                                           "scope_region_id": user.region_id, **params})
 
 
+def _answers_by_state(round_of_state):
+    """A submission's answers of the round ``round_of_state(state)`` names, chosen in SQL (None
+    where it names none).  The states are compared one by one (``state = :s OR …``), not with
+    ``IN``: an ``IN`` list is an expanding parameter, rendered anew into the SQL at every run."""
+    return case(
+        *((or_(*(Submission.state == k for k in STATES if round_of_state(k) == r)), getattr(Submission, f"{r}_answers"))
+          for r in ROUNDS if any(round_of_state(k) == r for k in STATES)),
+        else_=None)
+
+
+def _keep_answers(sub: Submission, round_: str | None, answers) -> None:
+    """Give ``sub`` the answers of ``round_`` read with it (a deferred column, so the ORM left
+    them out), unless the session holds them already (the object was loaded before, perhaps
+    changed: what the session has stays, as the ORM itself would keep it)."""
+    key = f"{round_}_answers"
+    if round_ is not None and key in inspect(sub).unloaded:
+        set_committed_value(sub, key, answers)
+
+
+#: the answers of the round a submission is in now (workflow.states.round_of)
+CURRENT_ANSWERS = _answers_by_state(round_of)
+
+
 def _one_submission(scope_user):
-    return (visible_submissions(scope_user, answers=True).options(joinedload(Submission.edition))
-            .where(Submission.id == bindparam("submission_id")))
+    return (visible_submissions(scope_user).options(joinedload(Submission.edition))
+            .where(Submission.id == bindparam("submission_id")).add_columns(CURRENT_ANSWERS))
 
 
 def get_submission(submission_id: int, user) -> Submission:
     """The submission if this user may see it; 404 otherwise (no hint that it exists).  Its
-    edition comes in the same statement (every page of one submission reads its years)."""
-    sub = scoped_once("one", user, _one_submission, submission_id=submission_id).scalar_one_or_none()
-    if sub is None:
+    edition comes in the same statement (every page of one submission reads its years), and
+    so do the answers of the round it is in now (all a reviewer's page of it shows); the other
+    round's (hundreds of kB of JSON) load only if something reads them (the round comparison)."""
+    row = scoped_once("one", user, _one_submission, submission_id=submission_id).one_or_none()
+    if row is None:
         abort(404)
+    sub, answers = row
+    _keep_answers(sub, round_of(sub.state) if sub.state in STATES else None, answers)
     return sub
 
 
@@ -118,10 +145,7 @@ def edition_or_404() -> Edition:
 
 
 #: the answers of the round a state lets the applicant edit, chosen in SQL (None when read-only)
-EDITABLE_ANSWERS = case(
-    *((Submission.state.in_([k for k, s in STATES.items() if s.editable_round == r]), getattr(Submission, f"{r}_answers"))
-      for r in ROUNDS),
-    else_=None)
+EDITABLE_ANSWERS = _answers_by_state(lambda state: STATES[state].editable_round)
 
 
 def _own_submission(scope_user, editable_only: bool):
@@ -144,9 +168,7 @@ def own_submission(user, editable_only: bool = False) -> Submission | None:
     if row is None:
         return None
     sub, answers = row
-    round_ = STATES[sub.state].editable_round
-    if round_ is not None:
-        set_committed_value(sub, f"{round_}_answers", answers)
+    _keep_answers(sub, STATES[sub.state].editable_round, answers)
     return sub
 
 
