@@ -30,7 +30,7 @@ from .definition import (
     YEARS_HEADER,
     get_report,
 )
-from .fragments import report_body_html
+from .fragments import Probe, paragraphs, report_body_html, shown_appendix, shown_field, shown_reset
 from .model import KINDS, ROUND_LABELS, fill_years
 from .numbers import change, count_chars, number_text
 
@@ -116,6 +116,10 @@ def template_globals() -> dict:
         "form_row_layout": form_row_layout,
         "text_input": text_input,
         "report_body_html": report_body_html,
+        "shown_field": shown_field,
+        "shown_appendix": shown_appendix,
+        "shown_reset": shown_reset,
+        "paragraphs": paragraphs,
         "heads_html": heads_html,
         "kept_html": kept_html,
         "field_input": field_input,
@@ -284,7 +288,10 @@ def _stored_number_text(stored: str) -> str:
 
 def shown_number(stored) -> str:
     """``numbers.number_text``, remembered for stored texts: a page shows hundreds of figures, and
-    the same report is shown again and again (bounded: a few thousand short texts)."""
+    the same report is shown again and again (bounded: a few thousand short texts); a probed
+    value (fragments.Probe: a field's skeleton being written) is a slot."""
+    if type(stored) is Probe:
+        return stored.slot(shown_number)
     return _stored_number_text(stored) if isinstance(stored, str) else number_text(stored)
 
 
@@ -295,18 +302,7 @@ def cell_text(col, value) -> str:
     return "" if value in (None, "") else str(value)
 
 
-@lru_cache(maxsize=8192)
-def _stored_cell_html(number: bool, stored: str) -> str:
-    return str(escape(_stored_number_text(stored) if number else stored))
-
-
-def cell_html(col, value) -> str:
-    """cell_text, escaped; remembered for stored texts (a table shows up to 50 rows of them, and
-    the same report is shown again and again; bounded like shown_number)."""
-    if isinstance(value, str) and value:
-        return _stored_cell_html(col.kind == "number", value)
-    return str(escape(cell_text(col, value)))
-
+_CELL_SEP = "\ue008"  # between the cells of a table escaped at once (never in a skeleton's text)
 
 _shown_skeletons: dict = {}
 
@@ -314,7 +310,11 @@ _shown_skeletons: dict = {}
 def shown_rows(row_macro, field, rows, widths) -> Markup:
     """A table's rows, read-only (review, county and administrator pages, PDF): the row macro
     rendered once per field and widths with slots for the cells, filled per row with each
-    value's text (cell_text), escaped (cell_html)."""
+    value's text (cell_text), escaped — the whole table's texts at once; probed rows
+    (fragments.Probe) are a slot."""
+    if type(rows) is Probe:
+        kept = tuple(widths)
+        return rows.slot(lambda value: shown_rows(row_macro, field, value, kept))
     widths = tuple(str(w) for w in widths)
     key = (field, widths, row_macro.name)
     entry = _shown_skeletons.get(key)
@@ -322,13 +322,28 @@ def shown_rows(row_macro, field, rows, widths) -> Markup:
         cells = {c.key: Markup(f"\ue000{c.key}\ue001") for c in field.columns}
         parts = _SLOT.split(str(row_macro(field, widths, cells)))
         columns = {c.key: c for c in field.columns}
-        entry = (_format_of(parts), tuple((k, columns[k]) for k in dict.fromkeys(parts[1::2])))
+        # one positional format: the cells in the order the row writes them
+        fmt = "".join(part.replace("%", "%%") if k % 2 == 0 else "%s" for k, part in enumerate(parts))
+        entry = (fmt, tuple((k, columns[k], columns[k].kind == "number") for k in parts[1::2]))
         if len(_shown_skeletons) > 512:
             _shown_skeletons.clear()
         _shown_skeletons[key] = entry
-    fmt, columns = entry
-    return Markup("".join(fmt % {key: cell_html(col, row.get(key)) for key, col in columns}
-                          for row in rows if isinstance(row, dict)))
+    fmt, cells = entry
+    texts = []
+    for row in rows:
+        if isinstance(row, dict):
+            get = row.get
+            # cell_text: a number as printed; a text as typed (a str: itself)
+            texts += [(shown_number(v) if number else v if type(v) is str else cell_text(col, v))
+                      for k, col, number in cells for v in (get(k),)]
+    if not texts:
+        return Markup("")
+    joined = _CELL_SEP.join(texts)
+    shown = str(escape(joined)).split(_CELL_SEP)
+    if len(shown) != len(texts):  # a value holding the separator: each cell escaped on its own
+        shown = [str(escape(t)) for t in texts]
+    n = len(cells)
+    return Markup("".join([fmt % tuple(shown[i:i + n]) for i in range(0, len(shown), n)]))
 
 
 # --- a table's header rows: from the definition and the years alone, written once --------------
@@ -506,6 +521,8 @@ def growth_text(field, values) -> str:
     (the read-only report shows about fifty a page; bounded); in a row's skeleton, its slot."""
     if values is _GROWTH_SLOT:
         return Markup("\ue000g\ue001")
+    if type(values) is Probe:  # a field's skeleton being written (fragments.Probe)
+        return values.slot(lambda value: growth_text(field, value))
     pair = field.kind_of.growth_pair(values or {}) if isinstance(values, dict) or not values else None
     if pair is None or not all(v is None or isinstance(v, str) for v in pair):
         return change(field, values)
