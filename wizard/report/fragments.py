@@ -22,15 +22,12 @@ from flask import g, has_request_context, request
 from jinja2.runtime import Namespace
 from markupsafe import Markup, escape
 
-#: at most this many bodies a worker, and at most this many characters of them (a body is about
+from ..kept import Kept
+
+#: the bodies a worker keeps: at most 1,024, and at most 6 M characters of them (a body is about
 #: 60–150 k characters, two bytes each as Python keeps Chinese text: 6 M characters hold the 50 to
 #: 100 reports a reviewer or the administrators go through, about 12 MB; the oldest go first)
-MAX_ENTRIES = 1024
-MAX_CHARS = 6_000_000
-
-_bodies: dict = {}
-_body_chars = [0]
-_lock = threading.Lock()
+_bodies = Kept(1024, 6_000_000)
 
 
 def _evidence_key(ev):
@@ -116,22 +113,8 @@ def report_body_html(macro, report, answers, sub, years, blank=False, opinion=No
         html = written_body(macro, partials, appendix, report, answers, sub, years, opinion, ev)
         if key is None:
             return Markup(html)
-    _keep_body(key, (macro, report, html))
+    _bodies.put(key, (macro, report, html), len(html))
     return Markup(html)
-
-
-def _keep_body(key, entry) -> None:
-    """Keep a body, the oldest going first while over either bound."""
-    size = len(entry[2])
-    with _lock:
-        stale = _bodies.pop(key, None)
-        if stale is not None:
-            _body_chars[0] -= len(stale[2])
-        while _bodies and (len(_bodies) >= MAX_ENTRIES or _body_chars[0] + size > MAX_CHARS):
-            _body_chars[0] -= len(_bodies.pop(next(iter(_bodies)))[2])
-        if size <= MAX_CHARS:
-            _bodies[key] = entry
-            _body_chars[0] += size
 
 
 # --- the body written from skeletons: what the definition fixes, written once ------------------

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-import threading
 from datetime import date
 from functools import lru_cache
 from typing import NamedTuple
@@ -11,6 +10,7 @@ from flask import current_app
 from markupsafe import Markup, escape
 from wtforms.widgets import TextInput
 
+from ..kept import Kept
 from .definition import (
     CODE_LABEL,
     DATE_BLANK,
@@ -660,24 +660,9 @@ class _DeferredEvidence:
 
 
 #: (section key of section_html, the section's values) -> (macro, section, form class, the
-#: section's markup split at its evidence boxes, the boxes' arguments).  Bounded by its characters.
-_filled: dict = {}
-_FILLED_MAX_CHARS = 4_000_000  # characters of markup and values: a few MB a process
-_filled_chars = [0]
-_filled_lock = threading.Lock()
-
-
-def _keep_filled(full, hit) -> None:
-    """Keep a section (oldest out first while over the bound)."""
-    with _filled_lock:
-        stale = _filled.pop(full, None)
-        if stale is not None:
-            _filled_chars[0] -= stale[5]
-        while _filled and _filled_chars[0] + hit[5] > _FILLED_MAX_CHARS:
-            _filled_chars[0] -= _filled.pop(next(iter(_filled)))[5]
-        if hit[5] <= _FILLED_MAX_CHARS:
-            _filled[full] = hit
-            _filled_chars[0] += hit[5]
+#: section's markup split at its evidence boxes, the boxes' arguments).  Bounded by its characters
+#: of markup and values (4 M: a few MB a process).
+_filled = Kept(65_536, 4_000_000)
 
 
 def filled_section(entry, key, partials, form, section, sub, years, ev, shown: dict, box) -> Markup:
@@ -696,8 +681,8 @@ def filled_section(entry, key, partials, form, section, sub, years, ev, shown: d
         parts = html.split(_BOX)
         if len(parts) != len(deferred.boxes) + 1:  # the mark typed in a value: not kept
             return Markup(fmt % {k: field_input(partials, f, form, section, sub, years, ev) for k, f in slots})
-        hit = (macro, section, cls, tuple(parts), tuple(deferred.boxes), len(values) + len(html))
-        _keep_filled(full, hit)
+        hit = (macro, section, cls, tuple(parts), tuple(deferred.boxes))
+        _filled.put(full, hit, len(values) + len(html))
     parts, boxes = hit[3], hit[4]
     if not boxes:
         return Markup(parts[0])

@@ -1,7 +1,6 @@
 """The applicant's wizard: task list, one route for every step, review, submit."""
 import hashlib
 import json
-import threading
 from contextlib import nullcontext
 
 from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
@@ -14,6 +13,7 @@ from ..evidence import storage as evidence
 from ..evidence.checks import UploadRejected
 from ..evidence.storage import appendix
 from ..extensions import db
+from ..kept import Kept
 from ..models import ROLE_APPLICANT, HistoryEntry, Submission, local_now
 from ..params import parse_id, parse_version
 from ..pdf.declaration import declaration_filename, declaration_request, declaration_step_key
@@ -113,9 +113,7 @@ def _render_step(sub, round_, step, form, status=200, stale=None, choices=None, 
 
 #: step_digests per step and a digest of the step's values (a function of them alone; bounded,
 #: oldest out first)
-_LOADED: dict = {}
-_LOADED_MAX = 256
-_LOADED_LOCK = threading.Lock()
+_LOADED = Kept(256)
 
 
 def _loaded(step, stored: dict) -> str:
@@ -125,10 +123,7 @@ def _loaded(step, stored: dict) -> str:
     hit = _LOADED.get(key)
     if hit is None or hit[0] is not step:
         hit = (step, step_digests(step, stored))
-        with _LOADED_LOCK:  # the server's threads share it
-            if len(_LOADED) >= _LOADED_MAX:
-                _LOADED.pop(next(iter(_LOADED)), None)
-            _LOADED[key] = hit
+        _LOADED.put(key, hit)
     return hit[1]
 
 

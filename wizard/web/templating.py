@@ -7,6 +7,7 @@ from sqlalchemy import event
 from ..evidence.checks import ACCEPTED_KINDS
 from ..evidence.names import file_size
 from ..extensions import db
+from ..kept import Kept
 from ..models import ROLE_LABELS, Message, User, local_now, to_local
 from ..report.model import EVIDENCE_MARK
 from ..report.view import opinion_for, template_globals
@@ -113,20 +114,9 @@ def _unread_statement():
 #: (the application's root, a template's key) → the markup a template block renders from its key
 #: alone (base.html's navigation: the role and the page's endpoint; a round comparison's tables,
 #: about 150 kB each): built once per process, not once per page (about 30 url_for and macro calls
-#: per page, issue #25).  Bounded by entries and by characters, cleared when full.
-_ONCE: dict = {}
-_ONCE_MAX = 1024
-_ONCE_MAX_CHARS = 8_000_000  # a few tens of MB at most, however large the blocks
-_once_chars = [0]
-
-
-def _keep_once(full, hit) -> None:
-    size = len(hit)
-    if len(_ONCE) >= _ONCE_MAX or _once_chars[0] + size > _ONCE_MAX_CHARS:
-        _ONCE.clear()
-        _once_chars[0] = 0
-    _ONCE[full] = hit
-    _once_chars[0] += size
+#: per page, issue #25).  Bounded by entries and by characters (a few tens of MB at most, however
+#: large the blocks).
+_ONCE = Kept(1024, 8_000_000)
 
 
 def once(*key, caller):
@@ -137,7 +127,7 @@ def once(*key, caller):
     hit = _ONCE.get(full)
     if hit is None:
         hit = caller()
-        _keep_once(full, hit)
+        _ONCE.put(full, hit, len(hit))
     return hit
 
 
@@ -150,5 +140,5 @@ def url_once(endpoint: str, **values) -> str:
     hit = _ONCE.get(full)
     if hit is None:
         hit = url_for(endpoint, **values)
-        _keep_once(full, hit)
+        _ONCE.put(full, hit, len(hit))
     return hit
