@@ -239,3 +239,37 @@ def test_the_countys_changes_since_the_return_follow_each_resubmission(app, clie
         return_and_resubmit(sid, key, "第二次修改 <乙>")
     changes = client.get(path).get_data(as_text=True).split('id="changes"')[1].split("</section>")[0]
     assert "第二次修改 &lt;乙&gt;" in changes and "第一次修改 &lt;甲&gt;" in changes  # before | after
+
+
+def to_do(page: str) -> int:
+    """The review page's count of what blocks submitting (提交前还需处理 N 项)."""
+    found = re.search(r"提交前还需处理 (\d+) 项", page)
+    return int(found.group(1)) if found else 0
+
+
+def test_the_applicants_review_page_follows_every_save_and_write(app, client, auth, people):
+    """The applicant's own review page names its answers too (views/shared.shown_answers): seen
+    twice it is the same page, and a save through the wizard, answers written on the object and a
+    row updated with a new version each show at once, with the gaps counted anew."""
+    auth.login("applicant-a", follow=True)  # the welcome message shown
+    first = without_tokens(client.get("/applicant/review"))
+    assert without_tokens(client.get("/applicant/review")) == first
+    before = to_do(first)
+    assert before > 0
+    page = client.get("/applicant/step/plan")
+    version = re.search(r'name="version"[^>]*value="(\d+)"', page.get_data(as_text=True)).group(1)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.get_data(as_text=True)).group(1)
+    saved = client.post("/applicant/step/plan", data={"csrf_token": token, "version": version, "action": "save",
+                                                      "lead_unit": "湖南省新材料产业促进中心"})
+    assert saved.status_code in (200, 302)
+    shown = client.get("/applicant/review")
+    assert "湖南省新材料产业促进中心" in text_of(shown) and to_do(shown.get_data(as_text=True)) == before - 1
+    write_answers(app, lead_unit=MARK)  # on the object: the version stays
+    shown = client.get("/applicant/review")
+    assert MARK in text_of(shown) and MARK not in shown.get_data(as_text=True)
+    with app.app_context():
+        sub = submission_of(ALLOY)
+        db.session.execute(update(Submission).where(Submission.id == sub.id).values(
+            preliminary_answers={**sub.preliminary_answers, "lead_unit": "第三次写入"}, version=sub.version + 1))
+        db.session.commit()
+    assert "第三次写入" in text_of(client.get("/applicant/review"))

@@ -37,7 +37,7 @@ from ..workflow.moves import apply_move
 from ..workflow.readiness import missing_files_by_step, review_lists, review_problems, step_states
 from ..workflow.snapshots import has_snapshot, latest_snapshot
 from ..workflow.states import MoveRefused, current_round, submit_move
-from .shared import send_page_pdf, send_report_pdf, send_snapshot_pdf
+from .shared import send_page_pdf, send_report_pdf, send_snapshot_pdf, shown_answers
 
 bp = Blueprint("applicant", __name__, url_prefix="/applicant")
 bp.before_request(require_role(ROLE_APPLICANT))
@@ -518,7 +518,7 @@ def review():
     """Every value, the gaps that block submitting, and the consistency warnings."""
     sub = _submission()
     round_ = current_round(sub)
-    answers = effective_answers(sub, round_)
+    answers = shown_answers(sub, round_)  # named: the body and the lists kept until the next save
     files = evidence.listed_files(sub, round_)  # one query: the appendix and the files still missing
     problems, warnings = review_lists(sub, round_, answers, files)
     editable = _editable_round(sub) is not None

@@ -37,14 +37,22 @@ def home_for(user) -> str:
     return url_for(HOMES[user.role])
 
 
+def shown_answers(sub, round_) -> dict:
+    """The round's answers as a page shows them (``effective_answers``), named when they can be
+    (``shown_answers_identity``): the report's body and review lists are then kept under the name
+    (no 50 kB digest a page, the checks not run again)."""
+    answers = effective_answers(sub, round_)
+    identity = shown_answers_identity(sub, round_)
+    if identity is not None:
+        known_answers(answers, identity)
+    return answers
+
+
 def submission_page(sub, move_error=None, typed=None, status=200, extras=None):
     """The read-only report of a submission with its moves and history (county and admin pages);
     ``extras``: what only administrators see (snapshots, the deadline form), see deadlines.admin_extras."""
     round_ = current_round(sub)
-    answers = effective_answers(sub, round_)
-    identity = shown_answers_identity(sub, round_)
-    if identity is not None:  # the report's body and review lists are kept under it (no 50 kB digest a page)
-        known_answers(answers, identity)
+    answers = shown_answers(sub, round_)
     files = files_of(sub, round_)  # one query: the appendix and the files still missing
     problems, warnings = review_lists(sub, round_, answers, files)
     return render_template("shared/submission.html", sub=sub, report=get_report(round_), answers=answers,
