@@ -240,8 +240,10 @@ _SPLIT_VALUES = re.compile(f"{_VMARK}([^{_VEND}]*){_VEND}")
 _SPLIT_FIELDS = re.compile(f"{_FMARK}([^{_FEND}]*){_FEND}")
 
 
-def _percent_format(parts) -> str:
-    """Text and slot names alternating (re.split) as one ``%`` format (``%(name)s`` per slot)."""
+def slot_format(parts) -> str:
+    """A skeleton split at its slots (``re.split``: text, slot name, text, …) as one ``%`` format
+    with a named field per slot: it is then written by one ``fmt % values`` (in C) instead of a
+    Python loop over the skeleton's pieces (here and in report/view.py)."""
     return "".join(part.replace("%", "%%") if k % 2 == 0 else f"%({part})s" for k, part in enumerate(parts))
 
 
@@ -249,7 +251,7 @@ def _percent_format(parts) -> str:
 MAX_VARIANTS = 24
 
 #: (report, macro, years, category) -> (report, the body's skeleton and its fields' variants)
-_body_skeletons: dict = {}
+_body_skeletons = Kept(256)
 _skeleton_lock = threading.Lock()
 
 
@@ -271,7 +273,7 @@ def _record_field(show, field, section, r, variants):
     except Unsupported:
         entry = (field, section, _refused(tuple(rec.trace), field), False, None)
     else:
-        entry = (field, section, _compiled(tuple(rec.trace), _percent_format(parts),
+        entry = (field, section, _compiled(tuple(rec.trace), slot_format(parts),
                                            tuple((name,) + rec.slots[name] for name in names), field),
                  True, probe_ns.group)
     if len(variants) < MAX_VARIANTS:
@@ -378,7 +380,7 @@ def shown_field(partials, field, section, r):
     return partials[field.kind_of.template].show(field, section, r)
 
 
-_paragraph_skeletons: dict = {}
+_paragraph_skeletons = Kept(64)
 
 
 def paragraphs(macro, text):
@@ -395,9 +397,8 @@ def paragraphs(macro, text):
         two = str(macro(f"{_VMARK}a{_VEND}\n \n{_VMARK}b{_VEND}"))
         fits = len(one) == 2 and two == f"{one[0]}{_VMARK}a{_VEND}{one[1]}{one[0]}{_VMARK}b{_VEND}{one[1]}" \
             and str(macro("")) == ""
-        if len(_paragraph_skeletons) > 64:
-            _paragraph_skeletons.clear()
-        entry = _paragraph_skeletons[id(macro)] = (macro, tuple(one) if fits else None)
+        entry = (macro, tuple(one) if fits else None)
+        _paragraph_skeletons.put(id(macro), entry)
     if entry[1] is None:
         return macro(text)
     before, after = entry[1]
@@ -446,10 +447,7 @@ def _body_skeleton(macro, report, sub, years):
         skeleton = (tuple(parts[0::2]), tuple(shown), tuple({} for _ in shown))
         if len(shown) != len(slots.slots):
             skeleton = None
-    with _skeleton_lock:
-        if len(_body_skeletons) >= 256:
-            _body_skeletons.clear()
-        _body_skeletons[key] = (report, skeleton)
+    _body_skeletons.put(key, (report, skeleton))
     return skeleton
 
 

@@ -30,7 +30,7 @@ from .definition import (
     YEARS_HEADER,
     get_report,
 )
-from .fragments import Probe, paragraphs, report_body_html, shown_appendix, shown_field, shown_reset
+from .fragments import Probe, paragraphs, report_body_html, shown_appendix, shown_field, shown_reset, slot_format
 from .model import KINDS, ROUND_LABELS, fill_years
 from .numbers import change, count_chars, number_text
 
@@ -194,13 +194,6 @@ def _escaped(text: str) -> str:
 _SLOT = re.compile("\ue000([^\ue001]*)\ue001")
 
 
-def _format_of(parts) -> str:
-    """A skeleton split at its slots (``_SLOT.split``: text, slot name, text, …) as one ``%``
-    format with a named field per slot: a row is then written by one ``fmt % values`` (in C)
-    instead of a Python loop over the skeleton's pieces."""
-    return "".join(part.replace("%", "%%") if k % 2 == 0 else f"%({part})s" for k, part in enumerate(parts))
-
-
 class _SlotCell:
     """A cell of the row skeleton: what the row macro reads of a WTForms input, with slots
     (``\ue000…\ue001``) where a row's index and value go; a choice's markup comes from the
@@ -225,7 +218,7 @@ _skeletons: dict = {}
 
 
 def _skeleton(row_macro, field, labels: tuple, wtf_field) -> tuple:
-    """The row macro rendered once with slot cells, as a ``%`` format (_format_of) with the
+    """The row macro rendered once with slot cells, as a ``%`` format (fragments.slot_format) with the
     row's index (``%(i)s``), its number (``%(n)s``), each value (``%(v<column>)s``) and each
     choice (``%(L<column>)s``: the static text that follows the choice's marker, one variant per
     option selected), and what fills them: the value columns, and per choice its variants and
@@ -256,7 +249,7 @@ def _skeleton(row_macro, field, labels: tuple, wtf_field) -> tuple:
             fmt.append(text)
         k += 1
     # the choice's text is part of the slot: the format's static text there stays empty
-    entry = (_format_of(fmt), tuple(values.items()), tuple(choices.items()))
+    entry = (slot_format(fmt), tuple(values.items()), tuple(choices.items()))
     if len(_skeletons) > 512:  # fields × years: a handful per edition
         _skeletons.clear()
     _skeletons[key] = entry
@@ -419,7 +412,7 @@ def file_rows(macro, items, url_for, endpoint: str, size_of) -> Markup:
             if len(_file_skeletons) > 256:
                 _file_skeletons.clear()
             html = str(macro(_SlotPlaced(), "\ue000h\ue001", "\ue000s\ue001", k == 0, k == last))
-            entry = _file_skeletons[key] = (macro, _format_of(_SLOT.split(html)))
+            entry = _file_skeletons[key] = (macro, slot_format(_SLOT.split(html)))
         f = p.file
         out.append(entry[1] % {"h": _html(url_for(endpoint, file_id=f.id)), "s": _html(size_of(f.size)),
                                "t": _html(p.pages_text), "i": _html(f.id), "n": _html(f.original_name),
@@ -571,7 +564,7 @@ def value_row(row_macro, field, wtf_field, section, years: dict) -> Markup:
         slots = tuple(dict.fromkeys(parts[1::2]))
         if len(_row_skeletons) > 2048:
             _row_skeletons.clear()
-        entry = _row_skeletons[key] = (field, section, _format_of(parts),
+        entry = _row_skeletons[key] = (field, section, slot_format(parts),
                                        tuple((s, s[1:]) for s in slots if s != "g"), "g" in slots)
     _, _, fmt, values, growth = entry
     if getattr(wtf_field, "made", True):
@@ -635,7 +628,7 @@ def section_html(macro, partials, section, form, sub, years, ev, shown=None, box
         fields = {f.key: f for f in section.fields}
         if len(_sections) > 2048:
             _sections.clear()
-        entry = _sections[key] = (macro, section, cls, _format_of(parts),
+        entry = _sections[key] = (macro, section, cls, slot_format(parts),
                                   tuple((k, fields[k]) for k in dict.fromkeys(parts[1::2])))
     if shown is not None and box is not None:
         return filled_section(entry, key, partials, form, section, sub, years, ev, shown, box)
