@@ -116,6 +116,7 @@ def test_a_submitted_report_is_rendered_once_and_then_sent_from_the_file(waiting
     assert name.startswith(f"report-{digest[:32]}-t{TEMPLATE_VERSION}-")
     path = os.path.join(waiting.config["PDF_CACHE_FOLDER"], name)
     stamp = os.stat(path).st_mtime_ns
+    until(lambda: renders(waiting, name[:-4]))  # recorded just after the file is in place
     before = len(renders(waiting))
     again = client.get(f"/submissions/{sid}/report.pdf")
     assert again.status_code == 200 and again.data == first.data
@@ -137,6 +138,7 @@ def test_a_snapshot_pdf_is_stored_under_its_digest(waiting, client, auth, people
     [name] = cached(waiting)
     assert name.startswith(f"snapshot-{digest[:32]}-t{TEMPLATE_VERSION}-")
     stamp = os.stat(os.path.join(waiting.config["PDF_CACHE_FOLDER"], name)).st_mtime_ns
+    until(lambda: renders(waiting, name[:-4]))  # recorded just after the file is in place
     before = len(renders(waiting))
     assert client.get(f"/admin/snapshots/{snap_id}.pdf").data == first.data
     assert len(renders(waiting)) == before
