@@ -21,10 +21,10 @@ from flask_login import login_user
 
 from ..access import CURRENT_EDITION_ID
 from ..extensions import db
-from ..models import ROLE_ADMIN, ROLE_APPLICANT, ROLE_COUNTY, Cluster, Submission, User
+from ..models import CATEGORY_LABELS, ROLE_ADMIN, ROLE_APPLICANT, ROLE_COUNTY, Cluster, Submission, User
 from ..report.definition import get_report
 from ..report.model import ROUNDS
-from ..workflow.states import FINAL, STATES
+from ..workflow.states import FINAL, STATES, round_of
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +88,8 @@ def _is_library(name: str) -> bool:
 def warm_pages(app: Flask) -> int:
     """In a worker, before it serves (gunicorn's post_worker_init): the pages every role opens
     most (the administrators' dashboard and list, a report's administrator, comparison and county
-    pages, the county's queue, an applicant's task list, review page and every step of a draft)
-    rendered once, so that the SQL statements they run are compiled, the statements scoped per
+    pages, the county's queue, an applicant's task list, review page and every step of a draft,
+    and the administrator's page of a report of each other round and category) rendered once, so that the SQL statements they run are compiled, the statements scoped per
     role built, the steps' form classes made and the list's pinyin keys computed.  In process at
     N = 2,000, after ``warm_up``: a first county report page 25 ms of CPU, after this 15 ms (a
     second: 7–12 ms); a first list sorted by name about 275 ms of pinyin, after this none.
@@ -131,7 +131,7 @@ def _pages_to_warm() -> list[tuple]:
     final round for the round comparison), its first draft for the applicant's pages."""
     def first(*where):
         return db.session.execute(
-            db.select(Submission.id, Submission.state, Submission.cluster_id, Cluster.region_id)
+            db.select(Submission.id, Submission.state, Submission.cluster_id, Cluster.region_id, Cluster.category)
             .join(Submission.cluster)
             .where(Submission.edition_id == CURRENT_EDITION_ID, *where)
             .order_by(Submission.id).limit(1)).first()
@@ -150,6 +150,7 @@ def _pages_to_warm() -> list[tuple]:
         pages += [("admin.submission", {"submission_id": any_report.id}, admin),
                   ("results.compare", {"submission_id": (final or any_report).id}, admin),
                   ("county.queue", {}, county), ("county.submission", {"submission_id": any_report.id}, county)]
+        pages += [("admin.submission", {"submission_id": one}, admin) for one in _one_per_body(first, any_report)]
     drafts = {k: s.editable_round for k, s in STATES.items() if s.editable_round}
     draft = first(Submission.state.in_(drafts)) if drafts else None
     if draft is not None:
@@ -158,6 +159,23 @@ def _pages_to_warm() -> list[tuple]:
         pages += [("applicant.step", {"step_key": step.key}, applicant)
                   for step in get_report(drafts[draft.state]).steps]
     return pages
+
+
+def _one_per_body(first, warmed) -> list[int]:
+    """A report of each round and category but ``warmed``'s: the first page of a report of each
+    writes its body's skeleton and most of its fields' (report/fragments.py, about 25 ms of CPU in
+    process against 7 ms for the next report: a reviewer's first page of such a report waited
+    200-280 ms for it in the open loop of the load benchmark)."""
+    done = {(round_of(warmed.state), warmed.category)}
+    out = []
+    for round_ in ROUNDS:
+        states = [k for k, s in STATES.items() if s.round == round_]
+        for category in CATEGORY_LABELS:
+            if (round_, category) not in done:
+                one = first(Submission.state.in_(states), Cluster.category == category)
+                if one is not None:
+                    out.append(one.id)
+    return out
 
 
 def _path(app: Flask, endpoint: str, args: dict) -> str:
