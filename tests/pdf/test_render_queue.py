@@ -20,7 +20,7 @@ from fill import complete_answers
 from rendering import LONG, cached, children, fill_alloy, renders, text_of, until
 from wizard.extensions import db
 from wizard.pdf import cache
-from wizard.pdf.queue import ATTEMPTS, slot_of
+from wizard.pdf.queue import ATTEMPTS, recover, slot_of
 from wizard.pdf.report import render_queue
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,6 +78,29 @@ def own_queue(app, tmp_path):
         if proc.poll() is None:
             proc.kill()
         proc.wait()
+
+
+def test_a_consumer_killed_as_it_took_its_job_leaves_it_to_be_tried_again(app, client, auth, people, own_queue):
+    """Killed after its running record and before it moved the job out of its place (the window
+    test_a_consumer_killed_mid_render… hit now and then under load): the job had lost its message
+    and the record named no job, so it was never recovered and the applicant waited for ever.
+    Now it is queued again (its second attempt) and a consumer renders it."""
+    fill_alloy(app)
+    auth.login("applicant-a")
+    slot = draft_slot(app)
+    assert client.get(URL).status_code == 202  # queued; no consumer yet
+    with app.app_context():  # what the dead consumer left: its message taken, its record stale, no runjob
+        queue = render_queue()
+        assert queue.huey.dequeue() is not None and queue.huey.pending_count() == 0
+        queue.pop(f"queued:{slot}")
+        key = queue.get(f"latest:{slot}")
+        queue.put(f"running:{slot}", {"key": key, "folder": app.config["PDF_CACHE_FOLDER"], "token": "dead",
+                                      "beat": time.time() - 60, "attempt": 1, "consumer": "dead", "pid": None})
+        assert recover(queue, slot) == "queued"
+        assert queue.get(f"job:{slot}")["attempt"] == 2 and queue.huey.pending_count() == 1
+    own_queue()
+    app.config["PDF_WAIT_SECONDS"] = LONG
+    assert client.get(URL).status_code == 200
 
 
 def test_a_page_worker_never_imports_the_pdf_engine(app, people, tmp_path):

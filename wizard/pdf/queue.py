@@ -16,7 +16,9 @@ cache key), all under names scoped by the cache folder:
 * ``queued:<slot>``: a message for the slot is in the queue (set once, atomically);
 * ``running:<slot>``: a consumer renders it; refreshed every second (``beat``).  When the
   beat stops for RENDER_ORPHAN_SECONDS the consumer died (SIGKILL, power): the job is queued
-  once more, and after a second such death it is reported as failed (the page offers 重新生成).
+  once more, and after a second such death it is reported as failed (the page offers 重新生成);
+* ``runjob:<slot>``: the job that consumer runs, written before the job leaves ``job:<slot>``
+  (a consumer killed as it took the job leaves it in one place or the other: recover finds it).
 
 No Flask here: the views pass the queue URL, the paths and a function that builds the job.
 """
@@ -157,10 +159,23 @@ def recover(queue: Queue, slot: str) -> str | None:
     if time.time() - taken["beat"] <= queue.orphan_seconds:
         queue.put(f"running:{slot}", taken)
         return None
+    why = f"consumer {taken.get('consumer')} stopped beating"
     entry = queue.pop(f"runjob:{slot}")
-    if entry is None:
-        return None
-    return retry_or_fail(queue, entry, f"consumer {taken.get('consumer')} stopped beating")
+    if entry is None:  # killed as it took the job, before it wrote runjob: the job still waits
+        waiting = queue.get(f"job:{slot}")
+        if waiting is not None and waiting["job"].key == taken.get("key"):
+            entry = queue.pop(f"job:{slot}")
+        if entry is None:
+            _queue_message(queue, slot)  # whatever waits has its message (a duplicate finds nothing)
+            return None
+    return retry_or_fail(queue, entry, why)
+
+
+def _queue_message(queue: Queue, slot: str) -> None:
+    """One message for the slot in the queue, unless one is there (a consumer that died after
+    taking the message leaves the job without one)."""
+    if queue.huey.put_if_empty(f"queued:{slot}", 1):
+        queue.huey.enqueue(queue.task.s(slot))
 
 
 def retry_or_fail(queue: Queue, entry: dict, why: str) -> str:
@@ -175,8 +190,7 @@ def retry_or_fail(queue: Queue, entry: dict, why: str) -> str:
         log.warning("PDF render %s died (%s): queued again (attempt %d)", job.key, why, attempt + 1)
         if queue.huey.put_if_empty(f"job:{slot}", {"job": job, "attempt": attempt + 1, "at": time.time()}):
             queue.put(f"latest:{slot}", job.key)
-            if queue.huey.put_if_empty(f"queued:{slot}", 1):
-                queue.huey.enqueue(queue.task.s(slot))
+        _queue_message(queue, slot)  # also for a job still waiting (its consumer died as it took it)
         return "queued"
     log.error("PDF render %s died %d times (%s): reported as failed", job.key, attempt, why)
     write_failure(os.path.join(job.folder, f"{job.key}.failed"), INTERRUPTED)

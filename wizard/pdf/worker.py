@@ -169,7 +169,8 @@ class Consumer:
     def handle(self, slot: str) -> None:
         """The task: the slot's newest job, unless a request made it stale or it is done already.
         The running record is written before the job leaves the storage, so a request never
-        finds neither (and queues the job a second time)."""
+        finds neither (and queues the job a second time), and so is the job it runs (``runjob``),
+        so a consumer killed at any point leaves a job to recover (queue.recover)."""
         queue = self.queue
         queue.pop(f"queued:{slot}")  # from now on a newer request queues a new message
         entry = queue.get(f"job:{slot}")
@@ -178,6 +179,7 @@ class Consumer:
         token, renderer = uuid.uuid4().hex, self.renderer()
         beat = self._beater(slot, entry, token, renderer)
         beat(force=True)
+        queue.put(f"runjob:{slot}", entry)  # before the job leaves its place: never in neither
         taken = queue.pop(f"job:{slot}")
         if taken is None or os.path.exists(cache_paths(taken["job"].folder, taken["job"].key).pdf):
             self._release(slot, token)
