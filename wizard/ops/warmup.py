@@ -89,8 +89,10 @@ def warm_pages(app: Flask) -> int:
     """In a worker, before it serves (gunicorn's post_worker_init): the pages every role opens
     most (the administrators' dashboard and list, a report's administrator, comparison and county
     pages, the county's queue, an applicant's task list, review page and every step of a draft,
-    and the administrator's page of a report of each other round and category) rendered once, so that the SQL statements they run are compiled, the statements scoped per
-    role built, the steps' form classes made and the list's pinyin keys computed.  In process at
+    and the administrator's page of a report of each other round and category) rendered once, so
+    that the SQL statements they run are compiled, the statements scoped per role built, the
+    steps' form classes made, the list's pinyin keys computed and the report bodies' skeletons
+    written.  In process at
     N = 2,000, after ``warm_up``: a first county report page 25 ms of CPU, after this 15 ms (a
     second: 7–12 ms); a first list sorted by name about 275 ms of pinyin, after this none.
 
