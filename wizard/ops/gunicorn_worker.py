@@ -12,7 +12,8 @@ gunicorn's ``timeout``, and by the upload limits).
 
 It overrides three public methods of gunicorn's ``ThreadWorker`` (``handle``: a connection's turn
 in a thread, ``handle_request``: called once the head is parsed, ``accept``: see its docstring,
-connections spread over the workers) and keeps one watchdog thread per worker process.  Used by ``wizard/ops/gunicorn_conf.py``.
+connections spread over the workers) and keeps one watchdog thread per worker process.  Used
+by ``wizard/ops/gunicorn_conf.py``.
 """
 from __future__ import annotations
 
@@ -85,8 +86,9 @@ class BoundedThreadWorker(ThreadWorker):
         connections in progress (``keepalived_conns``: gunicorn's idle kept-alive ones).  Every
         worker's poller wakes for a new connection, and the one already running wins the race: a
         burst of connections (a client opening 8 at once) could all land on one worker and share
-        its one core (and its GIL) while the others stayed idle.  A kept-alive connection stays with the
-        worker that took it, so that halved the throughput for as long as the client stayed."""
+        its one core (and its GIL) while the others stayed idle.  A kept-alive connection stays
+        with the worker that took it, so that halved the throughput for as long as the client
+        stayed."""
         active = self.nr_conns - len(self.keepalived_conns)  # being read or served, or just taken
         if active > 0:
             time.sleep(min(active * ACCEPT_DELAY_PER_CONNECTION, ACCEPT_DELAY_MAX))

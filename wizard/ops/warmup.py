@@ -28,6 +28,9 @@ from ..workflow.states import FINAL, STATES, round_of
 
 log = logging.getLogger(__name__)
 
+#: each round's states (workflow/states.py), for the reports the page warm-up picks
+_STATES_OF = {r: [k for k, s in STATES.items() if s.round == r] for r in ROUNDS}
+
 
 def warm_up(app: Flask) -> dict:
     """Compile every template, import the macro libraries the pages import and build the report
@@ -92,9 +95,9 @@ def warm_pages(app: Flask) -> int:
     and the administrator's page of a report of each other round and category) rendered once, so
     that the SQL statements they run are compiled, the statements scoped per role built, the
     steps' form classes made, the list's pinyin keys computed and the report bodies' skeletons
-    written.  In process at
-    N = 2,000, after ``warm_up``: a first county report page 25 ms of CPU, after this 15 ms (a
-    second: 7–12 ms); a first list sorted by name about 275 ms of pinyin, after this none.
+    written.  In process at N = 2,000, after ``warm_up``: a first county report page 25 ms of
+    CPU, after this 15 ms (a second: 7–12 ms); a first list sorted by name about 275 ms of
+    pinyin, after this none.
 
     Read-only: the views are called directly as a user that is not stored (logged in for that
     request alone: no cookie leaves, no audit row), on reports of the current edition, and the
@@ -147,7 +150,7 @@ def _pages_to_warm() -> list[tuple]:
              ("admin.submissions", {}, admin, ("sort", "updated"))]  # by last change: a page in SQL
     any_report = first()
     if any_report is not None:
-        final = first(Submission.state.in_([k for k, s in STATES.items() if s.round == FINAL]))
+        final = first(Submission.state.in_(_STATES_OF[FINAL]))
         county = user(ROLE_COUNTY, region_id=any_report.region_id)
         pages += [("admin.submission", {"submission_id": any_report.id}, admin),
                   ("results.compare", {"submission_id": (final or any_report).id}, admin),
@@ -168,13 +171,11 @@ def _one_per_body(first, warmed) -> list[int]:
     writes its body's skeleton and most of its fields' (report/fragments.py, about 25 ms of CPU in
     process against 7 ms for the next report: a reviewer's first page of such a report waited
     200-280 ms for it in the open loop of the load benchmark)."""
-    done = {(round_of(warmed.state), warmed.category)}
     out = []
     for round_ in ROUNDS:
-        states = [k for k, s in STATES.items() if s.round == round_]
         for category in CATEGORY_LABELS:
-            if (round_, category) not in done:
-                one = first(Submission.state.in_(states), Cluster.category == category)
+            if (round_, category) != (round_of(warmed.state), warmed.category):
+                one = first(Submission.state.in_(_STATES_OF[round_]), Cluster.category == category)
                 if one is not None:
                     out.append(one.id)
     return out

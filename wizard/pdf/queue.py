@@ -132,8 +132,7 @@ def enqueue(queue: Queue, job: RenderJob, attempt: int = 1) -> None:
     slot = job_slot(job)
     queue.put(f"job:{slot}", {"job": job, "attempt": attempt, "at": time.time()})
     queue.put(f"latest:{slot}", job.key)
-    if queue.huey.put_if_empty(f"queued:{slot}", 1):
-        queue.huey.enqueue(queue.task.s(slot))
+    _queue_message(queue, slot)
 
 
 def under_way(queue: Queue, slot: str, key: str) -> bool:
