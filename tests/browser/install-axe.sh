@@ -4,7 +4,7 @@
 # warns instead of failing when npm or the registry is unavailable (the axe tests then skip).
 set -u
 here="$(cd "$(dirname "$0")" && pwd)"
-version="4.10.3"
+version="4.14.1"
 target="$here/node_modules/axe-core/axe.min.js"
 if [ -f "$target" ] && grep -q "\"version\": \"$version\"" "$here/node_modules/axe-core/package.json" 2>/dev/null; then
   exit 0
