@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 from factories import ALLOY, PASSWORD, submission_of
+from tools import CHROMIUM
 from wizard.evidence.storage import files_of
 
 try:
@@ -16,7 +17,6 @@ try:
 except ImportError:  # pragma: no cover - the test extras install playwright
     sync_api = expect = None
 
-CHROMIUM = "/usr/bin/chromium"
 WAIT_MS = 30_000  # generous: a slow, busy CI machine; expect() returns as soon as the condition holds
 DESKTOP = {"width": 1366, "height": 900}
 PHONE = {"width": 390, "height": 844}

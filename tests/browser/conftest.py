@@ -1,7 +1,8 @@
-"""Browser fixtures: Debian's chromium driven by Playwright against the app under a live
-threaded WSGI server.  Runs on SQLite only; when /usr/bin/chromium or the playwright package is
-missing the tests skip with the reason, and fail under CI=true (tests/tools.py; CI installs chromium
-with apt; Playwright's own browser download is not used).  No timing assertions: every check
+"""Browser fixtures: Debian's chromium (its headless shell) driven by Playwright against the app
+under a live threaded WSGI server.  Runs on SQLite only; when chromium-headless-shell or
+the playwright package is missing the tests skip with the reason, and fail under CI=true
+(tests/tools.py; CI installs chromium-headless-shell with apt; Playwright's own browser download is
+not used).  No timing assertions: every check
 waits with expect()'s auto-retry.
 
 `tab` is a logged-out tab at 1366×900 (tests/browserkit.py); `new_tab(viewport=...)` opens more
