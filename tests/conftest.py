@@ -30,12 +30,13 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from jinja2 import MemcachedBytecodeCache
 from sqlalchemy import MetaData, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 import tools
-from wizard import create_app
+import wizard
 from wizard.extensions import db
 from factories import ALLOY, LINXIANG, AuthActions, make_user, submission_of
 from wizard.models import Edition, EvidenceFile, HistoryEntry, Snapshot, User
@@ -45,6 +46,27 @@ BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 SHARE_APPS = os.environ.get("WIZARD_TEST_SHARED_APP", "1") != "0"
 SEED_COPY = "test_seed"  # the schema holding the seed rows' copy (PostgreSQL)
 TESTS_DIR = Path(__file__).resolve().parent
+
+
+class _Compiled(dict):
+    """Jinja's bytecode cache client (MemcachedBytecodeCache's get/set) kept in this process: an app
+    built for a test loads the templates an earlier app of the worker compiled (checked against the
+    template's source, so an edited template compiles anew) instead of parsing and compiling them
+    again: 0.4 s of CPU per app built (views+workflow+review: 459 compiles of 280 tests, 13.6 s
+    of the 118 s)."""
+
+    def set(self, key, value, timeout=None):
+        self[key] = value
+
+
+TEMPLATE_CODE = MemcachedBytecodeCache(_Compiled())
+
+
+def create_app(config):
+    """wizard.create_app, its templates compiled once per pytest worker (TEMPLATE_CODE)."""
+    app = wizard.create_app(config)
+    app.jinja_env.bytecode_cache = TEMPLATE_CODE
+    return app
 
 
 def _config(tmp, uri):
