@@ -1,4 +1,4 @@
-"""What browser tests share (tests/browser/): the chromium path, the wait, Playwright's expect,
+"""What browser tests share (tests/browser/): the wait, Playwright's expect,
 and a Tab — one browser tab with its own cookies that accepts dialogs and saves screenshots.
 
 Playwright is optional at import: without it `sync_api` is None and the `chromium` fixture
@@ -8,7 +8,6 @@ import re
 from pathlib import Path
 
 from factories import ALLOY, PASSWORD, submission_of
-from tools import CHROMIUM
 from wizard.evidence.storage import files_of
 
 try:

@@ -13,8 +13,8 @@ import threading
 import pytest
 from werkzeug.serving import make_server
 
-from browserkit import CHROMIUM, WAIT_MS, Tab, expect, shots_dir_for, sync_api
-from tools import require
+from browserkit import WAIT_MS, Tab, expect, shots_dir_for, sync_api
+from tools import CHROMIUM, require
 
 
 @pytest.fixture(scope="session")
