@@ -9,6 +9,8 @@ Speed without sharing state (docs: README 测试):
   the next test build a fresh app.  `@pytest.mark.fresh_app` (or WIZARD_TEST_SHARED_APP=0) gives a
   test an app of its own from the start;
 - SQLite: one migrated, seeded template file per worker, copied over the app's database file;
+- templates: an app built for a test loads the ones an earlier app of its worker compiled
+  (TEMPLATE_CODE, Jinja's bytecode cache, checked against each template's source);
 - PostgreSQL: one database per pytest-xdist worker (test_gw0, test_gw1 … created from the
   configured database's server), migrated and seeded once; before each test every table is
   emptied and the seed rows put back from a copy taken after seeding (tables found in the

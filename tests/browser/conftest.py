@@ -2,8 +2,7 @@
 under a live threaded WSGI server.  Runs on SQLite only; when chromium-headless-shell or
 the playwright package is missing the tests skip with the reason, and fail under CI=true
 (tests/tools.py; CI installs chromium-headless-shell with apt; Playwright's own browser download is
-not used).  No timing assertions: every check
-waits with expect()'s auto-retry.
+not used).  No timing assertions: every check waits with expect()'s auto-retry.
 
 `tab` is a logged-out tab at 1366×900 (tests/browserkit.py); `new_tab(viewport=...)` opens more
 (a second user, the phone width).  Screenshots are taken only when
